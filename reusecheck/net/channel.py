@@ -1,0 +1,227 @@
+"""A TCP connection as an asyncio Protocol, with TLS done in-process over MemoryBIO.
+
+asyncio's own TLS cannot take an ``ssl.SSLSession``, so a later connection could not
+resume an earlier one's session; driving ``ssl.SSLObject`` over two ``MemoryBIO``s
+gives that control and costs one layer less than a transport wrapped in a transport.
+
+The channel hands plaintext to its ``receiver`` (the HTTP connection) as it arrives,
+and tells it about EOF and loss at once.  That is what lets the pool notice a server
+closing an idle connection the moment it happens, without a reader task per socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from typing import Protocol
+
+
+class Receiver(Protocol):
+    def on_data(self, data: bytes) -> None: ...
+
+    def on_eof(self) -> None: ...
+
+    def on_lost(self, exc: BaseException | None) -> None: ...
+
+
+class _Buffering:
+    """Holds what arrives before the HTTP connection is attached."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.eof = False
+        self.lost: tuple[BaseException | None] | None = None
+
+    def on_data(self, data: bytes) -> None:
+        self.chunks.append(data)
+
+    def on_eof(self) -> None:
+        self.eof = True
+
+    def on_lost(self, exc: BaseException | None) -> None:
+        self.lost = (exc,)
+
+
+_READ_SIZE = 256 * 1024
+
+
+class Channel(asyncio.Protocol):
+    """One TCP connection; plaintext in and out, TLS inside when started."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self._buffer = _Buffering()
+        self.receiver: Receiver = self._buffer
+        self._ssl: ssl.SSLObject | None = None
+        self._in: ssl.MemoryBIO | None = None
+        self._out: ssl.MemoryBIO | None = None
+        self._handshake: asyncio.Future[None] | None = None
+        self._drain: asyncio.Future[None] | None = None
+        self._paused = False
+        self.eof = False
+        self.lost = False
+        self.lost_exc: BaseException | None = None
+
+    # -- attaching ---------------------------------------------------------------
+
+    def attach(self, receiver: Receiver) -> None:
+        """Switch delivery to ``receiver``, replaying anything that arrived before."""
+        buf = self._buffer
+        self.receiver = receiver
+        for chunk in buf.chunks:
+            receiver.on_data(chunk)
+        buf.chunks.clear()
+        if buf.eof:
+            receiver.on_eof()
+        if buf.lost is not None:
+            receiver.on_lost(buf.lost[0])
+
+    # -- asyncio.Protocol --------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        if self._ssl is None:
+            self.receiver.on_data(data)
+            return
+        assert self._in is not None
+        self._in.write(data)
+        if self._handshake is not None and not self._handshake.done():
+            self._step_handshake()
+            if self._handshake is not None and not self._handshake.done():
+                return
+        self._read_tls()
+
+    def eof_received(self) -> bool:
+        self.eof = True
+        if self._handshake is not None and not self._handshake.done():
+            self._handshake.set_exception(
+                ConnectionResetError("server closed the connection during the TLS handshake")
+            )
+        self.receiver.on_eof()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        self.lost_exc = exc
+        if self._handshake is not None and not self._handshake.done():
+            self._handshake.set_exception(
+                exc or ConnectionResetError("connection closed during the TLS handshake")
+            )
+        if self._drain is not None and not self._drain.done():
+            self._drain.set_result(None)
+        self.receiver.on_lost(exc)
+
+    def pause_writing(self) -> None:
+        self._paused = True
+
+    def resume_writing(self) -> None:
+        self._paused = False
+        if self._drain is not None and not self._drain.done():
+            self._drain.set_result(None)
+
+    # -- TLS ---------------------------------------------------------------------
+
+    async def start_tls(
+        self, context: ssl.SSLContext, server_hostname: str | None, session: ssl.SSLSession | None
+    ) -> ssl.SSLObject:
+        """Run the client handshake; the caller bounds it with its TLS timeout."""
+        self._in = ssl.MemoryBIO()
+        self._out = ssl.MemoryBIO()
+        self._ssl = context.wrap_bio(
+            self._in, self._out, server_side=False, server_hostname=server_hostname, session=session
+        )
+        self._handshake = asyncio.get_running_loop().create_future()
+        self._step_handshake()
+        await self._handshake
+        return self._ssl
+
+    def _step_handshake(self) -> None:
+        assert self._ssl is not None and self._handshake is not None
+        try:
+            self._ssl.do_handshake()
+        except ssl.SSLWantReadError:
+            self._flush_tls()
+            return
+        except (ssl.SSLError, ssl.CertificateError) as exc:
+            self._flush_tls()
+            self._handshake.set_exception(exc)
+            return
+        self._flush_tls()
+        self._handshake.set_result(None)
+
+    def _read_tls(self) -> None:
+        sslobj = self._ssl
+        assert sslobj is not None
+        receiver = self.receiver
+        while True:
+            try:
+                chunk = sslobj.read(_READ_SIZE)
+            except ssl.SSLWantReadError:
+                break
+            except ssl.SSLZeroReturnError:
+                # close_notify: the TLS-level equivalent of EOF.
+                self.eof = True
+                receiver.on_eof()
+                break
+            except ssl.SSLError as exc:
+                self.abort()
+                receiver.on_lost(exc)
+                break
+            if not chunk:
+                break
+            receiver.on_data(chunk)
+        # TLS 1.3 may want to answer (key update); session tickets need no reply.
+        self._flush_tls()
+
+    def _flush_tls(self) -> None:
+        assert self._out is not None
+        if self._out.pending and self.transport is not None and not self.lost:
+            self.transport.write(self._out.read())
+
+    # -- writing -----------------------------------------------------------------
+
+    def write(self, data: bytes) -> None:
+        if self.transport is None or self.lost:
+            raise ConnectionResetError("connection already closed")
+        if self._ssl is None:
+            self.transport.write(data)
+            return
+        self._ssl.write(data)
+        self._flush_tls()
+
+    async def drain(self) -> None:
+        """Wait while the transport's write buffer is over its high-water mark."""
+        if self._paused and not self.lost:
+            self._drain = asyncio.get_running_loop().create_future()
+            await self._drain
+
+    @property
+    def ssl_object(self) -> ssl.SSLObject | None:
+        return self._ssl
+
+    def close(self) -> None:
+        """Close our side gracefully: pending writes are flushed, then FIN."""
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+
+    def addresses(self) -> tuple[str, str]:
+        """(local, remote) as ``ip:port`` (IPv6 bracketed), as a packet capture shows them."""
+        assert self.transport is not None
+        return (
+            _fmt(self.transport.get_extra_info("sockname")),
+            _fmt(self.transport.get_extra_info("peername")),
+        )
+
+
+def _fmt(addr: object) -> str:
+    if not isinstance(addr, tuple) or len(addr) < 2:
+        return "?"
+    host, port = addr[0], addr[1]
+    return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"

@@ -1,0 +1,41 @@
+"""Failures of a request, each with a ``kind`` from one vocabulary (docs/design.md).
+
+The kind is what users read ("first-byte-timeout after 30.0 s") and what the analysis
+keys on, so every layer raises these rather than letting socket or h11 errors escape.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+ERROR_KINDS: Final = frozenset(
+    {
+        "dns",
+        "connect",
+        "connect-timeout",
+        "tls",
+        "tls-timeout",
+        "first-byte-timeout",
+        "body-timeout",
+        "deadline",
+        "protocol",
+        "server-closed",
+        "cancelled",
+    }
+)
+
+
+class RequestError(Exception):
+    """A request failed; ``kind`` says how, ``message`` says what the peer did."""
+
+    def __init__(self, kind: str, message: str, *, before_response: bool = False) -> None:
+        super().__init__(f"{kind}: {message}")
+        self.kind = kind
+        self.message = message
+        # True when the failure happened before any byte of the response arrived:
+        # the condition under which Go's Transport may retry on a new connection.
+        self.before_response = before_response
+        self.retried = False  # set by the pool when this was the second attempt
+
+    def to_dict(self) -> dict[str, str]:
+        return {"kind": self.kind, "message": self.message}

@@ -1,0 +1,377 @@
+"""An HTTP/1.1 client connection: h11's state machine fed straight from the Protocol.
+
+Bytes reach h11 from ``Channel.data_received`` and the waiting request is woken with
+one future; there is no reader task and no stream wrapper in between.  Whether the
+connection may carry another request is h11's decision (``start_next_cycle`` when both
+sides are DONE), with one exception mirrored from Go: an HTTP/1.0 response that says
+``Connection: keep-alive`` and has a delimited body keeps the connection, which h11
+alone would close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import h11
+
+from reusecheck.net.dial import ConnectionKey, Dialed, Timeouts
+from reusecheck.net.errors import RequestError
+from reusecheck.net.request import Request
+from reusecheck.trace import Tracer
+
+_UNSOLICITED_KEEP = 200
+_CLOSE = [(b"Connection", b"close")]
+
+
+def header_tokens(value: bytes | None) -> set[bytes]:
+    if not value:
+        return set()
+    return {t.strip().lower() for t in value.split(b",")}
+
+
+class HTTP1Connection:
+    """One keep-alive connection; the pool decides who uses it and when it closes."""
+
+    protocol = "http/1.1"
+    multiplexed = False
+
+    def __init__(
+        self,
+        conn_id: int,
+        key: ConnectionKey,
+        dialed: Dialed,
+        tracer: Tracer,
+        timeouts: Timeouts,
+    ) -> None:
+        self.id = conn_id
+        self.key = key
+        self.channel = dialed.channel
+        self.local = dialed.local
+        self.remote = dialed.remote
+        self.tls = dialed.tls
+        self.tls_session = dialed.session
+        self.tracer = tracer
+        self.timeouts = timeouts
+        self.requests = 0  # requests sent on it; reused == requests > 0 at got_conn
+        self.in_use = False
+        self.idle_since = 0.0
+        self.closed = False
+        self.remote_closed: str | None = None  # "eof" / "reset" once the peer ended it
+        self.unsolicited = b""  # what the server sent while nobody asked (e.g. a 408)
+        self.on_idle_event: Callable[[HTTP1Connection], None] | None = None
+        self._h11 = h11.Connection(h11.CLIENT)
+        self._waiter: asyncio.Future[bool] | None = None
+        self._first_byte_for: int | None = None
+        self._cycle_bytes = 0
+        self._response: h11.Response | None = None
+        self.channel.attach(self)
+
+    # -- Receiver (called by the Channel) ------------------------------------------
+
+    def on_data(self, data: bytes) -> None:
+        if not self.in_use:
+            if len(self.unsolicited) < _UNSOLICITED_KEEP:
+                self.unsolicited += data[: _UNSOLICITED_KEEP - len(self.unsolicited)]
+            if self.on_idle_event is not None:
+                self.on_idle_event(self)
+            return
+        if self._first_byte_for is not None:
+            self.tracer.emit("got_first_byte", self._first_byte_for, self.id)
+            self._first_byte_for = None
+        self._cycle_bytes += len(data)
+        self._h11.receive_data(data)
+        self._wake()
+
+    def on_eof(self) -> None:
+        if self.remote_closed is None:
+            self.remote_closed = "eof"
+        self._peer_gone()
+
+    def on_lost(self, exc: BaseException | None) -> None:
+        if exc is not None and self.remote_closed is None:
+            self.remote_closed = "reset" if isinstance(exc, ConnectionError) else "eof"
+        elif exc is None and self.remote_closed is None and not self.closed:
+            self.remote_closed = "eof"
+        self._peer_gone()
+
+    def _peer_gone(self) -> None:
+        if self.in_use:
+            if self._h11.their_state is not h11.CLOSED:
+                try:
+                    self._h11.receive_data(b"")
+                except RuntimeError:
+                    pass
+            self._wake()
+        elif not self.closed and self.on_idle_event is not None:
+            self.on_idle_event(self)
+
+    def _wake(self) -> None:
+        w = self._waiter
+        if w is not None and not w.done():
+            w.set_result(True)
+
+    async def _wait(self, timeout: float, kind: str, what: str) -> None:
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[bool] = loop.create_future()
+        self._waiter = fut
+        handle = loop.call_later(timeout, _expire, fut)
+        try:
+            ok = await fut
+        finally:
+            handle.cancel()
+            self._waiter = None
+        if not ok:
+            raise RequestError(kind, f"no {what} from {self.key} within {timeout:g} s")
+
+    # -- pool interface ------------------------------------------------------------
+
+    def is_available(self) -> bool:
+        """Free to carry a request now (HTTP/1.1: idle, open, nothing unexpected seen)."""
+        return not (self.in_use or self.closed or self.remote_closed or self.unsolicited)
+
+    def close(self) -> None:
+        self.closed = True
+        self.channel.close()
+
+    def abort(self) -> None:
+        self.closed = True
+        self.channel.abort()
+
+    # -- a request/response cycle --------------------------------------------------
+
+    async def send(self, req: Request, request: int, close: bool = False) -> Response:
+        """Write the request and read up to the response headers.
+
+        ``close`` asks the server to end the connection after this response, as Go's
+        ``DisableKeepAlives`` does with ``Connection: close``.
+        """
+        self.in_use = True
+        self.requests += 1
+        self._cycle_bytes = 0
+        h = self._h11
+        tracer = self.tracer
+        try:
+            headers = req.wire_headers + _CLOSE if close else req.wire_headers
+            data = h.send(h11.Request(method=req.method, target=req.target, headers=headers))
+            if req.body:
+                data += h.send(h11.Data(data=req.body))
+            data += h.send(h11.EndOfMessage())
+        except h11.LocalProtocolError as exc:
+            raise RequestError("protocol", f"cannot send this request: {exc}") from None
+        self._first_byte_for = request
+        try:
+            self.channel.write(data)
+        except OSError as exc:
+            raise RequestError(
+                "server-closed", f"write failed: {exc}", before_response=True
+            ) from None
+        tracer.emit("wrote_headers", request, self.id)
+        tracer.emit("wrote_request", request, self.id, bytes=len(data))
+        if req.body and len(req.body) > 65536:
+            await self.channel.drain()
+        timeout = self.timeouts.first_byte
+        while True:
+            try:
+                ev = h.next_event()
+            except h11.RemoteProtocolError as exc:
+                raise self._protocol_error(exc) from None
+            if ev is h11.NEED_DATA:
+                if self._cycle_bytes == 0 and self.remote_closed:
+                    raise RequestError(
+                        "server-closed",
+                        f"server closed the connection ({self.remote_closed}) "
+                        "before sending any response byte",
+                        before_response=True,
+                    )
+                await self._wait(timeout, "first-byte-timeout", "response")
+                timeout = self.timeouts.body if self._cycle_bytes else self.timeouts.first_byte
+                continue
+            if type(ev) is h11.Response:
+                self._response = ev
+                break
+            if type(ev) is h11.InformationalResponse:
+                continue
+            # ConnectionClosed before a response.
+            raise RequestError(
+                "server-closed",
+                "server closed the connection before sending a response",
+                before_response=self._cycle_bytes == 0,
+            )
+        headers = ev.headers
+        conn_hdr = _get(headers, b"connection")
+        ka_hdr = _get(headers, b"keep-alive")
+        tracer.emit(
+            "response_headers",
+            request,
+            self.id,
+            status=ev.status_code,
+            http_version=ev.http_version.decode(),
+            connection=conn_hdr.decode("latin-1") if conn_hdr is not None else None,
+            keep_alive=ka_hdr.decode("latin-1") if ka_hdr is not None else None,
+            headers=[[n.decode("latin-1"), v.decode("latin-1")] for n, v in headers],
+        )
+        return Response(self, request, ev.status_code, ev.http_version, headers, conn_hdr)
+
+    def _protocol_error(self, exc: h11.RemoteProtocolError) -> RequestError:
+        if self.remote_closed and "peer closed" in str(exc).lower():
+            return RequestError(
+                "server-closed", f"server closed the connection mid-response: {exc}"
+            )
+        if self.remote_closed and self._cycle_bytes == 0:
+            return RequestError(
+                "server-closed",
+                f"server closed the connection ({self.remote_closed}) before any response byte",
+                before_response=True,
+            )
+        return RequestError("protocol", f"malformed response: {exc}")
+
+    async def read_body(self, request: int, limit: int | None) -> tuple[int, bool]:
+        """Read the body (up to ``limit`` bytes); returns (bytes read, whole body read)."""
+        h = self._h11
+        n = 0
+        while True:
+            try:
+                ev = h.next_event()
+            except h11.RemoteProtocolError as exc:
+                raise self._protocol_error(exc) from None
+            if ev is h11.NEED_DATA:
+                await self._wait(self.timeouts.body, "body-timeout", "body bytes")
+                continue
+            t = type(ev)
+            if t is h11.Data:
+                n += len(ev.data)
+                if limit is not None and n >= limit:
+                    return n, False
+            elif t is h11.EndOfMessage:
+                return n, True
+            else:
+                raise RequestError(
+                    "server-closed", f"server closed the connection after {n} body bytes"
+                )
+
+    def finish_cycle(self) -> str | None:
+        """After a complete response: None if reusable, else the close reason."""
+        self.in_use = False
+        h = self._h11
+        resp = self._response
+        self._response = None
+        if h.our_state is h11.DONE and h.their_state is h11.DONE:
+            h.start_next_cycle()
+            return None
+        conn_tokens = header_tokens(_get(resp.headers, b"connection")) if resp else set()
+        if resp is not None and resp.http_version == b"1.0":
+            if b"keep-alive" in conn_tokens and _delimited(resp) and not self.remote_closed:
+                # Go's shouldClose keeps an HTTP/1.0 keep-alive connection; h11 never
+                # does, so continue on a fresh parser with whatever bytes are left.
+                leftover = h.trailing_data[0]
+                self._h11 = h11.Connection(h11.CLIENT)
+                if leftover:
+                    self._h11.receive_data(leftover)
+                return None
+            return "http10"
+        if b"close" in conn_tokens:
+            return "connection-close-header"
+        if self.remote_closed:
+            return self.remote_closed
+        return "error"
+
+    def info(self) -> dict[str, Any]:
+        return {"local": self.local, "remote": self.remote, "tls": self.tls}
+
+
+def _expire(fut: asyncio.Future[bool]) -> None:
+    if not fut.done():
+        fut.set_result(False)
+
+
+def _get(headers: Any, name: bytes) -> bytes | None:
+    """The (comma-joined) value of a response header, h11 lower-cases names for us."""
+    found = [v for n, v in headers if n == name]
+    if not found:
+        return None
+    return b", ".join(found)
+
+
+def _delimited(resp: h11.Response) -> bool:
+    return _get(resp.headers, b"content-length") is not None or b"chunked" in header_tokens(
+        _get(resp.headers, b"transfer-encoding")
+    )
+
+
+class Response:
+    """Status and headers; the body is read, partly read or left alone by the caller.
+
+    Leaving it alone is a real client bug the scenarios reproduce: the connection stays
+    pinned to this response and never returns to the pool.
+    """
+
+    __slots__ = (
+        "bytes_read",
+        "complete",
+        "conn",
+        "connection_header",
+        "headers",
+        "http_version",
+        "on_done",
+        "request",
+        "retried",
+        "status",
+    )
+
+    def __init__(
+        self,
+        conn: HTTP1Connection,
+        request: int,
+        status: int,
+        http_version: bytes,
+        headers: Any,
+        connection_header: bytes | None,
+    ) -> None:
+        self.conn = conn
+        self.request = request
+        self.status = status
+        self.http_version = http_version.decode()
+        self.headers = headers
+        self.connection_header = connection_header
+        self.bytes_read = 0
+        self.complete = False
+        self.retried = False  # set by the pool when a stale connection forced a retry
+        # Set by the pool: called once with (response, error or None) when the body ends.
+        self.on_done: Callable[[Response, RequestError | None], None] | None = None
+
+    async def read(self, limit: int | None = None) -> int:
+        """Read the body, or its first ``limit`` bytes; returns the bytes read."""
+        try:
+            n, complete = await self.conn.read_body(self.request, limit)
+        except RequestError as exc:
+            self.conn.tracer.emit(
+                "body_done",
+                self.request,
+                self.conn.id,
+                bytes=self.bytes_read,
+                complete=False,
+                error=exc.message,
+            )
+            if self.on_done is not None:
+                self.on_done(self, exc)
+            raise
+        self.bytes_read += n
+        if complete:
+            self.complete = True
+            self.conn.tracer.emit(
+                "body_done", self.request, self.conn.id, bytes=self.bytes_read, complete=True
+            )
+            if self.on_done is not None:
+                self.on_done(self, None)
+        return n
+
+    def close(self) -> None:
+        """Give the response up; an unread body costs the connection, as in Go."""
+        if self.complete or self.on_done is None:
+            return
+        self.conn.tracer.emit(
+            "body_done", self.request, self.conn.id, bytes=self.bytes_read, complete=False
+        )
+        self.on_done(self, RequestError("cancelled", "response body not read to the end"))

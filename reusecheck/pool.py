@@ -1,0 +1,396 @@
+"""The instrumented connection pool, modelled on Go's ``http.Transport``.
+
+What is mirrored, and where in net/http/transport.go it comes from:
+
+- ``getConn``: take the most recently used idle connection for the key; otherwise wait
+  for whichever comes first, a connection dialled for this request or one another
+  request releases (``queueForIdleConn`` + ``queueForDial``).  A dial that loses that
+  race is not wasted: the connection goes to the idle list (``putOrCloseIdleConn``).
+- ``tryPutIdleConn``: a released connection goes first to a waiting request (GotConn
+  then says ``reused: true, was_idle: false``), else to the idle list within
+  ``max_idle_per_host`` / ``max_idle``; an idle timer closes it after ``idle_timeout``.
+- ``MaxConnsPerHost``: dials beyond it wait for a connection of that key to close.
+- ``shouldRetryRequest``: a replayable request that failed on a *reused* connection
+  before any response byte arrived is retried, here once and on a new connection.
+
+Unlike Go, ``reused`` means exactly "the connection had already carried a request":
+Go marks a connection reused when it is put idle, even if it never carried one.
+
+Idle connections are watched: the Channel tells the connection at once when the server
+closes it, and the pool records ``idle_closed`` with the idle time.  That is how the
+server's keep-alive timeout is measured without guessing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from reusecheck.idle import IdleLimits, IdleList
+from reusecheck.net import dial as dialing
+from reusecheck.net.dial import ConnectionKey, Timeouts
+from reusecheck.net.errors import RequestError
+from reusecheck.net.http1 import HTTP1Connection, Response
+from reusecheck.net.request import Request
+from reusecheck.net.tls import TLSOptions
+from reusecheck.trace import Tracer
+
+Conn = HTTP1Connection
+_Got = tuple[Conn, bool, float]  # connection, was_idle, idle_time
+
+
+@dataclass(frozen=True, slots=True)
+class PoolOptions:
+    max_idle: int = 100
+    # 100, not Go's 2: the tool must not cause the churn it is measuring.  Set 2 to
+    # reproduce Go's DefaultTransport.
+    max_idle_per_host: int = 100
+    max_conns_per_host: int = 0  # 0 = unlimited; otherwise callers wait
+    idle_timeout: float | None = 90.0
+    disable_keepalives: bool = False
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    tls: TLSOptions = field(default_factory=TLSOptions)
+
+
+# close reasons that mean the server ended the connection
+_SERVER_REASONS = frozenset(
+    {"connection-close-header", "http10", "idle-timeout", "max-requests", "goaway", "eof", "reset"}
+)
+
+
+class Pool:
+    def __init__(self, tracer: Tracer, options: PoolOptions | None = None) -> None:
+        self.tracer = tracer
+        self.options = options or PoolOptions()
+        o = self.options
+        self._idle: IdleList[Conn] = IdleList(
+            IdleLimits(o.max_idle, o.max_idle_per_host, o.idle_timeout)
+        )
+        self._open: dict[int, Conn] = {}
+        self._count: dict[ConnectionKey, int] = defaultdict(int)
+        self._waiters: dict[ConnectionKey, deque[asyncio.Future[_Got]]] = defaultdict(deque)
+        self._dial_queue: dict[ConnectionKey, deque[tuple[int, asyncio.Future[_Got]]]] = (
+            defaultdict(deque)
+        )
+        self._timers: dict[int, asyncio.TimerHandle] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._pending: dict[int, Response] = {}  # conn id -> response not yet finished
+        self._next_id = 1
+        self._sessions: dict[ConnectionKey, ssl.SSLSession] = {}
+        self.closed = False
+
+    # -- the request path ----------------------------------------------------------
+
+    async def round_trip(self, req: Request, request: int) -> Response:
+        """Send ``req`` and return once its response headers are in.
+
+        The caller reads or closes the body; until then the connection is not reusable.
+        """
+        tracer = self.tracer
+        retried = False
+        while True:
+            tracer.emit("get_conn", request, None, key=str(req.key), method=req.method, url=req.url)
+            conn, was_idle, idle_time = await self._get_conn(req.key, request, fresh=retried)
+            reused = conn.requests > 0
+            tracer.emit(
+                "got_conn",
+                request,
+                conn.id,
+                reused=reused,
+                was_idle=was_idle,
+                idle_time_s=round(idle_time, 6),
+                protocol=conn.protocol,
+            )
+            try:
+                resp = await conn.send(req, request, self.options.disable_keepalives)
+            except RequestError as exc:
+                self._failed(conn, request, exc)
+                if reused and exc.before_response and req.replayable and not retried:
+                    tracer.emit("retry", request, conn.id, error=exc.message, attempt=2)
+                    retried = True
+                    continue
+                exc.retried = retried
+                raise
+            except BaseException:
+                self._close(conn, request, "client", "error")
+                raise
+            resp.on_done = self._response_done
+            self._pending[conn.id] = resp
+            resp.retried = retried
+            return resp
+
+    async def _get_conn(self, key: ConnectionKey, request: int, fresh: bool) -> _Got:
+        if not fresh and not self.options.disable_keepalives:
+            conn, idle_time, stale = self._idle.take(key, self.tracer.now())
+            for s in stale:
+                self._close_stale(s)
+            if conn is not None:
+                return conn, True, idle_time
+        fut: asyncio.Future[_Got] = asyncio.get_running_loop().create_future()
+        if not fresh:
+            self._waiters[key].append(fut)
+        self._queue_for_dial(key, request, fut)
+        try:
+            return await fut
+        except asyncio.CancelledError:
+            if fut.done() and not fut.cancelled() and fut.exception() is None:
+                self._close(fut.result()[0], request, "client", "end-of-run")
+            raise
+
+    def _queue_for_dial(self, key: ConnectionKey, request: int, fut: asyncio.Future[_Got]) -> None:
+        limit = self.options.max_conns_per_host
+        if limit <= 0 or self._count[key] < limit:
+            self._count[key] += 1
+            task = asyncio.get_running_loop().create_task(self._dial_for(key, request, fut))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        else:
+            self._dial_queue[key].append((request, fut))
+
+    async def _dial_for(self, key: ConnectionKey, request: int, fut: asyncio.Future[_Got]) -> None:
+        conn_id = self._next_id
+        self._next_id += 1
+        o = self.options
+        try:
+            dialed = await dialing.dial(
+                key, conn_id, request, self.tracer, o.timeouts, o.tls, self._sessions.get(key)
+            )
+        except RequestError as exc:
+            self._slot_freed(key)
+            if not fut.done():
+                fut.set_exception(exc)
+            return
+        except BaseException:
+            self._slot_freed(key)
+            raise
+        conn = HTTP1Connection(conn_id, key, dialed, self.tracer, o.timeouts)
+        conn.on_idle_event = self._idle_event
+        self._open[conn_id] = conn
+        if self.closed:
+            self._close(conn, None, "client", "end-of-run")
+        elif not fut.done():
+            fut.set_result((conn, False, 0.0))
+        else:
+            # The request got another connection first; keep this one (Go does too).
+            self._put_idle(conn, None)
+
+    def _slot_freed(self, key: ConnectionKey) -> None:
+        """A connection of ``key`` is gone: a request waiting on max_conns_per_host may dial."""
+        self._count[key] -= 1
+        queue = self._dial_queue.get(key)
+        while queue:
+            request, fut = queue.popleft()
+            if not fut.done():
+                self._queue_for_dial(key, request, fut)
+                return
+
+    # -- the end of a response -----------------------------------------------------
+
+    def _response_done(self, resp: Response, error: RequestError | None) -> None:
+        conn = resp.conn
+        self._pending.pop(conn.id, None)
+        request = resp.request
+        if error is not None:
+            if error.kind == "cancelled":
+                # Closed before the body was read: Go closes such a connection too.
+                self.tracer.emit(
+                    "put_idle",
+                    request,
+                    conn.id,
+                    ok=False,
+                    reason="body-not-drained",
+                    idle_conns=self._idle.count(conn.key),
+                )
+                self._close(conn, request, "client", "body-not-drained")
+            else:
+                self._failed(conn, request, error)
+            return
+        reason = conn.finish_cycle()
+        if reason is None and self.options.disable_keepalives:
+            reason = "connection-close-header"
+            by = "client"
+        else:
+            by = "server" if reason in _SERVER_REASONS else "client"
+        if reason is not None:
+            self.tracer.emit(
+                "put_idle",
+                request,
+                conn.id,
+                ok=False,
+                reason=reason,
+                idle_conns=self._idle.count(conn.key),
+            )
+            self._close(conn, request, by, reason)
+            return
+        self._put_idle(conn, request)
+
+    def _put_idle(self, conn: Conn, request: int | None) -> None:
+        tracer = self.tracer
+        now = tracer.now()
+        conn.idle_since = now
+        waiters = self._waiters.get(conn.key)
+        while waiters:
+            w = waiters.popleft()
+            if not w.done():
+                tracer.emit(
+                    "put_idle",
+                    request,
+                    conn.id,
+                    ok=True,
+                    reason=None,
+                    handed_off=True,
+                    idle_conns=self._idle.count(conn.key),
+                )
+                w.set_result((conn, False, 0.0))
+                return
+        accepted, evicted = self._idle.put(conn, now)
+        if not accepted:
+            tracer.emit(
+                "put_idle",
+                request,
+                conn.id,
+                ok=False,
+                reason="pool-full",
+                idle_conns=self._idle.count(conn.key),
+            )
+            self._close(conn, request, "client", "pool-full")
+            return
+        tracer.emit(
+            "put_idle",
+            request,
+            conn.id,
+            ok=True,
+            reason=None,
+            idle_conns=self._idle.count(conn.key),
+        )
+        for old in evicted:
+            tracer.emit(
+                "idle_closed",
+                None,
+                old.id,
+                idle_time_s=round(now - old.idle_since, 6),
+                reason="pool-full",
+                closed_by="client",
+            )
+            self._close(old, None, "client", "pool-full")
+        timeout = self.options.idle_timeout
+        if timeout and conn.id not in self._timers:
+            loop = asyncio.get_running_loop()
+            self._timers[conn.id] = loop.call_later(timeout, self._idle_timer, conn)
+
+    def _idle_timer(self, conn: Conn) -> None:
+        """Go's idleTimer; one pending timer per connection, re-armed lazily."""
+        self._timers.pop(conn.id, None)
+        if conn not in self._idle:
+            return
+        timeout = self.options.idle_timeout or 0.0
+        now = self.tracer.now()
+        idle_for = now - self._idle.idle_since(conn)
+        if idle_for + 0.001 < timeout:
+            loop = asyncio.get_running_loop()
+            self._timers[conn.id] = loop.call_later(timeout - idle_for, self._idle_timer, conn)
+            return
+        self._idle.remove(conn)
+        self.tracer.emit(
+            "idle_closed",
+            None,
+            conn.id,
+            idle_time_s=round(idle_for, 6),
+            reason="client-idle-timeout",
+            closed_by="client",
+        )
+        self._close(conn, None, "client", "client-idle-timeout")
+
+    def _idle_event(self, conn: Conn) -> None:
+        """The server closed (or wrote to) a connection while it sat idle."""
+        if conn not in self._idle:
+            return
+        now = self.tracer.now()
+        idle_for = now - self._idle.idle_since(conn)
+        self._idle.remove(conn)
+        fields: dict[str, Any] = {
+            "idle_time_s": round(idle_for, 6),
+            "reason": conn.remote_closed or "unsolicited-response",
+            "closed_by": "server",
+        }
+        if conn.unsolicited:
+            fields["server_said"] = conn.unsolicited.split(b"\r\n", 1)[0].decode("latin-1")
+        self.tracer.emit("idle_closed", None, conn.id, **fields)
+        self._close(conn, None, "server", "idle-timeout")
+
+    def _close_stale(self, conn: Conn) -> None:
+        if conn.remote_closed or conn.unsolicited:
+            self._close(conn, None, "server", "idle-timeout")
+        else:
+            self._close(conn, None, "client", "client-idle-timeout")
+
+    def _failed(self, conn: Conn, request: int, exc: RequestError) -> None:
+        if exc.kind == "server-closed":
+            self._close(conn, request, "server", conn.remote_closed or "eof", exc.message)
+        else:
+            self._close(conn, request, "client", "error", exc.message)
+
+    def _close(
+        self,
+        conn: Conn,
+        request: int | None,
+        closed_by: str,
+        reason: str,
+        error: str | None = None,
+    ) -> None:
+        if conn.id not in self._open:
+            return
+        del self._open[conn.id]
+        self._idle.remove(conn)
+        timer = self._timers.pop(conn.id, None)
+        if timer is not None:
+            timer.cancel()
+        fields: dict[str, Any] = {
+            "closed_by": closed_by,
+            "reason": reason,
+            "requests": conn.requests,
+        }
+        if error is not None:
+            fields["error"] = error
+        self.tracer.emit("conn_closed", request, conn.id, **fields)
+        conn.close()
+        self._slot_freed(conn.key)
+
+    # -- the end of the run --------------------------------------------------------
+
+    async def close(self) -> None:
+        """Close everything; connections still pinned by an unread body say so."""
+        self.closed = True
+        for task in list(self._tasks):
+            task.cancel()
+        for conn in list(self._open.values()):
+            resp = self._pending.pop(conn.id, None)
+            if resp is not None:
+                self.tracer.emit(
+                    "put_idle",
+                    resp.request,
+                    conn.id,
+                    ok=False,
+                    reason="body-not-drained",
+                    idle_conns=self._idle.count(conn.key),
+                )
+                self._close(conn, resp.request, "client", "body-not-drained")
+            else:
+                self._close(conn, None, "client", "end-of-run")
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        # Let the transports run connection_lost so no socket outlives the pool.
+        for _ in range(3):
+            await asyncio.sleep(0)
+
+    # -- introspection for tests and reports -----------------------------------------
+
+    def idle_count(self, key: ConnectionKey | None = None) -> int:
+        return len(self._idle) if key is None else self._idle.count(key)
+
+    @property
+    def open_connections(self) -> list[Conn]:
+        return list(self._open.values())

@@ -1,0 +1,1 @@
+"""The built-in target server for `reusecheck serve`, `demo` and the tests."""
