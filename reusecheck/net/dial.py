@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import os
 import socket
 import ssl
 from dataclasses import dataclass
@@ -103,7 +104,8 @@ async def connect(
                 "connect-timeout", f"connect to {addr} timed out after {timeout:g} s"
             )
         except OSError as exc:
-            last = RequestError("connect", f"connect to {addr} failed: {exc.strerror or exc}")
+            why = os.strerror(exc.errno) if exc.errno else str(exc)
+            last = RequestError("connect", f"connect to {addr} failed: {why}")
         else:
             local, remote = channel.addresses()
             tracer.emit("connect_done", request, conn_id, local=local, remote=remote)
