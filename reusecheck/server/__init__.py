@@ -1,1 +1,21 @@
-"""The built-in target server for `reusecheck serve`, `demo` and the tests."""
+"""The built-in target server for `reusecheck serve`, `demo` and the tests.
+
+An HTTP/1.1 server on h11 whose connection behaviour (keep-alive, idle timeout, max
+requests, Connection: close, HTTP/1.0, TLS) is chosen by a ServerConfig, and which keeps
+its own record of every connection so a probe's conclusions can be checked against it.
+"""
+
+from reusecheck.server.config import ServerConfig
+from reusecheck.server.records import CLOSE_REASONS, ConnRecord
+from reusecheck.server.serve import serve_forever
+from reusecheck.server.target import TargetServer
+from reusecheck.server.thread import ServerThread
+
+__all__ = [
+    "CLOSE_REASONS",
+    "ConnRecord",
+    "ServerConfig",
+    "ServerThread",
+    "TargetServer",
+    "serve_forever",
+]

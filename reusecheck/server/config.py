@@ -1,0 +1,87 @@
+"""What the target server does with connections, declared once and frozen.
+
+Each knob reproduces one real-world way a server ends (or refuses) connection reuse, so a
+probe against ``reusecheck serve`` can be checked against a known answer: nginx's
+``keepalive_timeout`` and ``keepalive_requests``, a server that always says
+``Connection: close``, an HTTP/1.0 server, Apache's ``Keep-Alive`` hint, and the race where
+an idle connection is closed just as the client reuses it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """The target's behaviour.
+
+    When several close rules apply to one response, the first of ``http10``,
+    ``close_always``, ``max_requests`` wins (it names the reason recorded).
+    ``h2`` and ``max_streams`` are accepted and ignored: HTTP/2 arrives with the h2 issue.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 0  # 0: the OS picks a free port
+    # Seconds a keep-alive connection may sit idle (no request in progress, last response
+    # written) before the server closes it; None: never.
+    idle_timeout: float | None = None
+    # The Nth request on a connection is answered with Connection: close, then closed.
+    max_requests: int | None = None
+    close_always: bool = False
+    http10: bool = False
+    # Send "Keep-Alive: timeout=T, max=M" on keep-alive responses, as Apache does.
+    keepalive_hint: bool = False
+    # Sent verbatim as the Keep-Alive value instead (it may lie, to test clients that trust it).
+    keepalive_hint_override: str | None = None
+    # After N answered requests, close without answering when request N+1 arrives.
+    drop_after: int | None = None
+    tls: bool = False
+    cert_names: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
+    h2: bool = False
+    max_streams: int | None = None
+    # Bound on every wait inside a request: the rest of a request once its first byte
+    # arrived, the TLS handshake, a client that stops reading a response.
+    request_timeout: float = 30.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port must be 0-65535, not {self.port}")
+        if self.idle_timeout is not None and self.idle_timeout < 0:
+            raise ValueError("idle_timeout must not be negative")
+        if self.max_requests is not None and self.max_requests < 1:
+            raise ValueError("max_requests must be at least 1")
+        if self.drop_after is not None and self.drop_after < 0:
+            raise ValueError("drop_after must not be negative")
+        if self.max_streams is not None and self.max_streams < 1:
+            raise ValueError("max_streams must be at least 1")
+        if self.request_timeout <= 0:
+            raise ValueError("request_timeout must be positive")
+        hint = self.keepalive_hint_override
+        # A header value with CR/LF would be response splitting, and h11 refuses it mid-response.
+        if hint is not None and ("\r" in hint or "\n" in hint or not hint.isascii()):
+            raise ValueError("keepalive_hint_override must be one line of ASCII")
+        if self.tls and not self.cert_names:
+            raise ValueError("tls needs at least one name in cert_names")
+
+    def describe(self) -> str:
+        """One line saying how the server treats connections, for the `serve` banner."""
+        if self.http10:
+            parts = ["HTTP/1.0, no keep-alive"]
+        elif self.close_always:
+            parts = ["Connection: close on every response"]
+        else:
+            parts = ["keep-alive"]
+            if self.idle_timeout is not None:
+                parts.append(f"idle timeout {self.idle_timeout:g} s")
+            if self.max_requests is not None:
+                parts.append(f"max {self.max_requests} requests per connection")
+            if self.keepalive_hint_override is not None:
+                parts.append(f"Keep-Alive: {self.keepalive_hint_override}")
+            elif self.keepalive_hint:
+                parts.append("Keep-Alive hint")
+            if self.drop_after is not None:
+                parts.append(f"drops request {self.drop_after + 1} unanswered")
+        if self.h2:
+            parts.append("h2 not available yet, serving HTTP/1.1")
+        return ", ".join(parts)
