@@ -16,11 +16,23 @@ from reusecheck.pool import Pool
 from reusecheck.scenario import Plan, RequestStep, SleepStep, partial_limit
 from reusecheck.trace import Tracer
 
-# Errors that mean the target cannot be reached at all: stop, exit 3.
-UNREACHABLE = frozenset({"dns", "connect", "connect-timeout", "tls", "tls-timeout"})
+# Errors that stop the run (exit 3): the target cannot be reached, or a wait timed out
+# (going on would only multiply the timeout).  Other failures (a connection closed
+# mid-response, a malformed response) are the target's behaviour: recorded, run goes on.
+FATAL = frozenset(
+    {
+        "dns",
+        "connect",
+        "connect-timeout",
+        "tls",
+        "tls-timeout",
+        "first-byte-timeout",
+        "body-timeout",
+    }
+)
 
 
-class _Unreachable(Exception):
+class _Stop(Exception):
     def __init__(self, error: RequestError) -> None:
         self.error = error
 
@@ -52,7 +64,7 @@ class Runner:
                         await self._run_step(step)
         except TimeoutError:
             return RunError("deadline", f"the run did not finish within --deadline {deadline:g} s")
-        except _Unreachable as u:
+        except _Stop as u:
             return RunError(u.error.kind, u.error.message)
         finally:
             await self.pool.close()
@@ -84,11 +96,16 @@ class Runner:
             resp = await self.pool.round_trip(req, index)
         except RequestError as exc:
             tracer.emit(
-                "request_done", index, None, status=None, error=exc.to_dict(),
-                retried=exc.retried, phase=phase,
+                "request_done",
+                index,
+                None,
+                status=None,
+                error=exc.to_dict(),
+                retried=exc.retried,
+                phase=phase,
             )
-            if exc.kind in UNREACHABLE:
-                raise _Unreachable(exc) from None
+            if exc.kind in FATAL:
+                raise _Stop(exc) from None
             return
         error = None
         try:
@@ -102,7 +119,24 @@ class Runner:
             # "ignore": never read, never closed; the connection stays pinned.
         except RequestError as exc:
             error = exc.to_dict()
+            tracer.emit(
+                "request_done",
+                index,
+                resp.conn.id,
+                status=resp.status,
+                error=error,
+                retried=resp.retried,
+                phase=phase,
+            )
+            if exc.kind in FATAL:
+                raise _Stop(exc) from None
+            return
         tracer.emit(
-            "request_done", index, resp.conn.id, status=resp.status, error=error,
-            retried=resp.retried, phase=phase,
+            "request_done",
+            index,
+            resp.conn.id,
+            status=resp.status,
+            error=error,
+            retried=resp.retried,
+            phase=phase,
         )

@@ -19,9 +19,7 @@ def check_body_mode(mode: str) -> str:
     """``drain`` | ``ignore`` | ``close-early`` | ``partial:N``; raises ValueError otherwise."""
     if mode in BODY_MODES or _PARTIAL.match(mode):
         return mode
-    raise ValueError(
-        f"response_body {mode!r} is not one of drain, ignore, close-early, partial:N"
-    )
+    raise ValueError(f"response_body {mode!r} is not one of drain, ignore, close-early, partial:N")
 
 
 def partial_limit(mode: str) -> int | None:
@@ -79,6 +77,7 @@ def probe_plan(
     enough idle slots per host it reuses all of them; with Go's default of 2 it dials
     the rest again (pool churn).
     """
+
     def req(name: str, count: int = 1, conc: int = 1) -> RequestStep:
         return RequestStep(name, url, method, headers, None, count, conc)
 

@@ -66,7 +66,10 @@ class Event:
         return d
 
     def __repr__(self) -> str:
-        return f"Event({self.t:.6f}, {self.event!r}, req={self.request}, conn={self.conn}, {self.fields})"
+        return (
+            f"Event({self.t:.6f}, {self.event!r}, req={self.request}, conn={self.conn}, "
+            f"{self.fields})"
+        )
 
 
 class Sink(Protocol):

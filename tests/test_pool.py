@@ -84,9 +84,7 @@ def test_sequential_requests_reuse_one_connection() -> None:
     assert all(g["idle_time_s"] >= 0 for g in got)
     assert len(h.named("connect_start")) == 1
     # One connection, closed by us at the end of the run, after carrying 5 requests.
-    assert h.closed() == [
-        {"conn": 1, "closed_by": "client", "reason": "end-of-run", "requests": 5}
-    ]
+    assert h.closed() == [{"conn": 1, "closed_by": "client", "reason": "end-of-run", "requests": 5}]
     assert len(h.server.connections) == 1
 
 
@@ -97,8 +95,16 @@ def test_request_events_run_from_get_conn_to_body_done_in_order() -> None:
     h = run(with_server(ServerConfig(), body))
     names = [e.event for e in h.recorder.events if e.request == 0]
     assert names == [
-        "get_conn", "connect_start", "connect_done", "got_conn", "wrote_headers",
-        "wrote_request", "got_first_byte", "response_headers", "body_done", "put_idle",
+        "get_conn",
+        "connect_start",
+        "connect_done",
+        "got_conn",
+        "wrote_headers",
+        "wrote_request",
+        "got_first_byte",
+        "response_headers",
+        "body_done",
+        "put_idle",
     ]
     done = h.named("connect_done")[0].fields
     assert done["remote"] == f"127.0.0.1:{h.server.port}"
@@ -140,7 +146,10 @@ def test_max_requests_3_gives_a_new_connection_on_the_fourth() -> None:
     assert [g["conn"] for g in h.got()] == [1, 1, 1, 2, 2]
     first = h.closed()[0]
     assert first == {
-        "conn": 1, "closed_by": "server", "reason": "connection-close-header", "requests": 3
+        "conn": 1,
+        "closed_by": "server",
+        "reason": "connection-close-header",
+        "requests": 3,
     }
     assert h.named("response_headers")[2].fields["connection"] == "close"
 
@@ -311,9 +320,7 @@ def test_dns_is_timed_for_host_names() -> None:
     async def body(h: Harness) -> None:
         i = h.index
         h.index += 1
-        resp = await h.pool.round_trip(
-            Request("GET", f"http://localhost:{h.server.port}/"), i
-        )
+        resp = await h.pool.round_trip(Request("GET", f"http://localhost:{h.server.port}/"), i)
         await resp.read()
 
     h = run(with_server(ServerConfig(host="127.0.0.1"), body))

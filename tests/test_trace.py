@@ -17,7 +17,11 @@ def test_events_carry_time_request_and_connection_in_order() -> None:
     assert [e.event for e in events] == ["get_conn", "got_conn"]
     assert events[0].t <= events[1].t
     assert events[1].to_dict() == {
-        "t": round(events[1].t, 6), "event": "got_conn", "request": 0, "conn": 1, "reused": False,
+        "t": round(events[1].t, 6),
+        "event": "got_conn",
+        "request": 0,
+        "conn": 1,
+        "reused": False,
     }
 
 
@@ -25,7 +29,10 @@ def test_ndjson_writes_one_flushed_line_per_event_and_redacts_headers() -> None:
     out = io.StringIO()
     tracer = Tracer(NDJSONWriter(out, redact=redact_headers))
     tracer.emit(
-        "response_headers", 2, 1, status=200,
+        "response_headers",
+        2,
+        1,
+        status=200,
         headers=[["set-cookie", "session=s3cret"], ["content-length", "3"]],
     )
     tracer.emit("request_done", 2, 1, status=200)

@@ -11,6 +11,7 @@ alone would close.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -99,10 +100,8 @@ class HTTP1Connection:
     def _peer_gone(self) -> None:
         if self.in_use:
             if self._h11.their_state is not h11.CLOSED:
-                try:
+                with contextlib.suppress(RuntimeError):
                     self._h11.receive_data(b"")
-                except RuntimeError:
-                    pass
             self._wake()
         elif not self.closed and self.on_idle_event is not None:
             self.on_idle_event(self)
@@ -199,9 +198,9 @@ class HTTP1Connection:
                 "server closed the connection before sending a response",
                 before_response=self._cycle_bytes == 0,
             )
-        headers = ev.headers
-        conn_hdr = _get(headers, b"connection")
-        ka_hdr = _get(headers, b"keep-alive")
+        resp_headers = ev.headers
+        conn_hdr = _get(resp_headers, b"connection")
+        ka_hdr = _get(resp_headers, b"keep-alive")
         tracer.emit(
             "response_headers",
             request,
@@ -210,9 +209,9 @@ class HTTP1Connection:
             http_version=ev.http_version.decode(),
             connection=conn_hdr.decode("latin-1") if conn_hdr is not None else None,
             keep_alive=ka_hdr.decode("latin-1") if ka_hdr is not None else None,
-            headers=[[n.decode("latin-1"), v.decode("latin-1")] for n, v in headers],
+            headers=[[n.decode("latin-1"), v.decode("latin-1")] for n, v in resp_headers],
         )
-        return Response(self, request, ev.status_code, ev.http_version, headers, conn_hdr)
+        return Response(self, request, ev.status_code, ev.http_version, resp_headers, conn_hdr)
 
     def _protocol_error(self, exc: h11.RemoteProtocolError) -> RequestError:
         if self.remote_closed and "peer closed" in str(exc).lower():
@@ -239,12 +238,11 @@ class HTTP1Connection:
             if ev is h11.NEED_DATA:
                 await self._wait(self.timeouts.body, "body-timeout", "body bytes")
                 continue
-            t = type(ev)
-            if t is h11.Data:
+            if isinstance(ev, h11.Data):
                 n += len(ev.data)
                 if limit is not None and n >= limit:
                     return n, False
-            elif t is h11.EndOfMessage:
+            elif isinstance(ev, h11.EndOfMessage):
                 return n, True
             else:
                 raise RequestError(
