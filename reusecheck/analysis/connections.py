@@ -1,0 +1,90 @@
+"""Per-connection lifecycles: dialled, carried requests, closed by whom and why."""
+
+from __future__ import annotations
+
+from reusecheck.analysis.events import EventIndex, as_float, as_str, get
+from reusecheck.analysis.model import ConnectionRow, TlsInfo
+
+# Close reasons (docs/design.md) by which side decides them.  The pool stamps
+# ``closed_by`` on every conn_closed; these sets read the reason when it did not.
+SERVER_CLOSE_REASONS = frozenset(
+    {"connection-close-header", "http10", "idle-timeout", "max-requests", "goaway", "eof", "reset"}
+)
+
+
+def _tls(index: EventIndex, conn: int) -> tuple[TlsInfo | None, str | None]:
+    done = index.conn_event(conn, "tls_done")
+    if done is None:
+        return None, None
+    error = as_str(get(done, "error"))
+    if error is not None:
+        return None, error
+    resumed = get(done, "resumed")
+    return (
+        TlsInfo(
+            version=as_str(get(done, "version")),
+            cipher=as_str(get(done, "cipher")),
+            alpn=as_str(get(done, "alpn")),
+            resumed=resumed if isinstance(resumed, bool) else None,
+        ),
+        None,
+    )
+
+
+def connection_row(index: EventIndex, conn: int, carried: list[int]) -> ConnectionRow:
+    events = index.by_conn[conn]
+    start = index.conn_event(conn, "connect_start")
+    connected = index.conn_event(conn, "connect_done", last=True)
+    got = index.conn_event(conn, "got_conn")
+    closed = index.conn_event(conn, "conn_closed", last=True)
+    idle_closed = index.conn_event(conn, "idle_closed", last=True)
+    tls, tls_error = _tls(index, conn)
+
+    protocol = as_str(get(got, "protocol"))
+    if protocol is None and tls is not None and tls.alpn in ("h2", "http/1.1"):
+        protocol = tls.alpn
+    opened = start or connected or events[0]
+    closed_by = as_str(get(closed, "closed_by"))
+    reason = as_str(get(closed, "reason"))
+    if closed is not None and closed_by is None and reason is not None:
+        closed_by = "server" if reason in SERVER_CLOSE_REASONS else "client"
+    idle_at_close = None
+    if idle_closed is not None and get(idle_closed, "closed_by") == "server":
+        idle_at_close = as_float(get(idle_closed, "idle_time_s"))
+    return ConnectionRow(
+        id=conn,
+        protocol=protocol,
+        local=as_str(get(connected, "local")),
+        remote=as_str(get(connected, "remote")) or as_str(get(start, "addr")),
+        tls=tls,
+        requests=len(carried),
+        opened_at_s=opened.t,
+        closed_at_s=closed.t if closed is not None else None,
+        closed_by=closed_by,
+        close_reason=reason,
+        request_indexes=tuple(carried),
+        idle_time_at_close_s=idle_at_close,
+        error=as_str(get(connected, "error")) or tls_error,
+    )
+
+
+def connection_rows(index: EventIndex, carried: dict[int, list[int]]) -> tuple[ConnectionRow, ...]:
+    return tuple(connection_row(index, c, carried.get(c, [])) for c in sorted(index.by_conn))
+
+
+def was_opened(row: ConnectionRow) -> bool:
+    """A connection that exists: the dial and handshake succeeded."""
+    return row.error is None and (row.local is not None or row.requests > 0)
+
+
+def closed_after_response(index: EventIndex, row: ConnectionRow) -> bool:
+    """The server ended the connection as it finished the last request it carried.
+
+    Tells 'server closes after N requests' apart from an idle close (conn_closed carries
+    no request) and from a stale connection failing on reuse (the request it carries was
+    retried elsewhere, so it is not among those this connection carried).
+    """
+    if row.closed_by != "server" or not row.request_indexes:
+        return False
+    closed = index.conn_event(row.id, "conn_closed", last=True)
+    return closed is not None and closed.request == row.request_indexes[-1]

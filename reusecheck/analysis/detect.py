@@ -1,0 +1,361 @@
+"""Findings detection: each detector reads the rows and facts and returns a Finding or None.
+
+Messages carry the measured numbers; remedies are computed from them where there are
+any (findings.py holds the knobs).  Not detected yet: h2-no-multiplexing and
+tls-no-resumption (they need the HTTP/2 layer and resumption attempts in the record).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from reusecheck import findings as cat
+from reusecheck.analysis.connections import was_opened
+from reusecheck.analysis.events import EventIndex, as_float, as_int, get
+from reusecheck.analysis.model import ConnectionRow, RequestRow, ServerFacts
+from reusecheck.analysis.server import (
+    CLOSE_AFTER_RESPONSE_S,
+    after_response_closes,
+    server_idle_closes,
+)
+from reusecheck.findings import Finding
+
+# How a close reason reads in a message.
+_SAID = {
+    "connection-close-header": "Connection: close",
+    "http10": "HTTP/1.0",
+    "eof": "EOF",
+    "reset": "reset",
+    "idle-timeout": "EOF right after the response",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    index: EventIndex
+    rows: tuple[RequestRow, ...]
+    conns: tuple[ConnectionRow, ...]
+    server: ServerFacts
+    options: Mapping[str, Any]
+    peak: int
+    found: frozenset[str]  # codes detected before this detector ran
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    return f"{n} {word if n == 1 else (many or word + 's')}"
+
+
+def secs(value: float) -> str:
+    return f"{value:.1f} s"
+
+
+def _tally(reasons: Iterable[str]) -> str:
+    """'Connection: close' or 'Connection: close x2, EOF x1' for mixed causes."""
+    counts = Counter(reasons)
+    if len(counts) == 1:
+        return next(iter(counts))
+    return ", ".join(f"{r} x{n}" for r, n in counts.most_common())
+
+
+def _opened(ctx: Context) -> list[ConnectionRow]:
+    return [c for c in ctx.conns if was_opened(c)]
+
+
+def _evidence(conns: Sequence[ConnectionRow], **extra: Any) -> dict[str, Any]:
+    requests = sorted({r for c in conns for r in c.request_indexes})
+    return {
+        "connections": [c.id for c in conns],
+        "requests": requests,
+        "times_s": [round(c.closed_at_s, 6) for c in conns if c.closed_at_s is not None],
+        **extra,
+    }
+
+
+def no_keepalive(ctx: Context) -> Finding | None:
+    if ctx.server.keepalive is not False:
+        return None
+    closes = [c for c in after_response_closes(ctx.index, ctx.conns) if c.close_reason != "http10"]
+    if not closes:
+        return None  # all HTTP/1.0: http10-server says it better
+    used = [c for c in ctx.conns if c.requests]
+    how = _tally(_SAID.get(c.close_reason or "", c.close_reason or "?") for c in closes)
+    return cat.finding(
+        "no-keepalive",
+        f"server closed {len(closes)} of {plural(len(used), 'connection')} after one request "
+        f"each ({how})",
+        cat.entry("no-keepalive").remedy,
+        **_evidence(closes, reasons=[c.close_reason for c in closes]),
+    )
+
+
+def http10_server(ctx: Context) -> Finding | None:
+    closes = [c for c in ctx.conns if c.close_reason == "http10" and c.closed_by == "server"]
+    if not closes:
+        return None
+    used = [c for c in ctx.conns if c.requests]
+    n_req = sum(c.requests for c in closes)
+    return cat.finding(
+        "http10-server",
+        f"server answered HTTP/1.0 without keep-alive and closed {len(closes)} of "
+        f"{plural(len(used), 'connection')} after {plural(n_req, 'request')}",
+        cat.entry("http10-server").remedy,
+        **_evidence(closes),
+    )
+
+
+def max_requests(ctx: Context) -> Finding | None:
+    n = ctx.server.max_requests_per_conn
+    if n is None or n < 2:
+        return None
+    closes = [c for c in after_response_closes(ctx.index, ctx.conns) if c.requests == n]
+    how = _tally(_SAID.get(c.close_reason or "", c.close_reason or "?") for c in closes)
+    message = (
+        f"server closed {len(closes)} of {plural(len(_opened(ctx)), 'connection')} after "
+        f"exactly {n} requests ({how})"
+    )
+    hint = ctx.server.keepalive_hint
+    if hint is not None and hint.max is not None:
+        delta = ctx.server.max_requests_hint_delta or 0
+        message += f"; Keep-Alive hint max={hint.max}" + (f" ({delta:+d})" if delta else "")
+    entry = cat.entry("max-requests-per-conn")
+    # A limit in the hundreds is the servers' default and costs little; a low one hurts.
+    severity: cat.Severity = "info" if n >= 100 else entry.severity
+    return Finding(
+        entry.code,
+        severity,
+        message,
+        cat.max_requests_remedy(n),
+        _evidence(closes, max_requests_per_conn=n),
+    )
+
+
+def server_idle_timeout(ctx: Context) -> Finding | None:
+    closes = [x for x in server_idle_closes(ctx.index) if x[1] >= CLOSE_AFTER_RESPONSE_S]
+    measured = ctx.server.idle_timeout_s
+    if not closes or measured is None:
+        return None
+    idles = [t for _, t, _ in closes]
+    how = _tally(r for _, _, r in closes)
+    spread = ""
+    if len(idles) > 1 and max(idles) - min(idles) >= 0.05:
+        spread = f", median of {min(idles):.1f}-{max(idles):.1f} s"
+    message = (
+        f"server closed {plural(len(closes), 'idle connection')} after {secs(measured)} "
+        f"idle ({how}{spread})"
+    )
+    hint = ctx.server.keepalive_hint
+    if hint is not None and hint.timeout_s is not None:
+        delta = ctx.server.idle_timeout_hint_delta_s or 0.0
+        message += f"; Keep-Alive hint timeout={cat.seconds(hint.timeout_s)}"
+        if abs(delta) >= 0.05:
+            message += f" ({delta:+.1f} s vs measured)"
+    conns = [c for c in ctx.conns if c.id in {cid for cid, _, _ in closes}]
+    return cat.finding(
+        "server-idle-timeout",
+        message,
+        cat.client_idle_timeout_remedy(measured, "the server's idle timeout"),
+        **_evidence(conns, idle_times_s=[round(t, 6) for t in idles], idle_timeout_s=measured),
+    )
+
+
+def stale_conn_retry(ctx: Context) -> Finding | None:
+    retries = ctx.index.named("retry")
+    if not retries:
+        return None
+    requests, conns, idles, how = [], [], [], []
+    for e in retries:
+        if e.request is None:
+            continue
+        requests.append(e.request)
+        if e.conn is not None:
+            conns.append(e.conn)
+            closed = ctx.index.conn_event(e.conn, "conn_closed", last=True)
+            how.append(str(get(closed, "reason") or "closed"))
+        failed = next(
+            (a for a in ctx.index.attempts.get(e.request, []) if a.retry is e),
+            None,
+        )
+        idle = as_float(get(failed.first("got_conn") if failed else None, "idle_time_s"))
+        if idle is not None:
+            idles.append(idle)
+    n = len(requests)
+    after = f" after {secs(min(idles))} idle" if idles else ""
+    message = (
+        f"{plural(n, 'request')} hit a reused connection the server had closed "
+        f"({_tally(how) if how else 'closed'}{after}) and {'was' if n == 1 else 'were'} "
+        "retried on a new connection"
+    )
+    if ctx.server.idle_timeout_s is not None:
+        remedy = cat.client_idle_timeout_remedy(
+            ctx.server.idle_timeout_s, "the server's idle timeout"
+        )
+    elif idles:
+        remedy = cat.client_idle_timeout_remedy(
+            min(idles),
+            "a connection idle that long was already closed; `reusecheck discover` measures "
+            "the server's timeout",
+        )
+    else:
+        remedy = cat.entry("stale-conn-retry").remedy
+    return cat.finding(
+        "stale-conn-retry",
+        message,
+        remedy,
+        requests=sorted(requests),
+        connections=conns,
+        times_s=[round(e.t, 6) for e in retries],
+        idle_times_s=[round(t, 6) for t in idles],
+    )
+
+
+def pool_churn(ctx: Context) -> Finding | None:
+    dropped = {c.id for c in ctx.conns if c.close_reason == "pool-full"}
+    dropped |= {
+        e.conn
+        for e in ctx.index.named("idle_closed")
+        if get(e, "reason") == "pool-full" and e.conn is not None
+    }
+    if not dropped:
+        return None
+    dropped_rows = [c for c in ctx.conns if c.id in dropped]
+    first_drop = min(
+        (c.closed_at_s for c in dropped_rows if c.closed_at_s is not None), default=0.0
+    )
+    redialled = [c for c in _opened(ctx) if c.opened_at_s > first_drop]
+    if not redialled:
+        return None
+    limit = as_int(ctx.options.get("max_idle_per_host"))
+    said = f"max_idle_per_host={limit}" if limit is not None else "its per-host idle limit"
+    message = (
+        f"pool closed {plural(len(dropped_rows), 'connection')} because its idle list was full "
+        f"({said}) and dialled {len(redialled)} new after; up to {ctx.peak} requests ran at once"
+    )
+    return cat.finding(
+        "pool-churn",
+        message,
+        cat.pool_churn_remedy(max(ctx.peak, (limit or 0) + 1), limit),
+        connections=sorted(dropped),
+        redialled_connections=[c.id for c in redialled],
+        requests=sorted({c.request_indexes[0] for c in redialled if c.request_indexes}),
+        times_s=[round(c.closed_at_s, 6) for c in dropped_rows if c.closed_at_s is not None],
+        max_idle_per_host=limit,
+        peak_concurrency=ctx.peak,
+    )
+
+
+def body_not_drained(ctx: Context) -> Finding | None:
+    puts = [
+        e
+        for e in ctx.index.named("put_idle")
+        if get(e, "ok") is False and get(e, "reason") == "body-not-drained"
+    ]
+    if not puts:
+        return None
+    requests = sorted({e.request for e in puts if e.request is not None})
+    conns = sorted({e.conn for e in puts if e.conn is not None})
+    shown = ", ".join(str(r) for r in requests[:8]) + (", ..." if len(requests) > 8 else "")
+    n = len(requests)
+    message = (
+        f"{plural(n, 'response body', 'response bodies')} {'was' if n == 1 else 'were'} not "
+        f"read to the end (request {shown}), so {plural(len(conns), 'connection')} could not "
+        "be reused"
+    )
+    return cat.finding(
+        "body-not-drained",
+        message,
+        cat.entry("body-not-drained").remedy,
+        requests=requests,
+        connections=conns,
+        times_s=[round(e.t, 6) for e in puts],
+    )
+
+
+def new_conn_per_request(ctx: Context) -> Finding | None:
+    # The catch-all: only when no more specific finding already names the cause.
+    if ctx.found & {"no-keepalive", "http10-server", "body-not-drained", "pool-churn"}:
+        return None
+    served = [r for r in ctx.rows if r.conn_id is not None]
+    if len(served) < 2 or ctx.peak > 1 or any(r.reused for r in served):
+        return None
+    conns = [c for c in ctx.conns if c.requests]
+    closes = [c for c in conns if c.close_reason is not None]
+    cause = ""
+    if closes:
+        by = _tally(f"{c.closed_by or '?'}: {c.close_reason}" for c in closes)
+        cause = f"; connections closed by {by}"
+    return cat.finding(
+        "new-conn-per-request",
+        f"each of {len(served)} sequential requests opened a new connection{cause}",
+        cat.entry("new-conn-per-request").remedy,
+        **_evidence(conns),
+    )
+
+
+def h2_not_negotiated(ctx: Context) -> Finding | None:
+    refused: list[tuple[int, str]] = []
+    offered_h2 = 0
+    for e in ctx.index.named("tls_start"):
+        if e.conn is None or "h2" not in (get(e, "alpn_offered") or ()):
+            continue
+        offered_h2 += 1
+        done = ctx.index.conn_event(e.conn, "tls_done")
+        if done is not None and get(done, "error") is None and get(done, "alpn") != "h2":
+            refused.append((e.conn, str(get(done, "alpn") or "no ALPN protocol")))
+    if not refused:
+        return None
+    chosen = _tally(a for _, a in refused)
+    refused_ids = {c for c, _ in refused}
+    return cat.finding(
+        "h2-not-negotiated",
+        f"client offered h2 but the server chose {chosen} on {len(refused)} of "
+        f"{plural(offered_h2, 'TLS connection')}",
+        cat.entry("h2-not-negotiated").remedy,
+        connections=[c for c, _ in refused],
+        requests=sorted({r for c in ctx.conns if c.id in refused_ids for r in c.request_indexes}),
+    )
+
+
+def h2_goaway(ctx: Context) -> Finding | None:
+    ids = {c.id for c in ctx.conns if c.close_reason == "goaway"}
+    ids |= {e.conn for e in ctx.index.named("h2_goaway") if e.conn is not None}
+    if not ids:
+        return None
+    conns = [c for c in ctx.conns if c.id in ids]
+    streams = statistics.median([c.requests for c in conns]) if conns else 0
+    return cat.finding(
+        "h2-goaway",
+        f"server sent GOAWAY on {plural(len(ids), 'connection')} (median {streams:g} "
+        "requests carried)",
+        cat.entry("h2-goaway").remedy,
+        **_evidence(conns),
+    )
+
+
+DETECTORS: tuple[Callable[[Context], Finding | None], ...] = (
+    no_keepalive,
+    http10_server,
+    max_requests,
+    server_idle_timeout,
+    stale_conn_retry,
+    h2_not_negotiated,
+    h2_goaway,
+    pool_churn,
+    body_not_drained,
+    new_conn_per_request,  # last: it defers to the findings above
+)
+
+_RANK = {"error": 0, "warning": 1, "info": 2}
+
+
+def detect(ctx: Context) -> tuple[Finding, ...]:
+    found: list[Finding] = []
+    for detector in DETECTORS:
+        ctx = replace(ctx, found=frozenset(f.code for f in found))
+        f = detector(ctx)
+        if f is not None:
+            found.append(f)
+    return tuple(sorted(found, key=lambda f: _RANK[f.severity]))

@@ -1,0 +1,203 @@
+"""What the analysis reads (``RunRecord``) and the tree it produces (``Analysis``).
+
+The output tree maps 1:1 to the JSON report, schema 1 (docs/design.md): field names are
+the JSON names, so a renderer converts and never renames or computes.  Fields beyond
+the schema's list are additions the schema allows ("add fields freely").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal, Protocol
+
+from reusecheck.findings import Finding
+from reusecheck.trace import Event
+
+ReuseLevel = Literal["yes", "partial", "no"]
+
+# --expect names; the two that compare against a number need ``value``.
+EXPECTATION_NAMES: Final = (
+    "reuse",
+    "none",
+    "min-reuse-ratio",
+    "max-connections",
+    "h2",
+    "multiplex",
+)
+_NEEDS_VALUE: Final = frozenset({"min-reuse-ratio", "max-connections"})
+
+
+class ErrorLike(Protocol):
+    """Anything with an error kind and a one-line message (the runner's RunError is one)."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def message(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RunError:
+    """An error: ``kind`` from the error-kind vocabulary, ``message`` one line for people."""
+
+    kind: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Expectation:
+    name: str
+    value: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.name not in EXPECTATION_NAMES:
+            raise ValueError(
+                f"unknown expectation {self.name!r}; known: {', '.join(EXPECTATION_NAMES)}"
+            )
+        if self.name in _NEEDS_VALUE and self.value is None:
+            raise ValueError(f"expectation {self.name!r} needs a value")
+
+
+@dataclass
+class RunRecord:
+    """One run as the analysis sees it: the target, every event, what the user expects."""
+
+    target: str
+    events: Sequence[Event]
+    expectations: Sequence[Expectation] = ()
+    error: ErrorLike | None = None  # the run could not complete (exit 3)
+    options: Mapping[str, Any] = field(default_factory=dict)  # pool options used
+
+
+# --- the analysis -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Timings:
+    """Seconds per phase of one request; ``None`` where the phase did not happen for it."""
+
+    dns: float | None = None
+    connect: float | None = None
+    tls: float | None = None
+    wait: float | None = None  # request written -> first response byte
+    total: float | None = None  # first get_conn -> request_done, retries included
+
+
+@dataclass(frozen=True, slots=True)
+class KeepAliveHint:
+    """A response's ``Keep-Alive: timeout=N, max=M`` header, parsed."""
+
+    timeout_s: float | None
+    max: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRow:
+    index: int
+    phase: str | None
+    method: str | None
+    url: str | None
+    status: int | None
+    protocol: str | None
+    conn_id: int | None
+    stream_id: int | None
+    reused: bool
+    was_idle: bool
+    idle_time_s: float
+    retried: bool
+    timings_s: Timings
+    response_connection: str | None
+    keep_alive: KeepAliveHint | None
+    error: RunError | None
+    # additions
+    http_version: str | None = None
+    started_at_s: float = 0.0
+    ended_at_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TlsInfo:
+    version: str | None
+    cipher: str | None
+    alpn: str | None
+    resumed: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionRow:
+    id: int
+    protocol: str | None
+    local: str | None
+    remote: str | None
+    tls: TlsInfo | None
+    requests: int
+    opened_at_s: float
+    closed_at_s: float | None
+    closed_by: str | None
+    close_reason: str | None
+    # additions
+    request_indexes: tuple[int, ...] = ()
+    idle_time_at_close_s: float | None = None  # set when the server closed it while idle
+    error: str | None = None  # the dial or handshake failed
+
+
+@dataclass(frozen=True, slots=True)
+class ServerFacts:
+    """What this run measured about the server; ``None`` = not measured."""
+
+    keepalive: bool | None = None
+    idle_timeout_s: float | None = None
+    max_requests_per_conn: int | None = None
+    keepalive_hint: KeepAliveHint | None = None
+    h2_max_concurrent_streams: int | None = None
+    # additions
+    software: str | None = None  # the Server header
+    idle_timeout_hint_delta_s: float | None = None  # hint timeout - measured
+    max_requests_hint_delta: int | None = None  # hint max - measured
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    requests: int
+    connections_opened: int
+    reused: int
+    reuse_ratio: float
+    # additions
+    peak_concurrency: int = 0
+    retried: int = 0
+    failed: int = 0
+    duration_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectationResult:
+    name: str
+    ok: bool
+    detail: str
+    value: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    ok: bool
+    reuse: ReuseLevel
+    expectations: tuple[ExpectationResult, ...]
+    # additions
+    detail: str = ""
+    redialled_connections: tuple[int, ...] = ()  # dialled after an older one closed
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    target: str
+    protocol: str | None
+    requests: tuple[RequestRow, ...]
+    connections: tuple[ConnectionRow, ...]
+    server: ServerFacts
+    findings: tuple[Finding, ...]
+    summary: Summary
+    verdict: Verdict
+    error: RunError | None
+    options: Mapping[str, Any] = field(default_factory=dict)

@@ -1,0 +1,167 @@
+"""Per-request rows, and the request intervals concurrency is computed from.
+
+Timings follow Go's httptrace attribution: a phase belongs to the request whose index
+its events carry (a dial started for one request may end up serving another, as in Go's
+Transport), and only the final attempt of a retried request is timed, except ``total``,
+which is what the caller waited: first get_conn to request_done.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Sequence
+
+from reusecheck.analysis.events import Attempt, EventIndex, as_float, as_int, as_str, get
+from reusecheck.analysis.model import KeepAliveHint, RequestRow, RunError, Timings
+from reusecheck.trace import Event
+
+
+def parse_keep_alive(value: str | None) -> KeepAliveHint | None:
+    """``Keep-Alive: timeout=5, max=100`` (RFC 2068 section 19.7.1.1), tolerant of junk."""
+    if not value:
+        return None
+    timeout: float | None = None
+    max_: int | None = None
+    for part in value.split(","):
+        name, _, raw = part.strip().partition("=")
+        name = name.strip().lower()
+        raw = raw.strip().strip('"')
+        try:
+            if name == "timeout":
+                timeout = float(raw)
+            elif name == "max":
+                max_ = int(raw)
+        except ValueError:
+            continue
+    if timeout is None and max_ is None:
+        return None
+    return KeepAliveHint(timeout, max_)
+
+
+def parse_error(value: object) -> RunError | None:
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        kind = value.get("kind")
+        message = value.get("message")
+        return RunError(str(kind or "error"), str(message or kind or "error"))
+    return RunError("error", str(value))
+
+
+def _span(attempt: Attempt, start: str, done: str) -> float | None:
+    a, b = attempt.first(start), attempt.last(done)
+    if a is None or b is None:
+        return None
+    return max(0.0, b.t - a.t)
+
+
+def _stream_id(attempt: Attempt) -> int | None:
+    # Not in the event table yet: HTTP/2 events may carry it; HTTP/1.1 never does.
+    for e in attempt.events:
+        sid = as_int(e.fields.get("stream_id"))
+        if sid is not None:
+            return sid
+    return None
+
+
+def request_row(index: int, events: Sequence[Event], attempts: Sequence[Attempt]) -> RequestRow:
+    final = attempts[-1]
+    started = next((e.t for e in events if e.event == "get_conn"), events[0].t)
+    done = next((e for e in reversed(events) if e.event == "request_done"), None)
+    get_conn = next((e for e in events if e.event == "get_conn"), None)
+    got = final.first("got_conn")
+    resp = final.first("response_headers")
+    written = final.first("wrote_request") or final.first("wrote_headers")
+    first_byte = final.first("got_first_byte")
+    wait = None
+    if written is not None and first_byte is not None:
+        wait = max(0.0, first_byte.t - written.t)
+    # A dial this request started may have gone to the idle list while another request
+    # handed it a connection (Go's Transport does the same): then it paid no dial.
+    own_dial = got is None or any(
+        e.conn == got.conn for e in final.events if e.event == "connect_start"
+    )
+    timings = Timings(
+        dns=_span(final, "dns_start", "dns_done") if own_dial else None,
+        connect=_span(final, "connect_start", "connect_done") if own_dial else None,
+        tls=_span(final, "tls_start", "tls_done") if own_dial else None,
+        wait=wait,
+        total=max(0.0, done.t - started) if done is not None else None,
+    )
+    conn_id = got.conn if got is not None else (done.conn if done is not None else None)
+    retried = bool(get(done, "retried", False)) or len(attempts) > 1
+    status = as_int(get(done, "status")) if done is not None else None
+    if status is None:
+        status = as_int(get(resp, "status"))
+    return RequestRow(
+        index=index,
+        phase=as_str(get(done, "phase")),
+        method=as_str(get(get_conn, "method")),
+        url=as_str(get(get_conn, "url")),
+        status=status,
+        protocol=as_str(get(got, "protocol")),
+        conn_id=conn_id,
+        stream_id=_stream_id(final),
+        reused=bool(get(got, "reused", False)),
+        was_idle=bool(get(got, "was_idle", False)),
+        idle_time_s=as_float(get(got, "idle_time_s")) or 0.0,
+        retried=retried,
+        timings_s=timings,
+        response_connection=as_str(get(resp, "connection")),
+        keep_alive=parse_keep_alive(as_str(get(resp, "keep_alive"))),
+        error=parse_error(get(done, "error")),
+        http_version=as_str(get(resp, "http_version")),
+        started_at_s=started,
+        ended_at_s=done.t if done is not None else events[-1].t,
+    )
+
+
+def request_rows(index: EventIndex) -> tuple[RequestRow, ...]:
+    return tuple(
+        request_row(r, index.by_request[r], index.attempts[r]) for r in sorted(index.by_request)
+    )
+
+
+def carried_by_conn(index: EventIndex) -> dict[int, list[int]]:
+    """Connection id -> request indexes it carried, in order.
+
+    An attempt that ended in ``retry`` did not carry its request: the connection failed
+    before any response byte (a stale connection).
+    """
+    carried: dict[int, list[int]] = {}
+    for r in sorted(index.attempts):
+        for attempt in index.attempts[r]:
+            if attempt.retry is not None:
+                continue
+            got = attempt.first("got_conn")
+            if got is not None and got.conn is not None:
+                carried.setdefault(got.conn, []).append(r)
+    return carried
+
+
+class InFlight:
+    """How many requests were in flight at a time: started at or before it, not yet done."""
+
+    def __init__(self, rows: Iterable[RequestRow]) -> None:
+        rows = list(rows)
+        self._starts = sorted(r.started_at_s for r in rows)
+        self._ends = sorted(r.ended_at_s for r in rows if r.ended_at_s is not None)
+
+    def at(self, t: float) -> int:
+        # A request that ended by t also started by t, so the two counts subtract.
+        return bisect.bisect_right(self._starts, t) - bisect.bisect_right(self._ends, t)
+
+
+def peak_concurrency(rows: Iterable[RequestRow]) -> int:
+    """Most requests in flight at once; one ending at t does not overlap one starting at t."""
+    points: list[tuple[float, int]] = []
+    for r in rows:
+        points.append((r.started_at_s, 1))
+        if r.ended_at_s is not None:
+            points.append((r.ended_at_s, -1))
+    points.sort(key=lambda p: (p[0], p[1]))  # ends before starts at the same instant
+    peak = current = 0
+    for _, delta in points:
+        current += delta
+        peak = max(peak, current)
+    return peak

@@ -1,0 +1,103 @@
+"""Record -> analysis: per-request rows, connection lifecycles, server facts, findings,
+verdict.  Pure functions, no I/O: one record in, one analysis, many views (report/).
+
+The parts live in ``reusecheck/analysis/``; this module is the public face.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Final
+
+from reusecheck.analysis.connections import connection_rows
+from reusecheck.analysis.detect import Context, detect
+from reusecheck.analysis.events import EventIndex
+from reusecheck.analysis.model import (
+    EXPECTATION_NAMES,
+    Analysis,
+    ConnectionRow,
+    ErrorLike,
+    Expectation,
+    ExpectationResult,
+    KeepAliveHint,
+    RequestRow,
+    ReuseLevel,
+    RunError,
+    RunRecord,
+    ServerFacts,
+    Summary,
+    Timings,
+    TlsInfo,
+    Verdict,
+)
+from reusecheck.analysis.requests import carried_by_conn, parse_keep_alive, request_rows
+from reusecheck.analysis.server import server_facts
+from reusecheck.analysis.verdict import avoidable, reuse_level, summarize, verdict
+from reusecheck.findings import Finding
+
+__all__ = [
+    "EXIT_EXPECTATION_FAILED",
+    "EXIT_OK",
+    "EXIT_UNREACHABLE",
+    "EXIT_USAGE",
+    "EXPECTATION_NAMES",
+    "Analysis",
+    "ConnectionRow",
+    "ErrorLike",
+    "Expectation",
+    "ExpectationResult",
+    "Finding",
+    "KeepAliveHint",
+    "RequestRow",
+    "ReuseLevel",
+    "RunError",
+    "RunRecord",
+    "ServerFacts",
+    "Summary",
+    "Timings",
+    "TlsInfo",
+    "Verdict",
+    "analyze",
+    "exit_code",
+    "parse_keep_alive",
+]
+
+# Exit codes (docs/design.md, "Command line").  2 is the CLI's own (usage, bad input).
+EXIT_OK: Final = 0
+EXIT_EXPECTATION_FAILED: Final = 1
+EXIT_USAGE: Final = 2
+EXIT_UNREACHABLE: Final = 3
+
+
+def analyze(record: RunRecord) -> Analysis:
+    index = EventIndex(record.events)
+    rows = request_rows(index)
+    conns = connection_rows(index, carried_by_conn(index))
+    server = server_facts(index, rows, conns)
+    summary = summarize(index, rows, conns)
+    found = detect(
+        Context(index, rows, conns, server, record.options, summary.peak_concurrency, frozenset())
+    )
+    wasted = avoidable(index, rows, conns, server)
+    level, detail = reuse_level(conns, server, summary, wasted)
+    error = RunError(record.error.kind, record.error.message) if record.error else None
+    protocols = Counter(r.protocol for r in rows if r.protocol is not None)
+    return Analysis(
+        target=record.target,
+        protocol=protocols.most_common(1)[0][0] if protocols else None,
+        requests=rows,
+        connections=conns,
+        server=server,
+        findings=found,
+        summary=summary,
+        verdict=verdict(record.expectations, error, level, detail, rows, summary, wasted),
+        error=error,
+        options=dict(record.options),
+    )
+
+
+def exit_code(analysis: Analysis) -> int:
+    """0 every expectation held; 1 one failed; 3 the run could not complete."""
+    if analysis.error is not None:
+        return EXIT_UNREACHABLE
+    return EXIT_OK if analysis.verdict.ok else EXIT_EXPECTATION_FAILED

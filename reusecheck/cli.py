@@ -1,0 +1,242 @@
+"""The command line: parse options into a Plan, run it, render, exit with the code.
+
+Kept thin and cheap to import: ``rich``, ``h2``, the pool and the analysis are imported
+inside the commands, so ``reusecheck --help`` starts about as fast as Python itself.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from typing import Any, NoReturn
+
+import click
+
+from reusecheck import __version__
+
+EXPECT_CHOICES = ("reuse", "none", "h2", "multiplex")
+
+
+def _fail_usage(message: str) -> NoReturn:
+    raise click.UsageError(message)
+
+
+def _finite(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """click's FloatRange lets NaN and infinity through; a timeout of NaN is nonsense."""
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        raise click.BadParameter(f"{value} is not a finite number")
+    return value
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="reusecheck")
+def main() -> None:
+    """Show whether HTTP connection reuse really happens against a server."""
+
+
+def probe_options(f: Any) -> Any:
+    """Options shared by ``probe`` and ``demo``."""
+    opts = [
+        click.option(
+            "--requests",
+            "requests",
+            type=click.IntRange(min=0),
+            default=5,
+            show_default=True,
+            help="Sequential requests in the first phase.",
+        ),
+        click.option(
+            "--idle",
+            type=click.FloatRange(min=0),
+            default=1.0,
+            show_default=True,
+            callback=_finite,
+            help="Idle gap in seconds before one more request (0 skips).",
+        ),
+        click.option(
+            "--concurrency",
+            type=click.IntRange(min=0),
+            default=4,
+            show_default=True,
+            help="Requests at once in each of the two bursts (0 skips them).",
+        ),
+        click.option("-X", "--method", default="GET", show_default=True, help="Request method."),
+        click.option(
+            "-H",
+            "--header",
+            "headers",
+            multiple=True,
+            metavar="'Name: value'",
+            help="Request header (repeatable).",
+        ),
+        click.option(
+            "--json",
+            "as_json",
+            is_flag=True,
+            help="Write one JSON report to stdout (human text goes to stderr).",
+        ),
+        click.option(
+            "--events",
+            "events_path",
+            metavar="FILE|-",
+            help="Write the NDJSON event stream to FILE (or stdout with -).",
+        ),
+        click.option(
+            "--expect",
+            "expect",
+            multiple=True,
+            type=click.Choice(EXPECT_CHOICES),
+            help="What must hold for exit 0 (default: reuse). 'none' only reports.",
+        ),
+        click.option(
+            "--min-reuse-ratio",
+            type=click.FloatRange(0, 1),
+            callback=_finite,
+            help="Fail unless reused/requests is at least R.",
+        ),
+        click.option(
+            "--max-connections",
+            type=click.IntRange(min=1),
+            help="Fail if more than N connections were opened.",
+        ),
+        click.option(
+            "--max-idle",
+            type=click.IntRange(min=0),
+            default=100,
+            show_default=True,
+            help="Idle connections kept overall (0 = no limit).",
+        ),
+        click.option(
+            "--max-idle-per-host",
+            type=click.IntRange(min=0),
+            default=100,
+            show_default=True,
+            help="Idle connections kept per host (Go's default: 2).",
+        ),
+        click.option(
+            "--max-conns-per-host",
+            type=click.IntRange(min=0),
+            default=0,
+            show_default=True,
+            help="Connections per host; 0 = unlimited.",
+        ),
+        click.option(
+            "--idle-timeout",
+            "client_idle_timeout",
+            type=click.FloatRange(min=0),
+            default=90.0,
+            show_default=True,
+            callback=_finite,
+            help="Client idle timeout in seconds (0 = none).",
+        ),
+        click.option(
+            "--disable-keepalives",
+            is_flag=True,
+            help="Send Connection: close and never reuse (Go's DisableKeepAlives).",
+        ),
+        click.option(
+            "--timeout",
+            type=click.FloatRange(min=0.001),
+            default=10.0,
+            show_default=True,
+            callback=_finite,
+            help="Bound on every single wait: connect, TLS, first byte, each body read.",
+        ),
+        click.option(
+            "--deadline",
+            type=click.FloatRange(min=0.001),
+            callback=_finite,
+            help="Bound on the whole run in seconds [default: 60 + idle gap].",
+        ),
+        click.option(
+            "--cacert",
+            type=click.Path(dir_okay=False),
+            help="CA certificate (PEM) to trust for https:// targets.",
+        ),
+        click.option("--insecure", is_flag=True, help="Do not verify the server's certificate."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+@main.command()
+@click.argument("url")
+@probe_options
+def probe(url: str, **opts: Any) -> None:
+    """Probe URL: sequential requests, an idle gap, two concurrent bursts."""
+    from reusecheck.app import ProbeSettings, run_probe
+
+    settings = ProbeSettings.from_cli(url, opts)
+    sys.exit(run_probe(settings))
+
+
+@main.command()
+@probe_options
+def demo(**opts: Any) -> None:
+    """Start the built-in server on loopback and probe it."""
+    from reusecheck.app import ProbeSettings, run_demo
+
+    settings = ProbeSettings.from_cli("http://127.0.0.1:0/", opts)
+    sys.exit(run_demo(settings))
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="Port (0 = pick a free one and print it).",
+)
+@click.option(
+    "--idle-timeout",
+    type=click.FloatRange(min=0),
+    callback=_finite,
+    help="Close keep-alive connections idle for this many seconds.",
+)
+@click.option(
+    "--max-requests",
+    type=click.IntRange(min=1),
+    help="Answer the Nth request on a connection with Connection: close.",
+)
+@click.option("--close-always", is_flag=True, help="Connection: close on every response.")
+@click.option("--http10", is_flag=True, help="Answer as HTTP/1.0 without keep-alive.")
+@click.option(
+    "--keepalive-hint",
+    is_flag=True,
+    help="Send Keep-Alive: timeout=…, max=… with the configured limits.",
+)
+@click.option("--tls", is_flag=True, help="Serve https with a certificate made at start.")
+def serve(**opts: Any) -> None:
+    """Run the built-in target server with the chosen keep-alive behaviour."""
+    from reusecheck.server import ServerConfig, serve_forever
+
+    config = ServerConfig(
+        host=opts["host"],
+        port=opts["port"],
+        idle_timeout=opts["idle_timeout"],
+        max_requests=opts["max_requests"],
+        close_always=opts["close_always"],
+        http10=opts["http10"],
+        keepalive_hint=opts["keepalive_hint"],
+        tls=opts["tls"],
+    )
+    serve_forever(config, log=lambda line: click.echo(line, err=True))
+
+
+@main.command()
+@click.argument("code")
+def explain(code: str) -> None:
+    """Print what a finding CODE means and how to fix it."""
+    from reusecheck import findings
+
+    if code not in findings.KNOWN_CODES:
+        click.echo(
+            f"reusecheck: unknown finding code {code!r}; known codes: "
+            + ", ".join(sorted(findings.KNOWN_CODES)),
+            err=True,
+        )
+        sys.exit(2)
+    click.echo(findings.explain(code))

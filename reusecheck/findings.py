@@ -1,0 +1,351 @@
+"""The findings catalogue: every code reusecheck can report, as data.
+
+A finding is target (or client) behaviour that breaks or bounds connection reuse.  The
+catalogue holds what does not depend on a run: the stable code, a title, the default
+severity, what it means and how it is usually fixed.  A detected ``Finding`` adds what
+was measured: a message with the numbers, the evidence (request indexes, connection
+ids, times) and a remedy computed from the numbers where there are any.
+
+The knobs named here are the ones people actually turn: Go's ``http.Transport``,
+Python's httpx and aiohttp, nginx, Apache httpd and Node's ``http.Server``.  Their
+defaults are quoted because the default is usually what is running.
+"""
+
+from __future__ import annotations
+
+import math
+import textwrap
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Final, Literal
+
+Severity = Literal["info", "warning", "error"]
+SEVERITIES: Final[tuple[Severity, ...]] = ("info", "warning", "error")
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogueEntry:
+    code: str
+    title: str
+    severity: Severity
+    explanation: str
+    remedy: str
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One detected finding: what was measured, where, and what to change."""
+
+    code: str
+    severity: Severity
+    message: str
+    remedy: str
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def title(self) -> str:
+        return CATALOGUE[self.code].title
+
+
+class UnknownCode(ValueError):
+    """``explain`` was asked about a code that is not in the catalogue."""
+
+
+_IDLE_KNOBS = (
+    "Clients: Go http.Transport IdleConnTimeout (DefaultTransport: 90 s), httpx "
+    "Limits(keepalive_expiry=...) (default 5 s), aiohttp TCPConnector(keepalive_timeout=...) "
+    "(default 15 s). Servers: nginx keepalive_timeout (default 75 s), Apache KeepAliveTimeout "
+    "(default 5 s), Node server.keepAliveTimeout (default 5 s)."
+)
+
+_ENTRIES = (
+    CatalogueEntry(
+        code="no-keepalive",
+        title="Server closes every connection after one response",
+        severity="error",
+        explanation=(
+            "Every connection carried exactly one request: the server ended it after the "
+            "response, by sending 'Connection: close' or by closing the socket. Each request "
+            "pays DNS, TCP and TLS setup again and leaves a socket in TIME_WAIT, which under "
+            "load exhausts ephemeral ports. HTTP/1.1 connections are persistent unless one "
+            "side says otherwise (RFC 9112 section 9.3)."
+        ),
+        remedy=(
+            "Enable keep-alive on the server and on anything in front of it: nginx "
+            "keepalive_timeout must not be 0; Apache needs 'KeepAlive On'; Node must not set "
+            "'Connection: close' and server.keepAliveTimeout must be above 0. A server "
+            "echoes 'Connection: close' when the client sends it, so check the client too: "
+            "Go DisableKeepAlives must be false and req.Close unset."
+        ),
+    ),
+    CatalogueEntry(
+        code="http10-server",
+        title="Server answers with HTTP/1.0 and closes the connection",
+        severity="error",
+        explanation=(
+            "The responses were HTTP/1.0 without 'Connection: keep-alive', so the "
+            "connection ends after each response (RFC 9112 section 9.3). This is typical of "
+            "small embedded servers, of Python's http.server (protocol_version defaults to "
+            "HTTP/1.0) and of proxies that speak HTTP/1.0 upstream (nginx proxy_http_version "
+            "defaults to 1.0)."
+        ),
+        remedy=(
+            "Make the server speak HTTP/1.1: Python BaseHTTPRequestHandler.protocol_version = "
+            "'HTTP/1.1' (and send Content-Length); nginx as a proxy: 'proxy_http_version 1.1; "
+            "proxy_set_header Connection \"\";' with 'keepalive N' in the upstream block."
+        ),
+    ),
+    CatalogueEntry(
+        code="max-requests-per-conn",
+        title="Server closes connections after a fixed number of requests",
+        severity="warning",
+        explanation=(
+            "The server ended connections after exactly the same number of requests. This "
+            "is a configured limit, not an accident: nginx keepalive_requests (default 1000, "
+            "100 before 1.19.10), Apache MaxKeepAliveRequests (default 100), Node "
+            "server.maxRequestsPerSocket. Every Nth request pays connection setup, and a "
+            "client that sends a request just as the server closes must retry it."
+        ),
+        remedy=(
+            "Raise the limit on the server (nginx keepalive_requests, Apache "
+            "MaxKeepAliveRequests, 0 for unlimited; Node server.maxRequestsPerSocket). "
+            "Clients recover by retrying idempotent requests on a new connection, as Go's "
+            "Transport does."
+        ),
+    ),
+    CatalogueEntry(
+        code="server-idle-timeout",
+        title="Server closes idle connections",
+        severity="warning",
+        explanation=(
+            "The server closed keep-alive connections that sat idle in the client's pool. "
+            "If the client's own idle timeout is longer than the server's, the client will "
+            "sooner or later send a request on a connection the server is closing at that "
+            "moment: the request fails with EOF or a reset and must be retried (only "
+            "idempotent requests can be). Load balancers do the same (AWS ALB: 60 s)."
+        ),
+        remedy=(
+            "Keep the client's idle timeout below the server's, with a margin of a second "
+            "or more. " + _IDLE_KNOBS
+        ),
+    ),
+    CatalogueEntry(
+        code="stale-conn-retry",
+        title="A reused connection was already closed by the server",
+        severity="warning",
+        explanation=(
+            "A request was sent on an idle connection the server had closed (or was "
+            "closing), failed before any response byte and was retried on a new connection. "
+            "Retrying is only safe for idempotent requests (RFC 9112 section 9.3.1); a POST "
+            "would have failed for the caller."
+        ),
+        remedy=(
+            "Set the client's idle timeout below the server's keep-alive timeout. " + _IDLE_KNOBS
+        ),
+    ),
+    CatalogueEntry(
+        code="h2-not-negotiated",
+        title="HTTP/2 was offered but not negotiated",
+        severity="warning",
+        explanation=(
+            "The client offered 'h2' in TLS ALPN (RFC 7301) but the server chose "
+            "http/1.1, so requests cannot share one connection as streams (RFC 9113 "
+            "section 3.2)."
+        ),
+        remedy=(
+            "Enable HTTP/2 on the TLS listener: nginx 'http2 on;' (1.25.1+) or 'listen 443 "
+            "ssl http2;'; Apache 'Protocols h2 http/1.1' with mod_http2; Node "
+            "http2.createSecureServer({allowHTTP1: true}). Check that a TLS-terminating "
+            "proxy in front does not offer only http/1.1."
+        ),
+    ),
+    CatalogueEntry(
+        code="h2-no-multiplexing",
+        title="HTTP/2 requests did not share a connection",
+        severity="warning",
+        explanation=(
+            "Concurrent requests used separate HTTP/2 connections although one connection "
+            "could carry them all as streams, up to the server's "
+            "SETTINGS_MAX_CONCURRENT_STREAMS (RFC 9113 section 6.5.2)."
+        ),
+        remedy=(
+            "Let the client share connections: one httpx.AsyncClient(http2=True) reused for "
+            "all requests; Go shares h2 connections automatically (check "
+            "Transport.TLSNextProto is not set to an empty map and ForceAttemptHTTP2 is on "
+            "for custom dialers); raise the server's max concurrent streams if it is low "
+            "(nginx http2_max_concurrent_streams, default 128)."
+        ),
+    ),
+    CatalogueEntry(
+        code="h2-goaway",
+        title="Server ended an HTTP/2 connection with GOAWAY",
+        severity="info",
+        explanation=(
+            "The server sent GOAWAY (RFC 9113 section 6.8): no new streams on that "
+            "connection. Servers do this on reload, at a request limit (nginx "
+            "keepalive_requests also bounds h2 streams since 1.19.7) or when idle."
+        ),
+        remedy=(
+            "Clients must open a new connection and retry streams above the last stream id "
+            "(Go and httpx do). Raise the server's per-connection request limit if GOAWAY "
+            "comes often."
+        ),
+    ),
+    CatalogueEntry(
+        code="pool-churn",
+        title="The client's pool closed connections it soon had to re-open",
+        severity="warning",
+        explanation=(
+            "More requests ran at once than the pool may keep idle per host, so connections "
+            "returned after a burst were closed (idle list full) and the next burst dialled "
+            "new ones. Go's DefaultTransport keeps only 2 idle connections per host "
+            "(DefaultMaxIdleConnsPerHost), the classic source of TIME_WAIT build-up under "
+            "concurrency."
+        ),
+        remedy=(
+            "Raise the per-host idle limit to the concurrency you run: Go "
+            "Transport.MaxIdleConnsPerHost (default 2), httpx "
+            "Limits(max_keepalive_connections=...) (default 20), aiohttp "
+            "TCPConnector(limit_per_host=...); here: --max-idle-per-host."
+        ),
+    ),
+    CatalogueEntry(
+        code="body-not-drained",
+        title="Response bodies were not read to the end",
+        severity="warning",
+        explanation=(
+            "An HTTP/1.1 connection can carry the next request only after the previous "
+            "response body was read completely. A body that was closed early or never read "
+            "pins or kills its connection, so the next request dials a new one."
+        ),
+        remedy=(
+            "Read every body to the end and close it: Go 'io.Copy(io.Discard, resp.Body); "
+            "resp.Body.Close()'; httpx: read the response (response.read(), or iterate a "
+            "client.stream(...) to the end); aiohttp: 'await resp.read()' or 'async with' "
+            "the response so it is released."
+        ),
+    ),
+    CatalogueEntry(
+        code="tls-no-resumption",
+        title="TLS sessions were not resumed",
+        severity="info",
+        explanation=(
+            "Each new connection did a full TLS handshake although the client offered a "
+            "session from an earlier connection. Resumption saves a round trip (TLS 1.2) "
+            "and the certificate exchange on every new connection."
+        ),
+        remedy=(
+            "Enable session tickets or a session cache on the server (nginx "
+            "ssl_session_cache shared:SSL:10m and ssl_session_tickets on; Apache "
+            "SSLSessionCache); Go clients need tls.Config.ClientSessionCache set."
+        ),
+    ),
+    CatalogueEntry(
+        code="new-conn-per-request",
+        title="Every request opened a new connection",
+        severity="error",
+        explanation=(
+            "Requests ran one after another, so one connection could have carried them "
+            "all, yet each opened its own. Either side can cause it: a client that turns "
+            "keep-alive off or builds a new client per request, a pool that closes what it "
+            "gets back, or a server that ends connections."
+        ),
+        remedy=(
+            "Reuse one client for all requests (Go: one http.Client / Transport; httpx: one "
+            "Client; aiohttp: one ClientSession) and keep keep-alive on (Go "
+            "DisableKeepAlives false). The other findings of this run name the cause."
+        ),
+    ),
+)
+
+CATALOGUE: Final[Mapping[str, CatalogueEntry]] = MappingProxyType({e.code: e for e in _ENTRIES})
+KNOWN_CODES: Final[tuple[str, ...]] = tuple(CATALOGUE)
+
+
+def entry(code: str) -> CatalogueEntry:
+    try:
+        return CATALOGUE[code]
+    except KeyError:
+        known = ", ".join(KNOWN_CODES)
+        raise UnknownCode(f"unknown finding code {code!r}; known codes: {known}") from None
+
+
+def explain(code: str, width: int = 78) -> str:
+    """The catalogue entry as text for ``reusecheck explain CODE``."""
+    e = entry(code)
+    # Never break "keep-alive" or "--idle-timeout" across lines.
+    wrap = textwrap.TextWrapper(width, break_on_hyphens=False, break_long_words=False)
+    return "\n\n".join(
+        [
+            wrap.fill(f"{e.code} ({e.severity}): {e.title}"),
+            wrap.fill(e.explanation),
+            wrap.fill("Remedy: " + e.remedy),
+        ]
+    )
+
+
+def finding(code: str, message: str, remedy: str, **evidence: Any) -> Finding:
+    """A finding with the catalogue's severity."""
+    return Finding(code, entry(code).severity, message, remedy, evidence)
+
+
+# --- remedies computed from measured numbers ----------------------------------------------
+
+
+def seconds(value: float) -> str:
+    """3.0 -> '3', 2.5 -> '2.5', 4.951 -> '4.95': how people write a timeout in config."""
+    return f"{round(value, 2):g}"
+
+
+def below(limit_s: float) -> float:
+    """A client idle timeout safely below a server's ``limit_s``.
+
+    One second of margin, as undici keeps below a Keep-Alive hint; whole seconds when the
+    limit allows, since that is how these settings are written.
+    """
+    limit_s = round(limit_s, 1)  # a 4 s timeout is measured as 3.998 s or 4.003 s
+    if limit_s >= 2.0:
+        return float(math.floor(limit_s - 1.0))
+    return max(0.1, math.floor(limit_s * 5) / 10)
+
+
+def go_duration(value_s: float) -> str:
+    if value_s == int(value_s):
+        return f"{int(value_s)}*time.Second"
+    return f"{round(value_s * 1000)}*time.Millisecond"
+
+
+def client_idle_timeout_remedy(limit_s: float, why: str) -> str:
+    """Remedy for a server that closes idle connections after (or before) ``limit_s``."""
+    s = below(limit_s)
+    n = seconds(s)
+    return (
+        f"Set your client's idle timeout below {seconds(limit_s)} s ({why}): Go "
+        f"IdleConnTimeout: {go_duration(s)}, httpx Limits(keepalive_expiry={n}), aiohttp "
+        f"TCPConnector(keepalive_timeout={n}); here: --idle-timeout {n}. Or raise the "
+        "server's: nginx keepalive_timeout, Apache KeepAliveTimeout, Node "
+        "server.keepAliveTimeout."
+    )
+
+
+def max_requests_remedy(n: int) -> str:
+    share = 100.0 / n
+    return (
+        f"With a limit of {n}, one request in {n} ({share:.0f}%) pays connection setup. "
+        f"Raise it on the server: nginx keepalive_requests (default 1000), Apache "
+        "MaxKeepAliveRequests (default 100, 0 = unlimited), Node "
+        "server.maxRequestsPerSocket. Clients must retry idempotent requests that meet the "
+        "close (Go's Transport does)."
+    )
+
+
+def pool_churn_remedy(concurrency: int, max_idle_per_host: int | None) -> str:
+    now = f" (now {max_idle_per_host})" if max_idle_per_host is not None else ""
+    c = concurrency
+    return (
+        f"Keep at least {c} idle connections per host{now}: Go "
+        f"Transport.MaxIdleConnsPerHost = {c} (default 2), httpx "
+        f"Limits(max_keepalive_connections={c}), aiohttp TCPConnector(limit_per_host={c}) or "
+        f"more; here: --max-idle-per-host {c}."
+    )

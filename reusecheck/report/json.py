@@ -1,0 +1,178 @@
+"""The JSON report, schema ``reusecheck/1`` (docs/design.md, "JSON report").
+
+Field names are a contract: never rename one or change its meaning without bumping
+``SCHEMA``; new fields may be added.  Times are seconds, rounded to microseconds.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, Final
+
+from reusecheck.analysis.model import (
+    Analysis,
+    ConnectionRow,
+    KeepAliveHint,
+    RequestRow,
+    RunError,
+    ServerFacts,
+    Timings,
+)
+from reusecheck.findings import Finding
+from reusecheck.redact import redact_url
+
+SCHEMA: Final = "reusecheck/1"
+
+Document = dict[str, Any]
+
+
+def _t(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
+
+
+def _error(e: RunError | None) -> dict[str, str] | None:
+    return None if e is None else {"kind": e.kind, "message": e.message}
+
+
+def _hint(h: KeepAliveHint | None) -> dict[str, Any] | None:
+    return None if h is None else {"timeout_s": h.timeout_s, "max": h.max}
+
+
+def _timings(t: Timings) -> dict[str, float | None]:
+    return {
+        "dns": _t(t.dns),
+        "connect": _t(t.connect),
+        "tls": _t(t.tls),
+        "wait": _t(t.wait),
+        "total": _t(t.total),
+    }
+
+
+def _request(r: RequestRow, reveal: bool) -> Document:
+    return {
+        "index": r.index,
+        "phase": r.phase,
+        "method": r.method,
+        "url": redact_url(r.url, reveal) if r.url is not None else None,
+        "status": r.status,
+        "protocol": r.protocol,
+        "conn_id": r.conn_id,
+        "stream_id": r.stream_id,
+        "reused": r.reused,
+        "was_idle": r.was_idle,
+        "idle_time_s": _t(r.idle_time_s),
+        "retried": r.retried,
+        "timings_s": _timings(r.timings_s),
+        "response_connection": r.response_connection,
+        "keep_alive": _hint(r.keep_alive),
+        "error": _error(r.error),
+        "http_version": r.http_version,
+        "started_at_s": _t(r.started_at_s),
+        "ended_at_s": _t(r.ended_at_s),
+    }
+
+
+def _connection(c: ConnectionRow) -> Document:
+    tls = None
+    if c.tls is not None:
+        tls = {
+            "version": c.tls.version,
+            "cipher": c.tls.cipher,
+            "alpn": c.tls.alpn,
+            "resumed": c.tls.resumed,
+        }
+    return {
+        "id": c.id,
+        "protocol": c.protocol,
+        "local": c.local,
+        "remote": c.remote,
+        "tls": tls,
+        "requests": c.requests,
+        "opened_at_s": _t(c.opened_at_s),
+        "closed_at_s": _t(c.closed_at_s),
+        "closed_by": c.closed_by,
+        "close_reason": c.close_reason,
+        "request_indexes": list(c.request_indexes),
+        "idle_time_at_close_s": _t(c.idle_time_at_close_s),
+        "error": c.error,
+    }
+
+
+def _server(s: ServerFacts) -> Document:
+    return {
+        "keepalive": s.keepalive,
+        "idle_timeout_s": s.idle_timeout_s,
+        "max_requests_per_conn": s.max_requests_per_conn,
+        "keepalive_hint": _hint(s.keepalive_hint),
+        "h2_max_concurrent_streams": s.h2_max_concurrent_streams,
+        "software": s.software,
+        "idle_timeout_hint_delta_s": s.idle_timeout_hint_delta_s,
+        "max_requests_hint_delta": s.max_requests_hint_delta,
+    }
+
+
+def _finding(f: Finding) -> Document:
+    return {
+        "code": f.code,
+        "severity": f.severity,
+        "title": f.title,
+        "message": f.message,
+        "evidence": _plain(f.evidence),
+        "remedy": f.remedy,
+    }
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe copy: mappings and sequences as dicts and lists, anything odd as text."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return round(value, 6)
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_plain(v) for v in value]
+    return str(value)
+
+
+def to_document(analysis: Analysis, *, reveal: bool = False) -> Document:
+    """The schema-1 document; ``reveal`` keeps secrets in URLs (``--reveal`` style)."""
+    a = analysis
+    s, v = a.summary, a.verdict
+    return {
+        "schema": SCHEMA,
+        "target": redact_url(a.target, reveal),
+        "protocol": a.protocol,
+        "requests": [_request(r, reveal) for r in a.requests],
+        "connections": [_connection(c) for c in a.connections],
+        "server": _server(a.server),
+        "findings": [_finding(f) for f in a.findings],
+        "summary": {
+            "requests": s.requests,
+            "connections_opened": s.connections_opened,
+            "reused": s.reused,
+            "reuse_ratio": s.reuse_ratio,
+            "peak_concurrency": s.peak_concurrency,
+            "retried": s.retried,
+            "failed": s.failed,
+            "duration_s": _t(s.duration_s),
+        },
+        "verdict": {
+            "ok": v.ok,
+            "reuse": v.reuse,
+            "expectations": [
+                {"name": e.name, "ok": e.ok, "detail": e.detail, "value": e.value}
+                for e in v.expectations
+            ],
+            "detail": v.detail,
+            "redialled_connections": list(v.redialled_connections),
+        },
+        "error": _error(a.error),
+        "options": _plain(a.options),
+    }
+
+
+def dumps(analysis: Analysis, *, reveal: bool = False, indent: int | None = 2) -> str:
+    """The document as one JSON text (no trailing newline)."""
+    return json.dumps(to_document(analysis, reveal=reveal), indent=indent, ensure_ascii=False)

@@ -1,0 +1,143 @@
+"""Start a private nginx on a loopback port with a generated config (never the system one).
+
+nginx runs in the foreground with ``master_process off`` so it is one process owned
+by the test, with every file (pid, logs, temp dirs) under the test's own directory.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+NGINX_CANDIDATES = (
+    "nginx",
+    "/usr/sbin/nginx",
+    "/usr/local/sbin/nginx",
+    "/usr/local/nginx/sbin/nginx",
+)
+
+CONFIG = """\
+daemon off;
+master_process off;
+worker_processes 1;
+error_log {dir}/error.log info;
+pid {dir}/nginx.pid;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/client_body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    default_type text/plain;
+    {http_extra}
+    server {{
+        listen 127.0.0.1:{port}{listen_extra};
+        {server_extra}
+        location / {{ return 200 "ok\\n"; }}
+        location /big {{ alias {dir}/big; }}
+    }}
+}}
+"""
+
+
+def find_nginx() -> str | None:
+    for c in NGINX_CANDIDATES:
+        path = shutil.which(c)
+        if path:
+            return path
+    return None
+
+
+def require_nginx() -> str:
+    """nginx's path; a visible skip outside CI, a failure in CI (where .ci/run installs it)."""
+    path = find_nginx()
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("nginx is required in CI (.ci/run installs it) but was not found")
+        pytest.skip("nginx not installed (apt-get install -y nginx); these tests need a real nginx")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Nginx:
+    proc: subprocess.Popen[bytes]
+    port: int
+    dir: Path
+    scheme: str = "http"
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.port}/"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+
+    def error_log(self) -> str:
+        p = self.dir / "error.log"
+        return p.read_text(errors="replace") if p.exists() else ""
+
+
+def start_nginx(
+    workdir: Path,
+    *,
+    http_extra: str = "",
+    server_extra: str = "",
+    listen_extra: str = "",
+    scheme: str = "http",
+) -> Nginx:
+    """Start nginx and wait until it accepts connections (bounded: 10 s)."""
+    binary = require_nginx()
+    last_error = ""
+    for _attempt in range(3):
+        port = free_port()
+        workdir.mkdir(parents=True, exist_ok=True)
+        conf = workdir / "nginx.conf"
+        conf.write_text(
+            CONFIG.format(
+                dir=workdir,
+                port=port,
+                http_extra=http_extra,
+                server_extra=server_extra,
+                listen_extra=listen_extra,
+            )
+        )
+        proc = subprocess.Popen(
+            [binary, "-p", str(workdir), "-c", str(conf), "-e", str(workdir / "error.log")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        server = Nginx(proc, port, workdir, scheme)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                break
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    return server
+            except OSError:
+                time.sleep(0.05)
+        server.stop()
+        stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+        last_error = stderr + server.error_log()
+    raise RuntimeError(f"nginx did not start: {last_error[-2000:]}")

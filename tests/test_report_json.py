@@ -1,0 +1,154 @@
+"""The JSON report: exactly the schema-1 shape of docs/design.md, secrets redacted."""
+
+from __future__ import annotations
+
+import json
+
+from test_analyze import (
+    Trace,
+    connection_close,
+    healthy,
+    idle_timeout,
+    max_requests,
+    stale_retry,
+    unreachable,
+)
+
+from reusecheck.analyze import RunRecord, analyze
+from reusecheck.redact import REDACTED
+from reusecheck.report.json import SCHEMA, dumps, to_document
+
+# The schema-1 field names (docs/design.md); additions are allowed, these must stay.
+TOP = {"schema", "target", "protocol", "requests", "connections", "server", "findings",
+       "summary", "verdict", "error"}  # fmt: skip
+REQUEST = {"index", "phase", "method", "url", "status", "protocol", "conn_id", "stream_id",
+           "reused", "was_idle", "idle_time_s", "retried", "timings_s", "response_connection",
+           "keep_alive", "error"}  # fmt: skip
+TIMINGS = {"dns", "connect", "tls", "wait", "total"}
+CONNECTION = {"id", "protocol", "local", "remote", "tls", "requests", "opened_at_s",
+              "closed_at_s", "closed_by", "close_reason"}  # fmt: skip
+SERVER = {"keepalive", "idle_timeout_s", "max_requests_per_conn", "keepalive_hint",
+          "h2_max_concurrent_streams"}  # fmt: skip
+FINDING = {"code", "severity", "message", "evidence", "remedy"}
+SUMMARY = {"requests", "connections_opened", "reused", "reuse_ratio"}
+VERDICT = {"ok", "reuse", "expectations"}
+EXPECTATION = {"name", "ok", "detail"}
+
+
+def test_schema_1_shape() -> None:
+    doc = to_document(analyze(idle_timeout(keep_alive="timeout=5, max=100")))
+    assert doc["schema"] == SCHEMA == "reusecheck/1"
+    assert doc.keys() >= TOP
+    assert list(doc)[:3] == ["schema", "target", "protocol"]
+    for row in doc["requests"]:
+        assert row.keys() >= REQUEST
+        assert set(row["timings_s"]) == TIMINGS
+        assert set(row["keep_alive"]) == {"timeout_s", "max"}
+    for conn in doc["connections"]:
+        assert conn.keys() >= CONNECTION
+    assert doc["server"].keys() >= SERVER
+    assert doc["server"]["keepalive_hint"] == {"timeout_s": 5.0, "max": 100}
+    assert doc["server"]["idle_timeout_s"] == 4.0
+    assert doc["server"]["idle_timeout_hint_delta_s"] == 1.0
+    for f in doc["findings"]:
+        assert f.keys() >= FINDING
+    assert doc["summary"].keys() >= SUMMARY
+    assert doc["verdict"].keys() >= VERDICT
+    for e in doc["verdict"]["expectations"]:
+        assert e.keys() >= EXPECTATION
+    assert doc["error"] is None
+
+
+def test_values_for_a_healthy_run() -> None:
+    doc = to_document(analyze(healthy(5)))
+    assert doc["protocol"] == "http/1.1"
+    assert doc["summary"] == {
+        "requests": 5,
+        "connections_opened": 1,
+        "reused": 4,
+        "reuse_ratio": 0.8,
+        "peak_concurrency": 1,
+        "retried": 0,
+        "failed": 0,
+        "duration_s": doc["summary"]["duration_s"],
+    }
+    assert doc["verdict"]["ok"] is True and doc["verdict"]["reuse"] == "yes"
+    assert doc["verdict"]["expectations"][0]["name"] == "reuse"
+    first, second = doc["requests"][:2]
+    assert first["stream_id"] is None  # HTTP/1.1
+    assert first["timings_s"]["connect"] is not None and first["timings_s"]["tls"] is None
+    assert second["timings_s"]["dns"] is None and second["timings_s"]["connect"] is None
+    assert second["reused"] is True and second["was_idle"] is True
+    (conn,) = doc["connections"]
+    assert conn["tls"] is None
+    assert conn["closed_by"] == "client" and conn["close_reason"] == "end-of-run"
+    assert conn["requests"] == 5
+    assert doc["server"]["keepalive"] is True
+    assert doc["server"]["h2_max_concurrent_streams"] is None
+    assert doc["findings"] == []
+
+
+def test_findings_and_failed_verdict() -> None:
+    doc = to_document(analyze(connection_close()))
+    (f,) = doc["findings"]
+    assert f["code"] == "no-keepalive" and f["severity"] == "error"
+    assert f["evidence"]["connections"] == [1, 2, 3, 4, 5]
+    assert doc["server"]["keepalive"] is False
+    assert doc["verdict"] == {
+        "ok": False,
+        "reuse": "no",
+        "expectations": [
+            {
+                "name": "reuse",
+                "ok": False,
+                "detail": doc["verdict"]["expectations"][0]["detail"],
+                "value": None,
+            }
+        ],
+        "detail": doc["verdict"]["detail"],
+        "redialled_connections": [2, 3, 4, 5],
+    }
+
+
+def test_retry_and_max_requests() -> None:
+    doc = to_document(analyze(stale_retry()))
+    assert doc["requests"][2]["retried"] is True
+    assert doc["connections"][0]["close_reason"] == "eof"
+    doc = to_document(analyze(max_requests(8, 3)))
+    assert doc["server"]["max_requests_per_conn"] == 3
+    assert doc["requests"][2]["response_connection"] == "close"
+
+
+def test_error_run() -> None:
+    doc = to_document(analyze(unreachable()))
+    assert doc["error"] == {
+        "kind": "connect",
+        "message": "cannot connect to 127.0.0.1:9: connection refused",
+    }
+    assert doc["verdict"]["ok"] is False
+    assert doc["connections"][0]["error"].startswith("cannot connect")
+    assert doc["requests"][0]["error"]["kind"] == "connect"
+
+
+def test_dumps_is_one_json_document() -> None:
+    a = analyze(idle_timeout())
+    text = dumps(a)
+    assert json.loads(text) == json.loads(json.dumps(to_document(a)))
+    assert "\n" not in dumps(a, indent=None)
+
+
+def test_urls_are_redacted_unless_revealed() -> None:
+    secret_url = "https://bob:pa55word@api.example.test/x?api_key=K3Y&page=1"
+    tr = Trace()
+    tr.start(0)
+    tr.events[0].fields["url"] = secret_url
+    tr.finish(0)
+    tr.end()
+    a = analyze(RunRecord(secret_url, tr.events, options={"max_idle_per_host": 2}))
+    text = dumps(a)
+    assert "pa55word" not in text and "K3Y" not in text
+    doc = json.loads(text)
+    assert doc["target"] == f"https://bob:{REDACTED}@api.example.test/x?api_key={REDACTED}&page=1"
+    assert doc["requests"][0]["url"] == doc["target"]
+    assert doc["options"] == {"max_idle_per_host": 2}
+    assert "pa55word" in dumps(a, reveal=True)

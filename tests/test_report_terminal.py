@@ -1,0 +1,189 @@
+"""The terminal report as a person sees it at 80 columns without a terminal (no colour)."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from rich.console import Console
+from test_analyze import (
+    Trace,
+    burst,
+    connection_close,
+    healthy,
+    idle_timeout,
+    max_requests,
+    pool_churn,
+    stale_retry,
+    unreachable,
+)
+
+from reusecheck.analyze import Analysis, RunRecord, analyze
+from reusecheck.redact import REDACTED
+from reusecheck.report.terminal import Report, TimelineView, render
+from reusecheck.report.timeline import layout
+
+
+def show(a: Analysis, width: int = 80) -> list[str]:
+    console = Console(file=io.StringIO(), width=width, force_terminal=False)
+    render(a, console)
+    out = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "\x1b[" not in out  # plain text: no escape codes without a terminal
+    lines = [line.rstrip() for line in out.splitlines()]
+    assert all(len(line) <= width for line in lines)
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
+
+
+def lanes(lines: list[str]) -> list[str]:
+    start = lines.index("Timeline") + 1
+    return [line for line in lines[start:] if re.match(r"\s*c\d+ ", line)]
+
+
+def test_healthy_run_reads_yes() -> None:
+    lines = show(analyze(healthy(5)))
+    assert lines[-1] == "verdict: OK · reuse yes · 4/5 reused · 1 connection"
+    assert lines[0].split() == ["target", "http://127.0.0.1:8080/"]
+    assert "127.0.0.1:8080 · http/1.1 · no TLS" in lines[1]
+    assert "keep-alive yes" in lines[2] and "testd/1.0" in lines[2]
+    (lane,) = lanes(lines)
+    assert lane.count("●") == 5 and lane.endswith(" 5")
+    assert "Findings" not in lines
+
+
+def test_requests_table_columns_and_rows() -> None:
+    lines = show(analyze(max_requests(8, 3)))
+    head = lines.index("Requests") + 1
+    assert lines[head].split() == [
+        "#", "phase", "conn", "reused", "idle", "dial", "wait", "total", "status", "Connection",
+    ]  # fmt: skip
+    rows = [line.split() for line in lines[head + 2 : head + 10]]
+    assert [r[0] for r in rows] == [str(i) for i in range(8)]
+    assert rows[0][:4] == ["0", "sequential", "1", "new"]
+    assert rows[1][3] == "yes"
+    assert rows[2][-1] == "close" and rows[2][-2] == "200"
+
+
+def test_connection_close_server_is_a_staircase_of_server_closes() -> None:
+    lines = show(analyze(connection_close(5)))
+    assert lines[-1] == "verdict: FAIL · reuse no · 0/5 reused · 5 connections"
+    timeline = lanes(lines)
+    assert len(timeline) == 5
+    assert all(lane.count("●") == 1 and "✕" in lane for lane in timeline)
+    starts = [lane.index("●") for lane in timeline]
+    assert starts == sorted(starts) and len(set(starts)) == 5
+    text = "\n".join(lines)
+    assert "ERROR no-keepalive" in text
+    assert "server closed 5 of 5 connections after one request each" in text
+    assert "connection-close-header" in text  # the connections table's reason column
+
+
+def test_findings_show_message_and_remedy() -> None:
+    text = "\n".join(show(analyze(idle_timeout(4.0))))
+    assert "WARNING server-idle-timeout" in text
+    assert "server closed 1 idle connection after 4.0 s idle (eof)" in text
+    assert "fix: Set your client's idle timeout below 4 s" in text
+    assert "IdleConnTimeout: 3*time.Second" in text
+    assert "reuse partial: 5 requests on 2 connections" in text
+    assert "expect reuse FAILED" in text
+    assert "idle timeout 4 s" in text  # the server line
+
+
+def test_hint_beside_the_measured_value() -> None:
+    lines = show(analyze(idle_timeout(4.0, keep_alive="timeout=5, max=100")))
+    assert "idle timeout 4 s (hint 5 s, +1.0 s) · hint max=100" in lines[2]
+
+
+def test_pool_churn_lanes() -> None:
+    lines = show(analyze(pool_churn()))
+    timeline = lanes(lines)
+    assert len(timeline) == 6
+    assert sum("┤" in lane for lane in timeline) == 4  # closed by the client's pool
+    assert "WARNING pool-churn" in "\n".join(lines)
+    assert lines[-1] == "verdict: FAIL · reuse partial · 2/8 reused · 6 connections"
+
+
+def test_burst_and_retry() -> None:
+    lines = show(analyze(burst(4)))
+    assert lines[-1] == "verdict: OK · reuse yes · 0/4 reused · 4 connections"
+    assert len(lanes(lines)) == 4
+    lines = show(analyze(stale_retry()))
+    rows = [line.split() for line in lines if line.startswith("2 ")]
+    assert rows and rows[0][3] == "retry"
+    assert "WARNING stale-conn-retry" in "\n".join(lines)
+
+
+def test_error_run() -> None:
+    lines = show(analyze(unreachable()))
+    assert lines[-1] == "verdict: ERROR · the run could not complete (connect)"
+    assert any(line.startswith("error") and "connection refused" in line for line in lines)
+    assert "Timeline" not in lines
+
+
+def test_bracketed_text_is_not_markup() -> None:
+    url = "https://bob:pw@example.test/[v1]?token=T0K3N"
+    tr = Trace()
+    tr.request(0)
+    tr.end()
+    a = analyze(RunRecord(url, tr.events))
+    text = "\n".join(show(a))
+    assert f"https://bob:{REDACTED}@example.test/[v1]?token={REDACTED}" in text
+    assert "T0K3N" not in text
+
+
+def test_timeline_fits_narrow_and_wide_consoles() -> None:
+    a = analyze(max_requests(8, 3))
+    for width in (40, 80, 120):
+        console = Console(file=io.StringIO(), width=width, force_terminal=False)
+        console.print(TimelineView(a))
+        out = console.file.getvalue().splitlines()  # type: ignore[attr-defined]
+        assert all(len(line.rstrip()) <= width for line in out)
+        assert sum(line.startswith(("c1 ", "c2 ", "c3 ")) for line in out) == 3
+        assert any("┤ closed by client" in line for line in out)
+
+
+def test_timeline_layout_is_scaled_to_the_width() -> None:
+    a = analyze(connection_close(3))
+    tl = layout(a, 30)
+    assert tl.width == 30 and len(tl.lanes) == 3 and tl.hidden == 0
+    assert all(len(lane.cells) == 30 for lane in tl.lanes)
+    assert tl.lanes[0].text.lstrip().startswith("●")
+    assert tl.lanes[-1].text.rstrip().endswith("✕")
+    assert layout(a, 30, max_lanes=2).hidden == 1
+
+
+def test_report_is_a_renderable_and_colours_on_a_terminal() -> None:
+    console = Console(file=io.StringIO(), width=80, force_terminal=True, color_system="standard")
+    console.print(Report(analyze(connection_close(2))))
+    out = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "\x1b[" in out and "no-keepalive" in out
+
+
+def test_quiet_gaps_are_folded_so_phases_stay_visible() -> None:
+    a = analyze(idle_timeout(4.0))
+    tl = layout(a, 70)
+    (gap,) = tl.gaps
+    assert gap.seconds == pytest.approx(5.9, abs=0.05)
+    assert "≈5.9s" in tl.axis
+    assert tl.axis.startswith("0 s") and tl.axis.endswith("5.99 s")
+    c1, c2 = tl.lanes
+    assert c1.text.count("●") == 3 and "✕" in c1.text
+    assert c2.text.count("●") == 2  # the idle phase, after the gap, is not squeezed to a dot
+    assert c2.text.index("●") > gap.last
+
+
+def test_no_folding_when_requests_follow_each_other() -> None:
+    assert layout(analyze(connection_close(5)), 70).gaps == ()
+
+
+def test_long_runs_show_the_first_and_last_rows() -> None:
+    lines = show(analyze(connection_close(100)))
+    assert any(line.split()[:3] == ["...", "50", "more"] for line in lines)
+    assert any(
+        line.split()[:3] == ["...", "50", "more"] and "connections" in line for line in lines
+    )
+    assert any(line.strip().startswith("... 60 more connections") for line in lines)
+    assert len(lanes(lines)) == 40
+    assert lines[-1] == "verdict: FAIL · reuse no · 0/100 reused · 100 connections"
