@@ -65,6 +65,8 @@ class ProbeSettings:
             disable_keepalives=o["disable_keepalives"],
             timeouts=Timeouts(connect=t, tls=t, first_byte=t, body=t),
             tls=TLSOptions(cacert=o["cacert"], insecure=o["insecure"]),
+            http=o.get("http") or "auto",
+            strict_max_streams=o.get("strict_max_streams", False),
         )
         expectations = [Expectation(name) for name in (o["expect"] or ("reuse",))]
         if o["min_reuse_ratio"] is not None:
@@ -92,6 +94,8 @@ class ProbeSettings:
                 "max_conns_per_host": pool.max_conns_per_host,
                 "idle_timeout_s": pool.idle_timeout,
                 "disable_keepalives": pool.disable_keepalives,
+                "http": pool.http,
+                "strict_max_streams": pool.strict_max_streams,
             },
         )
 

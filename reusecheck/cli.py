@@ -148,6 +148,22 @@ def probe_options(f: Any) -> Any:
             callback=_finite,
             help="Bound on the whole run in seconds [default: 60 + idle gap].",
         ),
+        click.option("--http1", "http", flag_value="1.1", help="Offer only HTTP/1.1 in ALPN."),
+        click.option(
+            "--http2",
+            "http",
+            flag_value="2",
+            help="Require h2: fail (exit 3) when the server picks HTTP/1.1.",
+        ),
+        click.option(
+            "--h2c", "http", flag_value="h2c", help="HTTP/2 with prior knowledge on http://."
+        ),
+        click.option(
+            "--strict-max-streams",
+            is_flag=True,
+            help="At the server's stream limit, wait for a free stream instead of dialling "
+            "another h2 connection (Go's StrictMaxConcurrentStreams).",
+        ),
         click.option(
             "--cacert",
             type=click.Path(dir_okay=False),

@@ -26,20 +26,33 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections import defaultdict, deque
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, Final
 
+from reusecheck.h2share import SharedConns
 from reusecheck.idle import IdleLimits, IdleList
 from reusecheck.net import dial as dialing
 from reusecheck.net.dial import ConnectionKey, Timeouts
 from reusecheck.net.errors import RequestError
-from reusecheck.net.http1 import HTTP1Connection, Response
+from reusecheck.net.http1 import HTTP1Connection
+from reusecheck.net.http2 import HTTP2Connection
 from reusecheck.net.request import Request
+from reusecheck.net.response import Response
 from reusecheck.net.tls import TLSOptions
 from reusecheck.trace import Tracer
 
-Conn = HTTP1Connection
+Conn = HTTP1Connection | HTTP2Connection
 _Got = tuple[Conn, bool, float]  # connection, was_idle, idle_time
+
+HTTP_MODES: Final = ("auto", "1.1", "2", "h2c")
+# ALPN offered per mode (https); "2" offers both so a server that picks HTTP/1.1 can be
+# told apart from one that cannot negotiate at all.
+_ALPN: Final = {
+    "auto": ("h2", "http/1.1"),
+    "1.1": ("http/1.1",),
+    "2": ("h2", "http/1.1"),
+    "h2c": ("h2",),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +66,12 @@ class PoolOptions:
     disable_keepalives: bool = False
     timeouts: Timeouts = field(default_factory=Timeouts)
     tls: TLSOptions = field(default_factory=TLSOptions)
+    # auto: h2 when ALPN picks it; 1.1: never h2; 2: h2 required (https);
+    # h2c: HTTP/2 with prior knowledge on http:// (and ALPN h2 only on https://).
+    http: str = "auto"
+    # Go's StrictMaxConcurrentStreams: at the server's stream limit, wait for a free
+    # stream instead of dialling another connection.
+    strict_max_streams: bool = False
 
 
 # close reasons that mean the server ended the connection
@@ -66,7 +85,7 @@ class Pool:
         self.tracer = tracer
         self.options = options or PoolOptions()
         o = self.options
-        self._idle: IdleList[Conn] = IdleList(
+        self._idle: IdleList[HTTP1Connection] = IdleList(
             IdleLimits(o.max_idle, o.max_idle_per_host, o.idle_timeout)
         )
         self._open: dict[int, Conn] = {}
@@ -77,9 +96,11 @@ class Pool:
         )
         self._timers: dict[int, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._pending: dict[int, Response] = {}  # conn id -> response not yet finished
+        self._pending: dict[int, Response] = {}  # request index -> response not finished
+        self._shared: SharedConns[HTTP2Connection] = SharedConns()
         self._next_id = 1
         self._sessions: dict[ConnectionKey, ssl.SSLSession] = {}
+        self._tls = replace(o.tls, alpn=_ALPN.get(o.http, _ALPN["auto"]))
         self.closed = False
 
     # -- the request path ----------------------------------------------------------
@@ -108,8 +129,9 @@ class Pool:
                 resp = await conn.send(req, request, self.options.disable_keepalives)
             except RequestError as exc:
                 self._failed(conn, request, exc)
-                if reused and exc.before_response and req.replayable and not retried:
-                    tracer.emit("retry", request, conn.id, error=exc.message, attempt=2)
+                why = _retry_reason(exc, reused, req.replayable)
+                if why is not None and not retried:
+                    tracer.emit("retry", request, conn.id, error=exc.message, attempt=2, reason=why)
                     retried = True
                     continue
                 exc.retried = retried
@@ -118,11 +140,15 @@ class Pool:
                 self._close(conn, request, "client", "error")
                 raise
             resp.on_done = self._response_done
-            self._pending[conn.id] = resp
+            self._pending[request] = resp
             resp.retried = retried
             return resp
 
     async def _get_conn(self, key: ConnectionKey, request: int, fresh: bool) -> _Got:
+        if self._h2_possible(key):
+            got = await self._get_shared(key)
+            if got is not None:
+                return got
         if not fresh and not self.options.disable_keepalives:
             conn, idle_time, stale = self._idle.take(key, self.tracer.now())
             for s in stale:
@@ -132,6 +158,8 @@ class Pool:
         fut: asyncio.Future[_Got] = asyncio.get_running_loop().create_future()
         if not fresh:
             self._waiters[key].append(fut)
+        if self._h2_possible(key):
+            self._shared.start_dial(key)
         self._queue_for_dial(key, request, fut)
         try:
             return await fut
@@ -139,6 +167,28 @@ class Pool:
             if fut.done() and not fut.cancelled() and fut.exception() is None:
                 self._close(fut.result()[0], request, "client", "end-of-run")
             raise
+
+    def _h2_possible(self, key: ConnectionKey) -> bool:
+        mode = self.options.http
+        if mode == "1.1" or key in self._shared.http1_keys:
+            return False
+        return key.scheme == "https" or mode == "h2c"
+
+    async def _get_shared(self, key: ConnectionKey) -> _Got | None:
+        """A stream on a live h2 connection, waiting for a first dial or a free stream."""
+        shared = self._shared
+        while True:
+            got = shared.pick(key, self.tracer.now())
+            if got is not None:
+                return got
+            dialing = shared.dialing(key)
+            if dialing is not None:
+                await asyncio.shield(dialing)
+                continue
+            if self.options.strict_max_streams and shared.at_limit(key):
+                await shared.wait_for_slot(key)
+                continue
+            return None
 
     def _queue_for_dial(self, key: ConnectionKey, request: int, fut: asyncio.Future[_Got]) -> None:
         limit = self.options.max_conns_per_host
@@ -156,26 +206,72 @@ class Pool:
         o = self.options
         try:
             dialed = await dialing.dial(
-                key, conn_id, request, self.tracer, o.timeouts, o.tls, self._sessions.get(key)
+                key, conn_id, request, self.tracer, o.timeouts, self._tls, self._sessions.get(key)
             )
         except RequestError as exc:
             self._slot_freed(key)
+            self._shared.dial_finished(key)
             if not fut.done():
                 fut.set_exception(exc)
             return
         except BaseException:
             self._slot_freed(key)
+            self._shared.dial_finished(key)
             raise
-        conn = HTTP1Connection(conn_id, key, dialed, self.tracer, o.timeouts)
-        conn.on_idle_event = self._idle_event
+        conn = self._connection(conn_id, key, dialed)
+        self._shared.dial_finished(key)
+        if conn is None:
+            self._slot_freed(key)
+            alpn = dialed.tls.alpn if dialed.tls else None
+            self.tracer.emit(
+                "conn_closed",
+                request,
+                conn_id,
+                closed_by="client",
+                reason="error",
+                requests=0,
+                error=f"server chose {alpn or 'no protocol'} (h2 required)",
+            )
+            dialed.channel.close()
+            if not fut.done():
+                fut.set_exception(
+                    RequestError(
+                        "h2-not-negotiated",
+                        f"{key} did not negotiate h2 (ALPN chose {alpn or 'nothing'}; offered "
+                        f"{', '.join(self._tls.alpn)}); --http2 requires it",
+                    )
+                )
+            return
         self._open[conn_id] = conn
         if self.closed:
             self._close(conn, None, "client", "end-of-run")
         elif not fut.done():
+            if isinstance(conn, HTTP2Connection):
+                conn.active += 1
             fut.set_result((conn, False, 0.0))
-        else:
+        elif isinstance(conn, HTTP1Connection):
             # The request got another connection first; keep this one (Go does too).
             self._put_idle(conn, None)
+
+    def _connection(self, conn_id: int, key: ConnectionKey, dialed: dialing.Dialed) -> Conn | None:
+        """HTTP/2 when ALPN chose it (or h2c), else HTTP/1.1; None when h2 was required."""
+        o = self.options
+        alpn = dialed.tls.alpn if dialed.tls is not None else None
+        if alpn == "h2" or (key.scheme == "http" and o.http == "h2c"):
+            h2conn = HTTP2Connection(conn_id, key, dialed, self.tracer, o.timeouts)
+            h2conn.on_idle_event = self._idle_event
+            h2conn.on_stream_slot = self._stream_slot
+            self._shared.add(key, h2conn)
+            return h2conn
+        if key.scheme == "https" and o.http == "2":
+            return None
+        self._shared.http1_keys.add(key)
+        conn = HTTP1Connection(conn_id, key, dialed, self.tracer, o.timeouts)
+        conn.on_idle_event = self._idle_event
+        return conn
+
+    def _stream_slot(self, conn: HTTP2Connection) -> None:
+        self._shared.slot_freed(conn.key)
 
     def _slot_freed(self, key: ConnectionKey) -> None:
         """A connection of ``key`` is gone: a request waiting on max_conns_per_host may dial."""
@@ -191,8 +287,11 @@ class Pool:
 
     def _response_done(self, resp: Response, error: RequestError | None) -> None:
         conn = resp.conn
-        self._pending.pop(conn.id, None)
+        self._pending.pop(resp.request, None)
         request = resp.request
+        if isinstance(conn, HTTP2Connection):
+            self._stream_done(conn, resp, error)
+            return
         if error is not None:
             if error.kind == "cancelled":
                 # Closed before the body was read: Go closes such a connection too.
@@ -227,7 +326,34 @@ class Pool:
             return
         self._put_idle(conn, request)
 
-    def _put_idle(self, conn: Conn, request: int | None) -> None:
+    def _stream_done(
+        self, conn: HTTP2Connection, resp: Response, error: RequestError | None
+    ) -> None:
+        """A stream ended; the connection stays unless it is going away or gone."""
+        complete = error is None
+        if error is not None and error.kind not in ("cancelled", "stream-reset"):
+            self._failed(conn, resp.request, error, stream_id=resp.stream_id)
+            return
+        reason = conn.finish_stream(resp, complete)
+        self.tracer.emit(
+            "put_idle",
+            resp.request,
+            conn.id,
+            ok=reason is None and conn.is_usable(),
+            reason=reason,
+            streams_active=conn.active,
+        )
+        self._after_stream(conn, resp.request, reason)
+
+    def _after_stream(self, conn: HTTP2Connection, request: int | None, reason: str | None) -> None:
+        if reason is not None:
+            self._close(conn, request, "server", reason)
+            return
+        self._shared.slot_freed(conn.key)
+        if conn.active == 0:
+            self._arm_idle_timer(conn)
+
+    def _put_idle(self, conn: HTTP1Connection, request: int | None) -> None:
         tracer = self.tracer
         now = tracer.now()
         conn.idle_since = now
@@ -276,24 +402,35 @@ class Pool:
                 closed_by="client",
             )
             self._close(old, None, "client", "pool-full")
+        self._arm_idle_timer(conn)
+
+    def _arm_idle_timer(self, conn: Conn) -> None:
         timeout = self.options.idle_timeout
         if timeout and conn.id not in self._timers:
             loop = asyncio.get_running_loop()
             self._timers[conn.id] = loop.call_later(timeout, self._idle_timer, conn)
 
+    def _idle_since(self, conn: Conn) -> float | None:
+        """When ``conn`` went idle, or None if it is busy or not ours any more."""
+        if isinstance(conn, HTTP2Connection):
+            if conn.active == 0 and conn.is_usable() and conn.id in self._open:
+                return conn.last_active
+            return None
+        return self._idle.idle_since(conn) if conn in self._idle else None
+
     def _idle_timer(self, conn: Conn) -> None:
         """Go's idleTimer; one pending timer per connection, re-armed lazily."""
         self._timers.pop(conn.id, None)
-        if conn not in self._idle:
+        since = self._idle_since(conn)
+        if since is None:
             return
         timeout = self.options.idle_timeout or 0.0
         now = self.tracer.now()
-        idle_for = now - self._idle.idle_since(conn)
+        idle_for = now - since
         if idle_for + 0.001 < timeout:
             loop = asyncio.get_running_loop()
             self._timers[conn.id] = loop.call_later(timeout - idle_for, self._idle_timer, conn)
             return
-        self._idle.remove(conn)
         self.tracer.emit(
             "idle_closed",
             None,
@@ -305,21 +442,29 @@ class Pool:
         self._close(conn, None, "client", "client-idle-timeout")
 
     def _idle_event(self, conn: Conn) -> None:
-        """The server closed (or wrote to) a connection while it sat idle."""
-        if conn not in self._idle:
+        """The server closed (or wrote to, or sent GOAWAY on) a connection while idle."""
+        since = (
+            self._idle_since(conn)
+            if isinstance(conn, HTTP1Connection)
+            else (conn.last_active if conn.active == 0 and conn.id in self._open else None)
+        )
+        if since is None:
             return
         now = self.tracer.now()
-        idle_for = now - self._idle.idle_since(conn)
-        self._idle.remove(conn)
+        if isinstance(conn, HTTP1Connection):
+            self._idle.remove(conn)
         fields: dict[str, Any] = {
-            "idle_time_s": round(idle_for, 6),
-            "reason": conn.remote_closed or "unsolicited-response",
+            "idle_time_s": round(now - since, 6),
+            "reason": "goaway"
+            if isinstance(conn, HTTP2Connection) and conn.goaway is not None
+            else conn.remote_closed or "unsolicited-response",
             "closed_by": "server",
         }
         if conn.unsolicited:
             fields["server_said"] = conn.unsolicited.split(b"\r\n", 1)[0].decode("latin-1")
         self.tracer.emit("idle_closed", None, conn.id, **fields)
-        self._close(conn, None, "server", "idle-timeout")
+        reason = "goaway" if fields["reason"] == "goaway" else "idle-timeout"
+        self._close(conn, None, "server", reason)
 
     def _close_stale(self, conn: Conn) -> None:
         if conn.remote_closed or conn.unsolicited:
@@ -327,7 +472,20 @@ class Pool:
         else:
             self._close(conn, None, "client", "client-idle-timeout")
 
-    def _failed(self, conn: Conn, request: int, exc: RequestError) -> None:
+    def _failed(
+        self, conn: Conn, request: int, exc: RequestError, stream_id: int | None = None
+    ) -> None:
+        if isinstance(conn, HTTP2Connection):
+            # One stream failed; the connection goes only if it is gone or going away.
+            conn.drop_stream(stream_id)
+            reason = conn.release()
+            if exc.kind == "protocol" or conn.closed:
+                self._close(conn, request, "client", "error", exc.message)
+            elif reason is not None:
+                self._close(conn, request, "server", reason, exc.message)
+            else:
+                self._shared.slot_freed(conn.key)
+            return
         if exc.kind == "server-closed":
             self._close(conn, request, "server", conn.remote_closed or "eof", exc.message)
         else:
@@ -344,7 +502,8 @@ class Pool:
         if conn.id not in self._open:
             return
         del self._open[conn.id]
-        self._idle.remove(conn)
+        if isinstance(conn, HTTP1Connection):
+            self._idle.remove(conn)
         timer = self._timers.pop(conn.id, None)
         if timer is not None:
             timer.cancel()
@@ -366,8 +525,12 @@ class Pool:
         self.closed = True
         for task in list(self._tasks):
             task.cancel()
+        pinned = {
+            r.conn.id: r for r in self._pending.values() if isinstance(r.conn, HTTP1Connection)
+        }
+        self._pending.clear()
         for conn in list(self._open.values()):
-            resp = self._pending.pop(conn.id, None)
+            resp = pinned.get(conn.id)
             if resp is not None:
                 self.tracer.emit(
                     "put_idle",
@@ -394,3 +557,17 @@ class Pool:
     @property
     def open_connections(self) -> list[Conn]:
         return list(self._open.values())
+
+
+def _retry_reason(exc: RequestError, reused: bool, replayable: bool) -> str | None:
+    """Why a failed attempt may be sent again (once), or None.
+
+    Go's ``shouldRetryRequest``: a replayable request that failed on a reused connection
+    before any response byte (the server closed it in the race window).  HTTP/2 adds
+    streams the server never processed, which any request may retry (RFC 9113 8.7).
+    """
+    if exc.unprocessed:
+        return "goaway" if exc.kind == "goaway" else "refused-stream"
+    if reused and exc.before_response and replayable and exc.kind == "server-closed":
+        return "stale"
+    return None

@@ -28,6 +28,7 @@ FATAL = frozenset(
         "tls-timeout",
         "first-byte-timeout",
         "body-timeout",
+        "h2-not-negotiated",
     }
 )
 

@@ -297,7 +297,7 @@ def test_tls_connection_is_verified_reused_and_described(tmp_path: Any) -> None:
     assert tls["version"] in ("TLSv1.2", "TLSv1.3")
     assert tls["alpn"] == "http/1.1"
     assert tls["resumed"] is False and tls["cipher"]
-    assert h.named("tls_start")[0].fields["alpn_offered"] == ["http/1.1"]
+    assert h.named("tls_start")[0].fields["alpn_offered"] == ["h2", "http/1.1"]
 
 
 def test_tls_without_the_ca_fails_verification() -> None:

@@ -20,6 +20,9 @@ ERROR_KINDS: Final = frozenset(
         "deadline",
         "protocol",
         "server-closed",
+        "stream-reset",
+        "goaway",
+        "h2-not-negotiated",
         "cancelled",
     }
 )
@@ -36,6 +39,9 @@ class RequestError(Exception):
         # the condition under which Go's Transport may retry on a new connection.
         self.before_response = before_response
         self.retried = False  # set by the pool when this was the second attempt
+        # HTTP/2: the server never processed the stream (GOAWAY above last_stream_id,
+        # RST_STREAM REFUSED_STREAM), so any request may be retried (RFC 9113 8.7).
+        self.unprocessed = False
 
     def to_dict(self) -> dict[str, str]:
         return {"kind": self.kind, "message": self.message}

@@ -20,6 +20,7 @@ import h11
 from reusecheck.net.dial import ConnectionKey, Dialed, Timeouts
 from reusecheck.net.errors import RequestError
 from reusecheck.net.request import Request
+from reusecheck.net.response import Response
 from reusecheck.trace import Tracer
 
 _UNSOLICITED_KEEP = 200
@@ -211,7 +212,9 @@ class HTTP1Connection:
             keep_alive=ka_hdr.decode("latin-1") if ka_hdr is not None else None,
             headers=[[n.decode("latin-1"), v.decode("latin-1")] for n, v in resp_headers],
         )
-        return Response(self, request, ev.status_code, ev.http_version, resp_headers, conn_hdr)
+        return Response(
+            self, request, ev.status_code, ev.http_version.decode(), resp_headers, conn_hdr
+        )
 
     def _protocol_error(self, exc: h11.RemoteProtocolError) -> RequestError:
         if self.remote_closed and "peer closed" in str(exc).lower():
@@ -226,7 +229,7 @@ class HTTP1Connection:
             )
         return RequestError("protocol", f"malformed response: {exc}")
 
-    async def read_body(self, request: int, limit: int | None) -> tuple[int, bool]:
+    async def read_body(self, resp: Response, limit: int | None) -> tuple[int, bool]:
         """Read the body (up to ``limit`` bytes); returns (bytes read, whole body read)."""
         h = self._h11
         n = 0
@@ -296,80 +299,3 @@ def _delimited(resp: h11.Response) -> bool:
     return _get(resp.headers, b"content-length") is not None or b"chunked" in header_tokens(
         _get(resp.headers, b"transfer-encoding")
     )
-
-
-class Response:
-    """Status and headers; the body is read, partly read or left alone by the caller.
-
-    Leaving it alone is a real client bug the scenarios reproduce: the connection stays
-    pinned to this response and never returns to the pool.
-    """
-
-    __slots__ = (
-        "bytes_read",
-        "complete",
-        "conn",
-        "connection_header",
-        "headers",
-        "http_version",
-        "on_done",
-        "request",
-        "retried",
-        "status",
-    )
-
-    def __init__(
-        self,
-        conn: HTTP1Connection,
-        request: int,
-        status: int,
-        http_version: bytes,
-        headers: Any,
-        connection_header: bytes | None,
-    ) -> None:
-        self.conn = conn
-        self.request = request
-        self.status = status
-        self.http_version = http_version.decode()
-        self.headers = headers
-        self.connection_header = connection_header
-        self.bytes_read = 0
-        self.complete = False
-        self.retried = False  # set by the pool when a stale connection forced a retry
-        # Set by the pool: called once with (response, error or None) when the body ends.
-        self.on_done: Callable[[Response, RequestError | None], None] | None = None
-
-    async def read(self, limit: int | None = None) -> int:
-        """Read the body, or its first ``limit`` bytes; returns the bytes read."""
-        try:
-            n, complete = await self.conn.read_body(self.request, limit)
-        except RequestError as exc:
-            self.conn.tracer.emit(
-                "body_done",
-                self.request,
-                self.conn.id,
-                bytes=self.bytes_read,
-                complete=False,
-                error=exc.message,
-            )
-            if self.on_done is not None:
-                self.on_done(self, exc)
-            raise
-        self.bytes_read += n
-        if complete:
-            self.complete = True
-            self.conn.tracer.emit(
-                "body_done", self.request, self.conn.id, bytes=self.bytes_read, complete=True
-            )
-            if self.on_done is not None:
-                self.on_done(self, None)
-        return n
-
-    def close(self) -> None:
-        """Give the response up; an unread body costs the connection, as in Go."""
-        if self.complete or self.on_done is None:
-            return
-        self.conn.tracer.emit(
-            "body_done", self.request, self.conn.id, bytes=self.bytes_read, complete=False
-        )
-        self.on_done(self, RequestError("cancelled", "response body not read to the end"))

@@ -141,3 +141,30 @@ def start_nginx(
         stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
         last_error = stderr + server.error_log()
     raise RuntimeError(f"nginx did not start: {last_error[-2000:]}")
+
+
+def start_nginx_tls(workdir: Path, *, http2: bool, http_extra: str = "") -> tuple[Nginx, Path]:
+    """nginx over TLS with a certificate made for the test; returns it and the CA file.
+
+    ``listen ... ssl http2`` is the spelling nginx 1.22 (Debian 12) understands; newer
+    releases accept it with a deprecation warning.
+    """
+    from reusecheck.server.certs import make_bundle
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    bundle = make_bundle()
+    (workdir / "cert.pem").write_bytes(bundle.cert_pem)
+    (workdir / "key.pem").write_bytes(bundle.key_pem)
+    ca = workdir / "ca.pem"
+    ca.write_bytes(bundle.ca_pem)
+    (workdir / "big").write_bytes(b"x" * (5 * 1024 * 1024))
+    server = start_nginx(
+        workdir,
+        http_extra=http_extra,
+        listen_extra=" ssl http2" if http2 else " ssl",
+        server_extra=(
+            f"ssl_certificate {workdir}/cert.pem; ssl_certificate_key {workdir}/key.pem;"
+        ),
+        scheme="https",
+    )
+    return server, ca

@@ -1,0 +1,432 @@
+"""An HTTP/2 client connection: many streams on one connection, on the ``h2`` library.
+
+Reuse here is multiplexing, not keep-alive: every stream after the first on a
+connection is ``reused`` (Go's http2 ``cc.reused``), and the connection is idle when
+it has no active streams.  Bytes reach ``h2`` straight from the Channel, and each
+stream has its own waiter, so one slow stream never blocks another.
+
+Flow control: response bytes are counted, not kept, and acknowledged as they arrive
+(``acknowledge_received_data``), with a 4 MiB stream window and a 1 GiB connection
+window as Go's Transport uses, so a large body streams at full speed.  Request bodies
+are sent only as far as the peer's window allows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import h2.config
+import h2.connection
+import h2.errors
+import h2.events
+import h2.exceptions
+import h2.settings
+
+from reusecheck.net.dial import ConnectionKey, Dialed, Timeouts
+from reusecheck.net.errors import RequestError
+from reusecheck.net.request import Request
+from reusecheck.net.response import Response
+from reusecheck.trace import Tracer
+
+STREAM_WINDOW = 4 * 1024 * 1024
+CONNECTION_WINDOW = 1 << 30
+# Assumed until the server's SETTINGS arrive (RFC 9113 6.5.2 recommends >= 100; Go
+# starts from 100 too).
+INITIAL_MAX_STREAMS = 100
+# Hop-by-hop headers are forbidden in HTTP/2 (RFC 9113 8.2.2).
+_DROP = frozenset(
+    {
+        b"host",
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"transfer-encoding",
+        b"upgrade",
+        b"te",
+    }
+)
+_SETTING_NAMES = {
+    h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: "max_concurrent_streams",
+    h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: "initial_window_size",
+    h2.settings.SettingCodes.MAX_FRAME_SIZE: "max_frame_size",
+    h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: "max_header_list_size",
+    h2.settings.SettingCodes.HEADER_TABLE_SIZE: "header_table_size",
+}
+
+
+class _Stream:
+    __slots__ = ("ended", "error", "headers", "id", "request", "unread", "waiter")
+
+    def __init__(self, stream_id: int, request: int) -> None:
+        self.id = stream_id
+        self.request = request
+        self.headers: list[tuple[bytes, bytes]] | None = None
+        self.unread = 0
+        self.ended = False
+        self.error: RequestError | None = None
+        self.waiter: asyncio.Future[bool] | None = None
+
+    def wake(self) -> None:
+        w = self.waiter
+        if w is not None and not w.done():
+            w.set_result(True)
+
+
+def _code_name(code: Any) -> str:
+    try:
+        return h2.errors.ErrorCodes(code).name
+    except ValueError:
+        return f"0x{int(code):x}"
+
+
+class HTTP2Connection:
+    protocol = "h2"
+    multiplexed = True
+
+    def __init__(
+        self, conn_id: int, key: ConnectionKey, dialed: Dialed, tracer: Tracer, timeouts: Timeouts
+    ) -> None:
+        self.id = conn_id
+        self.key = key
+        self.channel = dialed.channel
+        self.local = dialed.local
+        self.remote = dialed.remote
+        self.tls = dialed.tls
+        self.tls_session = dialed.session
+        self.tracer = tracer
+        self.timeouts = timeouts
+        self.requests = 0  # streams started; reused == requests > 0 at got_conn
+        self.active = 0  # streams reserved or open
+        self.last_active = tracer.now()
+        self.closed = False
+        self.remote_closed: str | None = None  # "eof" / "reset" / "goaway"
+        self.goaway: tuple[str, int] | None = None  # (error code name, last stream id)
+        self.max_streams = INITIAL_MAX_STREAMS
+        self.unsolicited = b""
+        self.on_idle_event: Callable[[Any], None] | None = None
+        self.on_stream_slot: Callable[[Any], None] | None = None
+        self._streams: dict[int, _Stream] = {}
+        self._window_waiters: list[asyncio.Future[bool]] = []
+        config = h2.config.H2Configuration(client_side=True, header_encoding=None)
+        self._h2 = h2.connection.H2Connection(config=config)
+        self._h2.local_settings = h2.settings.Settings(
+            client=True,
+            initial_values={
+                h2.settings.SettingCodes.ENABLE_PUSH: 0,
+                h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: STREAM_WINDOW,
+                h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: 1 << 20,
+            },
+        )
+        self._h2.initiate_connection()
+        self._h2.increment_flow_control_window(CONNECTION_WINDOW - 65535)
+        self.channel.attach(self)
+        self._flush()
+
+    # -- pool interface ------------------------------------------------------------
+
+    def is_available(self) -> bool:
+        """May take another stream now."""
+        return (
+            not self.closed
+            and self.remote_closed is None
+            and self.goaway is None
+            and self.active < self.max_streams
+        )
+
+    def is_usable(self) -> bool:
+        """Open and not going away (it may be at its stream limit)."""
+        return not self.closed and self.remote_closed is None and self.goaway is None
+
+    def close(self) -> None:
+        """Say goodbye with GOAWAY NO_ERROR, then close (RFC 9113 6.8)."""
+        if not self.closed and self.remote_closed is None:
+            try:
+                self._h2.close_connection()
+                self._flush()
+            except h2.exceptions.ProtocolError:
+                pass
+        self.closed = True
+        self.channel.close()
+
+    def abort(self) -> None:
+        self.closed = True
+        self.channel.abort()
+
+    # -- Receiver ------------------------------------------------------------------
+
+    def on_data(self, data: bytes) -> None:
+        try:
+            events = self._h2.receive_data(data)
+        except h2.exceptions.ProtocolError as exc:
+            self._fatal("protocol", f"HTTP/2 protocol error from the server: {exc}")
+            return
+        for ev in events:
+            self._dispatch(ev)
+        self._flush()
+
+    def on_eof(self) -> None:
+        self._peer_gone("eof")
+
+    def on_lost(self, exc: BaseException | None) -> None:
+        self._peer_gone("reset" if isinstance(exc, ConnectionError) else "eof")
+
+    def _peer_gone(self, how: str) -> None:
+        if self.remote_closed is None:
+            self.remote_closed = how
+        for s in self._streams.values():
+            if not s.ended and s.error is None:
+                s.error = RequestError(
+                    "server-closed",
+                    f"server closed the connection ({how}) during stream {s.id}",
+                    before_response=s.headers is None,
+                )
+                s.wake()
+        self._wake_windows()
+        if self.active == 0 and not self.closed and self.on_idle_event is not None:
+            self.on_idle_event(self)
+
+    def _fatal(self, kind: str, message: str) -> None:
+        for s in self._streams.values():
+            if not s.ended and s.error is None:
+                s.error = RequestError(kind, message)
+                s.wake()
+        self.remote_closed = self.remote_closed or "error"
+        self.abort()
+
+    def _dispatch(self, ev: Any) -> None:
+        t = type(ev)
+        if t is h2.events.DataReceived:
+            s = self._streams.get(ev.stream_id)
+            if ev.flow_controlled_length:
+                self._h2.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+            if s is not None:
+                s.unread += len(ev.data)
+                s.wake()
+        elif t is h2.events.ResponseReceived:
+            s = self._streams.get(ev.stream_id)
+            if s is not None:
+                self.tracer.emit("got_first_byte", s.request, self.id, stream_id=s.id)
+                s.headers = ev.headers
+                s.wake()
+        elif t is h2.events.StreamEnded:
+            s = self._streams.get(ev.stream_id)
+            if s is not None:
+                s.ended = True
+                s.wake()
+        elif t is h2.events.StreamReset:
+            self._stream_reset(ev)
+        elif t is h2.events.WindowUpdated:
+            self._wake_windows()
+        elif t is h2.events.RemoteSettingsChanged:
+            self._settings(ev)
+        elif t is h2.events.ConnectionTerminated:
+            self._goaway(ev)
+
+    def _stream_reset(self, ev: Any) -> None:
+        s = self._streams.get(ev.stream_id)
+        if s is None or s.ended:
+            return
+        name = _code_name(ev.error_code)
+        refused = ev.error_code == h2.errors.ErrorCodes.REFUSED_STREAM
+        s.error = RequestError(
+            "stream-reset",
+            f"server reset stream {s.id}: {name}",
+            before_response=refused and s.headers is None,
+        )
+        s.error.unprocessed = refused  # RFC 9113 8.7: a refused stream is safe to retry
+        s.wake()
+        self._wake_windows()
+
+    def _settings(self, ev: Any) -> None:
+        fields: dict[str, int | None] = dict.fromkeys(_SETTING_NAMES.values())
+        remote = self._h2.remote_settings
+        for code, name in _SETTING_NAMES.items():
+            fields[name] = remote.get(code) if code in remote else None
+        changed = ev.changed_settings.get(h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS)
+        if changed is not None:
+            self.max_streams = int(changed.new_value)
+        self.tracer.emit("h2_settings", None, self.id, **fields)
+        self._wake_windows()
+        if self.on_stream_slot is not None:
+            self.on_stream_slot(self)
+
+    def _goaway(self, ev: Any) -> None:
+        name = _code_name(ev.error_code)
+        last = int(ev.last_stream_id or 0)
+        self.goaway = (name, last)
+        unprocessed = [s.request for sid, s in self._streams.items() if sid > last]
+        extra = ev.additional_data.decode("utf-8", "replace") if ev.additional_data else None
+        self.tracer.emit(
+            "h2_goaway",
+            None,
+            self.id,
+            error_code=name,
+            last_stream_id=last,
+            additional_data=extra,
+            unprocessed=unprocessed,
+        )
+        for sid, s in self._streams.items():
+            if s.ended or s.error is not None:
+                continue
+            if sid > last:
+                s.error = RequestError(
+                    "goaway",
+                    f"server sent GOAWAY ({name}) before processing stream {sid}",
+                    before_response=True,
+                )
+                s.error.unprocessed = True  # RFC 9113 6.8: safe to retry elsewhere
+                s.wake()
+            elif name != "NO_ERROR":
+                s.error = RequestError("goaway", f"server sent GOAWAY ({name}) on stream {sid}")
+                s.wake()
+        if self.active == 0 and self.on_idle_event is not None:
+            self.on_idle_event(self)
+
+    def _flush(self) -> None:
+        out = self._h2.data_to_send()
+        if out and not self.channel.lost:
+            self.channel.write(out)
+
+    def _wake_windows(self) -> None:
+        waiters, self._window_waiters = self._window_waiters, []
+        for w in waiters:
+            if not w.done():
+                w.set_result(True)
+
+    # -- a stream ------------------------------------------------------------------
+
+    async def send(self, req: Request, request: int, close: bool = False) -> Response:
+        """Open a stream, send the request, wait for the response headers."""
+        h = self._h2
+        key = self.key
+        headers = [
+            (b":method", req.method.encode()),
+            (b":authority", req.host.encode("idna")),
+            (b":scheme", key.scheme.encode()),
+            (b":path", req.target.encode()),
+        ]
+        headers += [(n.lower(), v) for n, v in req.wire_headers if n.lower() not in _DROP]
+        try:
+            sid = h.get_next_available_stream_id()
+            h.send_headers(sid, headers, end_stream=not req.body)
+        except (h2.exceptions.ProtocolError, h2.exceptions.NoAvailableStreamIDError) as exc:
+            raise RequestError("protocol", f"cannot open a stream: {exc}") from None
+        self.requests += 1
+        self.last_active = self.tracer.now()
+        stream = _Stream(sid, request)
+        self._streams[sid] = stream
+        self._flush()
+        self.tracer.emit("wrote_headers", request, self.id, stream_id=sid)
+        if req.body:
+            await self._send_body(stream, req.body)
+        self.tracer.emit("wrote_request", request, self.id, bytes=len(req.body or b""))
+        timeout = self.timeouts.first_byte
+        while stream.headers is None:
+            if stream.error is not None:
+                raise stream.error
+            await self._wait(stream, timeout, "first-byte-timeout", "response")
+        hdrs = stream.headers
+        status = 0
+        for n, v in hdrs:
+            if n == b":status":
+                status = int(v)
+                break
+        self.tracer.emit(
+            "response_headers",
+            request,
+            self.id,
+            status=status,
+            http_version="2",
+            connection=None,
+            keep_alive=None,
+            headers=[
+                [n.decode("latin-1"), v.decode("latin-1")]
+                for n, v in hdrs
+                if not n.startswith(b":")
+            ],
+        )
+        return Response(self, request, status, "2", hdrs, None, sid)
+
+    async def _send_body(self, stream: _Stream, body: bytes) -> None:
+        h = self._h2
+        view = memoryview(body)
+        while view:
+            if stream.error is not None:
+                raise stream.error
+            window = min(h.local_flow_control_window(stream.id), h.max_outbound_frame_size)
+            if window <= 0:
+                w: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+                self._window_waiters.append(w)
+                await self._wait_future(w, self.timeouts.body, "body-timeout", "window update")
+                continue
+            chunk, view = view[:window], view[window:]
+            h.send_data(stream.id, bytes(chunk), end_stream=not view)
+            self._flush()
+            await self.channel.drain()
+
+    async def _wait(self, stream: _Stream, timeout: float, kind: str, what: str) -> None:
+        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        stream.waiter = fut
+        try:
+            await self._wait_future(fut, timeout, kind, what)
+        finally:
+            stream.waiter = None
+
+    async def _wait_future(
+        self, fut: asyncio.Future[bool], timeout: float, kind: str, what: str
+    ) -> None:
+        handle = asyncio.get_running_loop().call_later(timeout, _expire, fut)
+        try:
+            ok = await fut
+        finally:
+            handle.cancel()
+        if not ok:
+            raise RequestError(kind, f"no {what} from {self.key} within {timeout:g} s")
+
+    async def read_body(self, resp: Response, limit: int | None) -> tuple[int, bool]:
+        stream = self._streams.get(resp.stream_id or 0)
+        if stream is None:
+            return 0, True
+        n = 0
+        while True:
+            if stream.unread:
+                n += stream.unread
+                stream.unread = 0
+                if limit is not None and n >= limit and not stream.ended:
+                    return n, False
+            if stream.ended:
+                return n, True
+            if stream.error is not None:
+                raise stream.error
+            await self._wait(stream, self.timeouts.body, "body-timeout", "body bytes")
+
+    def finish_stream(self, resp: Response, complete: bool) -> str | None:
+        """The caller is done with a stream; returns a close reason when the connection
+        is finished too (GOAWAY received and no stream left)."""
+        stream = self._streams.pop(resp.stream_id or 0, None)
+        if stream is not None and not complete and not stream.ended and not self.closed:
+            try:
+                self._h2.reset_stream(stream.id, h2.errors.ErrorCodes.CANCEL)
+                self._flush()
+            except h2.exceptions.ProtocolError:
+                pass
+        return self.release()
+
+    def release(self) -> str | None:
+        """One reserved stream slot is free again."""
+        self.active -= 1
+        self.last_active = self.tracer.now()
+        if self.active == 0 and (self.goaway is not None or self.remote_closed):
+            return "goaway" if self.goaway is not None else self.remote_closed
+        return None
+
+    def drop_stream(self, resp_stream_id: int | None) -> None:
+        if resp_stream_id is not None:
+            self._streams.pop(resp_stream_id, None)
+
+
+def _expire(fut: asyncio.Future[bool]) -> None:
+    if not fut.done():
+        fut.set_result(False)

@@ -1,0 +1,101 @@
+"""A response as the caller sees it, the same for HTTP/1.1 and HTTP/2.
+
+The body is read, partly read or left alone by the caller.  Leaving an HTTP/1.1 body
+alone is a real client bug the scenarios reproduce: the connection stays pinned to
+this response and never returns to the pool.  On HTTP/2 only the stream is pinned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from reusecheck.net.errors import RequestError
+from reusecheck.trace import Tracer
+
+
+class BodySource(Protocol):
+    """The connection side of a response: HTTP1Connection or HTTP2Connection."""
+
+    id: int
+    tracer: Tracer
+
+    async def read_body(self, resp: Response, limit: int | None) -> tuple[int, bool]: ...
+
+
+class Response:
+    __slots__ = (
+        "bytes_read",
+        "complete",
+        "conn",
+        "connection_header",
+        "headers",
+        "http_version",
+        "on_done",
+        "request",
+        "retried",
+        "status",
+        "stream_id",
+    )
+
+    def __init__(
+        self,
+        conn: Any,
+        request: int,
+        status: int,
+        http_version: str,
+        headers: Any,
+        connection_header: bytes | None = None,
+        stream_id: int | None = None,
+    ) -> None:
+        self.conn = conn
+        self.request = request
+        self.status = status
+        self.http_version = http_version
+        self.headers = headers
+        self.connection_header = connection_header
+        self.stream_id = stream_id
+        self.bytes_read = 0
+        self.complete = False
+        self.retried = False  # set by the pool when a failed attempt came first
+        # Set by the pool: called once with (response, error or None) when the body ends.
+        self.on_done: Callable[[Response, RequestError | None], None] | None = None
+
+    async def read(self, limit: int | None = None) -> int:
+        """Read the body, or its first ``limit`` bytes; returns the bytes read."""
+        conn: BodySource = self.conn
+        try:
+            n, complete = await conn.read_body(self, limit)
+        except RequestError as exc:
+            conn.tracer.emit(
+                "body_done",
+                self.request,
+                conn.id,
+                bytes=self.bytes_read,
+                complete=False,
+                error=exc.message,
+            )
+            self._done(exc)
+            raise
+        self.bytes_read += n
+        if complete:
+            self.complete = True
+            conn.tracer.emit(
+                "body_done", self.request, conn.id, bytes=self.bytes_read, complete=True
+            )
+            self._done(None)
+        return n
+
+    def close(self) -> None:
+        """Give the response up; an unread HTTP/1.1 body costs the connection, as in Go."""
+        if self.complete or self.on_done is None:
+            return
+        self.conn.tracer.emit(
+            "body_done", self.request, self.conn.id, bytes=self.bytes_read, complete=False
+        )
+        self._done(RequestError("cancelled", "response body not read to the end"))
+
+    def _done(self, error: RequestError | None) -> None:
+        on_done, self.on_done = self.on_done, None
+        if on_done is not None:
+            on_done(self, error)
