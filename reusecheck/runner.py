@@ -108,7 +108,7 @@ class Runner:
             if exc.kind in FATAL:
                 raise _Stop(exc) from None
             return
-        error = None
+        failure: RequestError | None = None
         try:
             if body_mode == "drain":
                 await resp.read()
@@ -119,25 +119,15 @@ class Runner:
                 resp.close()
             # "ignore": never read, never closed; the connection stays pinned.
         except RequestError as exc:
-            error = exc.to_dict()
-            tracer.emit(
-                "request_done",
-                index,
-                resp.conn.id,
-                status=resp.status,
-                error=error,
-                retried=resp.retried,
-                phase=phase,
-            )
-            if exc.kind in FATAL:
-                raise _Stop(exc) from None
-            return
+            failure = exc
         tracer.emit(
             "request_done",
             index,
             resp.conn.id,
             status=resp.status,
-            error=error,
+            error=failure.to_dict() if failure is not None else None,
             retried=resp.retried,
             phase=phase,
         )
+        if failure is not None and failure.kind in FATAL:
+            raise _Stop(failure) from None
