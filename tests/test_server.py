@@ -556,7 +556,7 @@ def test_config_rejects_nonsense() -> None:
     ):
         with pytest.raises(ValueError):
             ServerConfig(**bad)
-    assert "h2 not available" in ServerConfig(h2=True).describe()
+    assert "h2c" in ServerConfig(h2=True).describe()
 
 
 def test_peer_and_url_formatting() -> None:

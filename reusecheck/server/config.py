@@ -10,6 +10,11 @@ an idle connection is closed just as the client reuses it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
+
+# SETTINGS_MAX_CONCURRENT_STREAMS when max_streams is unset: h2's own default, in the range
+# servers advertise (nginx 128, Go's net/http 250).
+DEFAULT_MAX_STREAMS: Final = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,7 +23,12 @@ class ServerConfig:
 
     When several close rules apply to one response, the first of ``http10``,
     ``close_always``, ``max_requests`` wins (it names the reason recorded).
-    ``h2`` and ``max_streams`` are accepted and ignored: HTTP/2 arrives with the h2 issue.
+
+    ``h2`` adds HTTP/2 on the same port: chosen by ALPN with ``tls``, else h2c with prior
+    knowledge beside HTTP/1.1.  On HTTP/2 connections the close rules become GOAWAY
+    (``idle_timeout``, ``max_requests`` counting streams, ``close_always`` as one stream
+    per connection), ``http10`` and the Keep-Alive hint do not apply, and ``max_streams``
+    is SETTINGS_MAX_CONCURRENT_STREAMS (DEFAULT_MAX_STREAMS when unset).
     """
 
     host: str = "127.0.0.1"
@@ -83,5 +93,7 @@ class ServerConfig:
             if self.drop_after is not None:
                 parts.append(f"drops request {self.drop_after + 1} unanswered")
         if self.h2:
-            parts.append("h2 not available yet, serving HTTP/1.1")
+            how = "h2 by ALPN or http/1.1" if self.tls else "h2c (prior knowledge) or HTTP/1.1"
+            streams = self.max_streams if self.max_streams is not None else DEFAULT_MAX_STREAMS
+            parts.append(f"{how}, max {streams} concurrent streams")
         return ", ".join(parts)

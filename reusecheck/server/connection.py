@@ -47,9 +47,14 @@ class TargetProtocol(asyncio.Protocol):
     _transport: asyncio.Transport
     record: ConnRecord
 
-    def __init__(self, config: ServerConfig, registry: ConnectionRegistry) -> None:
+    def __init__(
+        self, config: ServerConfig, registry: ConnectionRegistry, record: ConnRecord | None = None
+    ) -> None:
+        """``record``: the connection was accepted (and registered) by the h2c sniffer,
+        which found HTTP/1.1 bytes and hands its transport over."""
         self._config = config
         self._registry = registry
+        self._adopted = record
         self._loop = asyncio.get_running_loop()
         self._h11 = h11.Connection(h11.SERVER)
         self._raw10 = config.http10
@@ -74,8 +79,11 @@ class TargetProtocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)
         self._tls = transport.get_extra_info("sslcontext") is not None
-        peer = format_peer(transport.get_extra_info("peername"))
-        self.record = self._registry.opened(self, peer)
+        if self._adopted is not None:
+            self.record, self._adopted = self._adopted, None
+        else:
+            peer = format_peer(transport.get_extra_info("peername"))
+            self.record = self._registry.opened(self, peer)
         self._go_idle()
 
     def data_received(self, data: bytes) -> None:

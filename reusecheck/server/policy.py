@@ -8,10 +8,11 @@ side of the close-reason vocabulary in ``records``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import h11
 
-from reusecheck.server.config import ServerConfig
+from reusecheck.server.config import DEFAULT_MAX_STREAMS, ServerConfig
 
 Header = tuple[bytes, bytes]
 _CLOSE: tuple[Header, ...] = ((b"connection", b"close"),)
@@ -70,3 +71,57 @@ def decide(config: ServerConfig, nth: int, client_close: bool) -> Decision:
         return Decision("client-close", _CLOSE)
     hint = keepalive_value(config)
     return Decision(None, ((b"keep-alive", hint),) if hint is not None else ())
+
+
+# What happens to a new HTTP/2 stream (StreamGate.admit).
+Admission = Literal["serve", "refuse", "ignore", "drop"]
+
+
+@dataclass(slots=True)
+class StreamGate:
+    """Which new HTTP/2 streams a connection serves: the HTTP/2 side of the policy.
+
+    Over ``max_streams`` open streams: refuse (RST_STREAM REFUSED_STREAM, RFC 9113 5.1.2).
+    Above the last stream a GOAWAY named: ignore (6.8).  Once ``drop_after`` were served:
+    drop the connection.  The stream that reaches the limit (``max_requests``, or one for
+    ``close_always``) starts the drain: ``last_stream`` names it, ``drain_reason`` says why.
+    ``http10`` and the Keep-Alive hint have no HTTP/2 meaning (8.2.2 forbids
+    connection-specific headers), so they are left out.
+    """
+
+    max_streams: int
+    limit: tuple[int, str] | None = None
+    drop_after: int | None = None
+    served: int = 0
+    highest: int = 0  # the highest stream served
+    last_stream: int | None = None
+    drain_reason: str | None = None
+
+    @classmethod
+    def for_config(cls, config: ServerConfig) -> StreamGate:
+        limit = None
+        if config.close_always:
+            limit = (1, "close-always")
+        elif config.max_requests is not None:
+            limit = (config.max_requests, "max-requests")
+        max_streams = config.max_streams or DEFAULT_MAX_STREAMS
+        return cls(max_streams, limit, config.drop_after)
+
+    def admit(self, stream_id: int, open_streams: int) -> Admission:
+        if self.last_stream is not None and stream_id > self.last_stream:
+            return "ignore"
+        if open_streams >= self.max_streams:
+            return "refuse"
+        if self.drop_after is not None and self.served >= self.drop_after:
+            return "drop"
+        self.served += 1
+        self.highest = stream_id
+        if self.limit is not None and self.served >= self.limit[0]:
+            self.last_stream, self.drain_reason = stream_id, self.limit[1]
+        return "serve"
+
+    def close_at(self) -> int:
+        """A GOAWAY's last_stream_id, now or at the drain; later streams are ignored."""
+        if self.last_stream is None:
+            self.last_stream = self.highest
+        return self.last_stream

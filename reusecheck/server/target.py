@@ -18,6 +18,7 @@ from typing import Final, Self
 from reusecheck.server.certs import make_bundle, server_context, write_ca
 from reusecheck.server.config import ServerConfig
 from reusecheck.server.connection import TargetProtocol
+from reusecheck.server.negotiate import Negotiator
 from reusecheck.server.records import ConnectionRegistry, ConnRecord
 
 CLOSE_TIMEOUT: Final = 5.0  # bound on waiting for aborted connections to report their end
@@ -26,7 +27,8 @@ BACKLOG: Final = 1024  # benchmarks open connections in bursts
 
 
 class TargetServer:
-    """An HTTP/1.1 target whose connection behaviour is set by a ServerConfig."""
+    """An HTTP/1.1 (and with ``h2``, HTTP/2) target whose connection behaviour is set by a
+    ServerConfig."""
 
     def __init__(
         self, config: ServerConfig | None = None, log: Callable[[str], None] | None = None
@@ -111,7 +113,10 @@ class TargetServer:
         handshake_timeout = config.request_timeout if tls else None
         shutdown_timeout = TLS_SHUTDOWN_TIMEOUT if tls else None
 
-        def factory() -> TargetProtocol:
+        def factory() -> asyncio.Protocol:
+            if config.h2:
+                # Picks per connection, by ALPN or the h2c preface, then steps aside.
+                return Negotiator(config, self._registry)
             return TargetProtocol(config, self._registry)
 
         async def bind(port: int) -> asyncio.Server:
@@ -147,7 +152,8 @@ class TargetServer:
         self.ca_path = self._tmpdir / "ca.pem"
         write_ca(bundle, self.ca_path)
         self.ca_pem = bundle.ca_pem
-        return server_context(bundle, alpn=("http/1.1",))
+        alpn = ("h2", "http/1.1") if self.config.h2 else ("http/1.1",)
+        return server_context(bundle, alpn=alpn)
 
     def _remove_tmpdir(self) -> None:
         if self._tmpdir is not None:
