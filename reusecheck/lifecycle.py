@@ -281,6 +281,10 @@ class ConnectionBook:
         }
         if error is not None:
             fields["error"] = error
+        if isinstance(conn, HTTP2Connection):
+            self._shared.remove(conn.key, conn)
+            if conn.goaway is not None:
+                fields["error_code"] = conn.goaway[0]
         self.tracer.emit("conn_closed", request, conn.id, **fields)
         conn.close()
         self._slot_freed(conn.key)

@@ -11,7 +11,8 @@ What is mirrored, and where in net/http/transport.go it comes from:
   ``max_idle_per_host`` / ``max_idle``; an idle timer closes it after ``idle_timeout``.
 - ``MaxConnsPerHost``: dials beyond it wait for a connection of that key to close.
 - ``shouldRetryRequest``: a replayable request that failed on a *reused* connection
-  before any response byte arrived is retried, here once and on a new connection.
+  before any response byte arrived is retried, here once and on a new connection;
+  HTTP/2 streams the server never processed (GOAWAY, REFUSED_STREAM) up to 6 times.
 
 Unlike Go, ``reused`` means exactly "the connection had already carried a request":
 Go marks a connection reused when it is put idle, even if it never carried one.
@@ -93,8 +94,10 @@ class Pool(ConnectionBook):
         The caller reads or closes the body; until then the connection is not reusable.
         """
         tracer = self.tracer
+        attempts = 0
         retried = False
         while True:
+            attempts += 1
             tracer.emit("get_conn", request, None, key=str(req.key), method=req.method, url=req.url)
             conn, was_idle, idle_time = await self._get_conn(req.key, request, fresh=retried)
             reused = conn.requests > 0
@@ -112,8 +115,15 @@ class Pool(ConnectionBook):
             except RequestError as exc:
                 self._failed(conn, request, exc)
                 why = _retry_reason(exc, reused, req.replayable)
-                if why is not None and not retried:
-                    tracer.emit("retry", request, conn.id, error=exc.message, attempt=2, reason=why)
+                if why is not None and attempts <= _MAX_RETRIES[why]:
+                    tracer.emit(
+                        "retry",
+                        request,
+                        conn.id,
+                        error=exc.message,
+                        attempt=attempts + 1,
+                        reason=why,
+                    )
                     retried = True
                     continue
                 exc.retried = retried
@@ -304,6 +314,11 @@ class Pool(ConnectionBook):
     @property
     def open_connections(self) -> list[Conn]:
         return list(self._open.values())
+
+
+# Retries allowed per reason: a stale HTTP/1.1 connection once (on a new connection);
+# streams the server never processed up to 6 times, as Go's http2 RoundTripOpt does.
+_MAX_RETRIES: Final = {"stale": 1, "goaway": 6, "refused-stream": 6}
 
 
 def _retry_reason(exc: RequestError, reused: bool, replayable: bool) -> str | None:

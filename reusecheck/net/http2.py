@@ -30,6 +30,7 @@ from reusecheck.net.request import Request
 from reusecheck.net.response import Response
 from reusecheck.trace import Tracer
 
+_GOAWAY = 0x7  # frame type (RFC 9113 6.8)
 STREAM_WINDOW = 4 * 1024 * 1024
 CONNECTION_WINDOW = 1 << 30
 # Assumed until the server's SETTINGS arrive (RFC 9113 6.5.2 recommends >= 100; Go
@@ -108,6 +109,8 @@ class HTTP2Connection:
         self.on_idle_event: Callable[[Any], None] | None = None
         self.on_stream_slot: Callable[[Any], None] | None = None
         self._streams: dict[int, _Stream] = {}
+        self._hold = b""  # an incomplete frame header or GOAWAY frame
+        self._skip = 0  # bytes of the current (non-GOAWAY) frame still to pass to h2
         self._window_waiters: list[asyncio.Future[bool]] = []
         config = h2.config.H2Configuration(client_side=True, header_encoding=None)
         self._h2 = h2.connection.H2Connection(config=config)
@@ -157,14 +160,63 @@ class HTTP2Connection:
     # -- Receiver ------------------------------------------------------------------
 
     def on_data(self, data: bytes) -> None:
+        """Feed h2 everything but GOAWAY frames, which are handled here.
+
+        h2 moves to CLOSED on receiving GOAWAY and then rejects the frames of streams
+        the server is still finishing (python-hyper/h2#1181), yet a graceful GOAWAY, as
+        nginx sends at keepalive_requests, comes *before* those responses.  So frame
+        boundaries are tracked here (9-byte headers, cheap) and GOAWAY is taken out.
+        """
+        if self._hold:
+            data = self._hold + data
+            self._hold = b""
+        n = len(data)
+        pos = start = 0
+        if self._skip:
+            pos = min(self._skip, n)
+            self._skip -= pos
+        while pos < n:
+            if n - pos < 9:
+                break
+            end = pos + 9 + ((data[pos] << 16) | (data[pos + 1] << 8) | data[pos + 2])
+            if data[pos + 3] == _GOAWAY:
+                if end > n:
+                    break
+                if not self._feed(data[start:pos]):
+                    return
+                self._goaway_frame(data[pos + 9 : end])
+                start = pos = end
+                continue
+            if end > n:
+                self._skip = end - n
+                pos = n
+                break
+            pos = end
+        self._hold = data[pos:] if pos < n else b""
+        self._feed(data[start:pos])
+        self._flush()
+
+    def _feed(self, data: bytes) -> bool:
+        if not data:
+            return True
         try:
             events = self._h2.receive_data(data)
         except h2.exceptions.ProtocolError as exc:
             self._fatal("protocol", f"HTTP/2 protocol error from the server: {exc}")
-            return
+            return False
         for ev in events:
             self._dispatch(ev)
-        self._flush()
+        return True
+
+    def _goaway_frame(self, payload: bytes) -> None:
+        if len(payload) < 8:
+            self._fatal("protocol", "HTTP/2 protocol error from the server: short GOAWAY frame")
+            return
+        self._goaway(
+            int.from_bytes(payload[4:8], "big"),
+            int.from_bytes(payload[0:4], "big") & 0x7FFFFFFF,
+            bytes(payload[8:]) or None,
+        )
 
     def on_eof(self) -> None:
         self._peer_gone("eof")
@@ -222,7 +274,7 @@ class HTTP2Connection:
         elif t is h2.events.RemoteSettingsChanged:
             self._settings(ev)
         elif t is h2.events.ConnectionTerminated:
-            self._goaway(ev)
+            self._goaway(ev.error_code, ev.last_stream_id, ev.additional_data)
 
     def _stream_reset(self, ev: Any) -> None:
         s = self._streams.get(ev.stream_id)
@@ -252,12 +304,14 @@ class HTTP2Connection:
         if self.on_stream_slot is not None:
             self.on_stream_slot(self)
 
-    def _goaway(self, ev: Any) -> None:
-        name = _code_name(ev.error_code)
-        last = int(ev.last_stream_id or 0)
+    def _goaway(self, error_code: int, last_stream_id: int | None, data: bytes | None) -> None:
+        name = _code_name(error_code)
+        last = int(last_stream_id or 0)
+        if self.goaway is not None and self.goaway[1] <= last:
+            return  # a repeated GOAWAY may only lower last_stream_id (RFC 9113 6.8)
         self.goaway = (name, last)
         unprocessed = [s.request for sid, s in self._streams.items() if sid > last]
-        extra = ev.additional_data.decode("utf-8", "replace") if ev.additional_data else None
+        extra = data.decode("utf-8", "replace") if data else None
         self.tracer.emit(
             "h2_goaway",
             None,

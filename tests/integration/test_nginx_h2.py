@@ -100,3 +100,26 @@ def test_five_mib_bodies_arrive_complete_over_h2(h2_nginx: tuple[Nginx, Path]) -
     assert code == 0
     assert all(r["status"] == 200 and r["error"] is None for r in report["requests"])
     assert report["summary"]["connections_opened"] == 1
+
+
+def test_keepalive_requests_over_h2_is_goaway_and_every_request_succeeds(
+    tmp_path: Path,
+) -> None:
+    server, ca = start_nginx_tls(tmp_path / "ng", http2=True, http_extra="keepalive_requests 3;")
+    try:
+        _, report = probe(
+            server.url,
+            "--cacert",
+            str(ca),
+            "--idle",
+            "0",
+            "--concurrency",
+            "5",
+        )
+    finally:
+        server.stop()
+    assert all(r["status"] == 200 and r["error"] is None for r in report["requests"])
+    assert "h2-goaway" in [f["code"] for f in report["findings"]]
+    assert {c["close_reason"] for c in report["connections"]} == {"goaway"}
+    assert all(c["requests"] == 3 for c in report["connections"])
+    assert report["summary"]["retried"] >= 1
