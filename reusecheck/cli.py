@@ -225,6 +225,16 @@ def demo(**opts: Any) -> None:
     help="Send Keep-Alive: timeout=…, max=… with the configured limits.",
 )
 @click.option("--tls", is_flag=True, help="Serve https with a certificate made at start.")
+@click.option(
+    "--h2",
+    is_flag=True,
+    help="Serve HTTP/2 too: by ALPN with --tls, else h2c with prior knowledge.",
+)
+@click.option(
+    "--max-streams",
+    type=click.IntRange(min=1),
+    help="SETTINGS_MAX_CONCURRENT_STREAMS for h2 [default: 100].",
+)
 def serve(**opts: Any) -> None:
     """Run the built-in target server with the chosen keep-alive behaviour."""
     from reusecheck.server import ServerConfig, serve_forever
@@ -238,6 +248,8 @@ def serve(**opts: Any) -> None:
         http10=opts["http10"],
         keepalive_hint=opts["keepalive_hint"],
         tls=opts["tls"],
+        h2=opts["h2"],
+        max_streams=opts["max_streams"],
     )
     serve_forever(config, log=lambda line: click.echo(line, err=True))
 

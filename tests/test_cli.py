@@ -187,3 +187,23 @@ def test_python_dash_m_works() -> None:
         timeout=30,
     )
     assert out.returncode == 0 and "reusecheck" in out.stdout
+
+
+def test_h2c_probe_against_the_built_in_h2_server_multiplexes() -> None:
+    with ServerThread(ServerConfig(h2=True)) as srv:
+        r = invoke(
+            "probe", "--h2c", srv.url, "--expect", "h2", "--expect", "multiplex", "--json", *FAST
+        )
+    assert r.exit_code == 0, r.stdout
+    doc = json.loads(r.stdout)
+    assert doc["protocol"] == "h2" and doc["summary"]["connections_opened"] == 1
+    burst = [q for q in doc["requests"] if q["phase"] == "burst-1"]
+    assert {q["conn_id"] for q in burst} == {1} and all(q["stream_id"] for q in burst)
+
+
+def test_https_probe_against_the_built_in_server_with_its_ca() -> None:
+    with ServerThread(ServerConfig(tls=True, h2=True)) as srv:
+        r = invoke("probe", srv.url, "--cacert", str(srv.ca_path), "--json", *FAST)
+    assert r.exit_code == 0
+    doc = json.loads(r.stdout)
+    assert doc["connections"][0]["tls"]["alpn"] == "h2"
