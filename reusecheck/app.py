@@ -67,6 +67,7 @@ class ProbeSettings:
             tls=TLSOptions(cacert=o["cacert"], insecure=o["insecure"]),
             http=o.get("http") or "auto",
             strict_max_streams=o.get("strict_max_streams", False),
+            tls_resume=not o.get("no_tls_resume", False),
         )
         expectations = [Expectation(name) for name in (o["expect"] or ("reuse",))]
         if o["min_reuse_ratio"] is not None:
@@ -96,6 +97,7 @@ class ProbeSettings:
                 "disable_keepalives": pool.disable_keepalives,
                 "http": pool.http,
                 "strict_max_streams": pool.strict_max_streams,
+                "tls_resume": pool.tls_resume,
             },
         )
 

@@ -170,6 +170,11 @@ def probe_options(f: Any) -> Any:
             help="CA certificate (PEM) to trust for https:// targets.",
         ),
         click.option("--insecure", is_flag=True, help="Do not verify the server's certificate."),
+        click.option(
+            "--no-tls-resume",
+            is_flag=True,
+            help="Full TLS handshake on every new connection (no session resumption).",
+        ),
     ]
     for o in reversed(opts):
         f = o(f)

@@ -11,6 +11,7 @@ keep-alive timeout is measured without guessing.  ``Pool`` adds the request path
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections import defaultdict, deque
 from typing import TYPE_CHECKING, Any
 
@@ -48,12 +49,30 @@ class ConnectionBook:
         self._timers: dict[int, asyncio.TimerHandle] = {}
         self._pending: dict[int, Response] = {}  # request index -> response not finished
         self._shared: SharedConns[HTTP2Connection] = SharedConns()
+        self._sessions: dict[ConnectionKey, ssl.SSLSession] = {}
 
     def _slot_freed(self, key: ConnectionKey) -> None:
         """A connection of ``key`` is gone (the Pool lets a waiting dial go ahead)."""
 
+    def _session_for(self, key: ConnectionKey) -> ssl.SSLSession | None:
+        return self._sessions.get(key) if self.options.tls_resume else None
+
+    def _remember_session(self, conn: Conn) -> None:
+        """Keep the connection's TLS session for the next dial to the key.
+
+        Taken after a response was read, not after the handshake: TLS 1.3 servers send
+        their session tickets after the handshake, so only then does the session hold one.
+        """
+        sslobj = conn.channel.ssl_object
+        if sslobj is not None and self.options.tls_resume:
+            session = sslobj.session
+            if session is not None:
+                self._sessions[conn.key] = session
+
     def _response_done(self, resp: Response, error: RequestError | None) -> None:
         conn = resp.conn
+        if error is None and conn.tls is not None:
+            self._remember_session(conn)
         self._pending.pop(resp.request, None)
         request = resp.request
         if isinstance(conn, HTTP2Connection):

@@ -24,7 +24,6 @@ the watching of idle connections, is ``lifecycle.py``.
 from __future__ import annotations
 
 import asyncio
-import ssl
 from collections import defaultdict, deque
 from dataclasses import dataclass, field, replace
 from typing import Final
@@ -70,6 +69,9 @@ class PoolOptions:
     # Go's StrictMaxConcurrentStreams: at the server's stream limit, wait for a free
     # stream instead of dialling another connection.
     strict_max_streams: bool = False
+    # Offer the key's latest TLS session on new connections (tickets or IDs), as Go's
+    # ClientSessionCache does when set; False makes every handshake a full one.
+    tls_resume: bool = True
 
 
 class Pool(ConnectionBook):
@@ -82,7 +84,6 @@ class Pool(ConnectionBook):
         )
         self._tasks: set[asyncio.Task[None]] = set()
         self._next_id = 1
-        self._sessions: dict[ConnectionKey, ssl.SSLSession] = {}
         self._tls = replace(o.tls, alpn=_ALPN.get(o.http, _ALPN["auto"]))
         self.closed = False
 
@@ -198,7 +199,7 @@ class Pool(ConnectionBook):
         o = self.options
         try:
             dialed = await dialing.dial(
-                key, conn_id, request, self.tracer, o.timeouts, self._tls, self._sessions.get(key)
+                key, conn_id, request, self.tracer, o.timeouts, self._tls, self._session_for(key)
             )
         except RequestError as exc:
             self._slot_freed(key)

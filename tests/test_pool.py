@@ -379,3 +379,37 @@ def test_no_socket_outlives_the_pool() -> None:
     assert len(server_side) == 4
     assert all(c.closed_at is not None and c.closed_by == "client" for c in server_side)
     assert len(h.named("conn_closed")) == len(h.named("connect_done")) == 4
+
+
+def _tls_harness(config: ServerConfig, body: Any, **pool: Any) -> Harness:
+    async def main() -> Harness:
+        async with TargetServer(config) as srv:
+            opts = PoolOptions(tls=TLSOptions(cacert=str(srv.ca_path)), **pool)
+            h = Harness(srv, opts)
+            try:
+                await body(h)
+            finally:
+                await h.pool.close()
+            return h
+
+    result: Harness = run(main())
+    return result
+
+
+def test_new_tls_connections_resume_the_previous_session() -> None:
+    async def body(h: Harness) -> None:
+        for _ in range(3):
+            await h.get()
+
+    h = _tls_harness(ServerConfig(tls=True, close_always=True), body)
+    resumed = [e.fields["resumed"] for e in h.named("tls_done")]
+    assert resumed == [False, True, True]
+
+
+def test_tls_resumption_can_be_turned_off() -> None:
+    async def body(h: Harness) -> None:
+        for _ in range(2):
+            await h.get()
+
+    h = _tls_harness(ServerConfig(tls=True, close_always=True), body, tls_resume=False)
+    assert [e.fields["resumed"] for e in h.named("tls_done")] == [False, False]
