@@ -167,7 +167,7 @@ class HTTP1Connection:
             raise RequestError(
                 "server-closed", f"write failed: {exc}", before_response=True
             ) from None
-        tracer.emit("wrote_headers", request, self.id)
+        tracer.emit("wrote_headers", request, self.id, headers=req.header_pairs)
         tracer.emit("wrote_request", request, self.id, bytes=len(data))
         if req.body and len(req.body) > 65536:
             await self.channel.drain()

@@ -76,6 +76,8 @@ class Request:
     target: str = field(init=False)
     host: str = field(init=False)
     wire_headers: list[tuple[bytes, bytes]] = field(init=False)
+    # The same headers for the trace (HAR, NDJSON): built once, shared by every event.
+    header_pairs: list[list[str]] = field(init=False)
 
     def __post_init__(self) -> None:
         self.method = self.method.upper()
@@ -92,6 +94,7 @@ class Request:
         if self.body is not None and "content-length" not in names:
             hdrs.append(("Content-Length", str(len(self.body))))
         self.wire_headers = [(n.encode("ascii"), v.encode("latin-1")) for n, v in hdrs]
+        self.header_pairs = [[n, v] for n, v in hdrs]
 
     @property
     def replayable(self) -> bool:
