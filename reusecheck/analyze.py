@@ -10,7 +10,8 @@ from collections import Counter
 from typing import Final
 
 from reusecheck.analysis.connections import connection_rows
-from reusecheck.analysis.detect import Context, detect
+from reusecheck.analysis.context import Context
+from reusecheck.analysis.detect import detect
 from reusecheck.analysis.events import EventIndex
 from reusecheck.analysis.model import (
     EXPECTATION_NAMES,
@@ -19,6 +20,8 @@ from reusecheck.analysis.model import (
     ErrorLike,
     Expectation,
     ExpectationResult,
+    GoAway,
+    H2Connection,
     KeepAliveHint,
     RequestRow,
     ReuseLevel,
@@ -47,6 +50,8 @@ __all__ = [
     "Expectation",
     "ExpectationResult",
     "Finding",
+    "GoAway",
+    "H2Connection",
     "KeepAliveHint",
     "RequestRow",
     "ReuseLevel",
@@ -72,15 +77,24 @@ EXIT_UNREACHABLE: Final = 3
 def analyze(record: RunRecord) -> Analysis:
     index = EventIndex(record.events)
     rows = request_rows(index)
-    conns = connection_rows(index, carried_by_conn(index))
+    conns = connection_rows(index, carried_by_conn(index), rows)
     server = server_facts(index, rows, conns)
     summary = summarize(index, rows, conns)
+    error = RunError(record.error.kind, record.error.message) if record.error else None
     found = detect(
-        Context(index, rows, conns, server, record.options, summary.peak_concurrency, frozenset())
+        Context(
+            index,
+            rows,
+            conns,
+            server,
+            record.options,
+            summary.peak_concurrency,
+            frozenset(),
+            error,
+        )
     )
     wasted = avoidable(index, rows, conns, server)
     level, detail = reuse_level(conns, server, summary, wasted)
-    error = RunError(record.error.kind, record.error.message) if record.error else None
     protocols = Counter(r.protocol for r in rows if r.protocol is not None)
     return Analysis(
         target=record.target,
@@ -90,7 +104,9 @@ def analyze(record: RunRecord) -> Analysis:
         server=server,
         findings=found,
         summary=summary,
-        verdict=verdict(record.expectations, error, level, detail, rows, summary, wasted),
+        verdict=verdict(
+            record.expectations, error, level, detail, rows, summary, wasted, conns, server
+        ),
         error=error,
         options=dict(record.options),
     )

@@ -150,46 +150,60 @@ _ENTRIES = (
         severity="warning",
         explanation=(
             "The client offered 'h2' in TLS ALPN (RFC 7301) but the server chose "
-            "http/1.1, so requests cannot share one connection as streams (RFC 9113 "
-            "section 3.2)."
+            "http/1.1, or no protocol at all, so requests cannot share one connection as "
+            "streams (RFC 9113 section 3.2): every concurrent request needs a connection of "
+            "its own. Often the server is fine and something in front of it is not: a load "
+            "balancer, CDN or TLS-terminating proxy that speaks only HTTP/1.1 to clients."
         ),
         remedy=(
             "Enable HTTP/2 on the TLS listener: nginx 'http2 on;' (1.25.1+) or 'listen 443 "
-            "ssl http2;'; Apache 'Protocols h2 http/1.1' with mod_http2; Node "
-            "http2.createSecureServer({allowHTTP1: true}). Check that a TLS-terminating "
-            "proxy in front does not offer only http/1.1."
+            "ssl http2;'; Apache 'Protocols h2 http/1.1' with mod_http2 loaded; Node "
+            "http2.createSecureServer({allowHTTP1: true}); on a load balancer or CDN that "
+            "terminates TLS, turn its HTTP/2 option on. Your own client must offer h2 too: "
+            "Go needs Transport.ForceAttemptHTTP2 = true once it sets TLSClientConfig or a "
+            "custom dialer; httpx needs Client(http2=True) and the h2 extra (pip install "
+            "'httpx[http2]')."
         ),
     ),
     CatalogueEntry(
         code="h2-no-multiplexing",
-        title="HTTP/2 requests did not share a connection",
+        title="Concurrent HTTP/2 requests did not share a connection",
         severity="warning",
         explanation=(
-            "Concurrent requests used separate HTTP/2 connections although one connection "
-            "could carry them all as streams, up to the server's "
-            "SETTINGS_MAX_CONCURRENT_STREAMS (RFC 9113 section 6.5.2)."
+            "Requests in flight at the same time used separate HTTP/2 connections although "
+            "the server's SETTINGS_MAX_CONCURRENT_STREAMS (RFC 9113 section 6.5.2) let one "
+            "connection carry them all as streams. Each extra connection pays TCP and TLS "
+            "setup, its own congestion window and its own HPACK table. The usual cause is a "
+            "client (or transport) per request, or a pool that dials for every waiting "
+            "request before the first handshake has said h2."
         ),
         remedy=(
-            "Let the client share connections: one httpx.AsyncClient(http2=True) reused for "
-            "all requests; Go shares h2 connections automatically (check "
-            "Transport.TLSNextProto is not set to an empty map and ForceAttemptHTTP2 is on "
-            "for custom dialers); raise the server's max concurrent streams if it is low "
-            "(nginx http2_max_concurrent_streams, default 128)."
+            "Share one client per host: Go's http2 Transport keeps one connection per host "
+            "and multiplexes on it, so build one http.Client / Transport and reuse it, never "
+            "one per request (Transport.StrictMaxConcurrentStreams = true also makes it "
+            "queue at the server's limit instead of dialling more); httpx: one shared "
+            "Client(http2=True) or AsyncClient(http2=True) for all requests. Raise the "
+            "server's limit if it is low (nginx http2_max_concurrent_streams, default 128)."
         ),
     ),
     CatalogueEntry(
         code="h2-goaway",
-        title="Server ended an HTTP/2 connection with GOAWAY",
-        severity="info",
+        title="Server ended HTTP/2 connections with GOAWAY",
+        severity="warning",
         explanation=(
             "The server sent GOAWAY (RFC 9113 section 6.8): no new streams on that "
-            "connection. Servers do this on reload, at a request limit (nginx "
-            "keepalive_requests also bounds h2 streams since 1.19.7) or when idle."
+            "connection, and streams above its last_stream_id were not processed and must "
+            "be retried on a new connection. NO_ERROR is a graceful shutdown: a reload, "
+            "the idle timeout, or a limit on streams per connection (nginx "
+            "keepalive_requests also bounds HTTP/2 streams, 1000 by default; "
+            "http2_max_requests before 1.19.7). Any other code means the server saw an "
+            "error: PROTOCOL_ERROR, or ENHANCE_YOUR_CALM when it judged the client abusive."
         ),
         remedy=(
-            "Clients must open a new connection and retry streams above the last stream id "
-            "(Go and httpx do). Raise the server's per-connection request limit if GOAWAY "
-            "comes often."
+            "For NO_ERROR after a fixed number of streams, raise the server's limit (nginx "
+            "keepalive_requests). Clients must open a new connection and retry the "
+            "unprocessed streams (Go and httpx do). For an error code, the GOAWAY's debug "
+            "data and the server's error log name the cause."
         ),
     ),
     CatalogueEntry(
@@ -349,3 +363,38 @@ def pool_churn_remedy(concurrency: int, max_idle_per_host: int | None) -> str:
         f"Limits(max_keepalive_connections={c}), aiohttp TCPConnector(limit_per_host={c}) or "
         f"more; here: --max-idle-per-host {c}."
     )
+
+
+def h2_goaway_remedy(codes: set[str], streams: int | None) -> str:
+    """Remedy for GOAWAYs with these codes; ``streams``: a NO_ERROR limit, when measured."""
+    parts = []
+    if "NO_ERROR" in codes and streams is not None:
+        parts.append(
+            f"The server ends a connection after {streams} streams, so one request in "
+            f"{streams} pays a new connection: raise nginx keepalive_requests (default 1000; "
+            "http2_max_requests before 1.19.7) or your server's streams-per-connection limit."
+        )
+    elif "NO_ERROR" in codes:
+        parts.append(
+            "A NO_ERROR GOAWAY is a graceful shutdown (reload, idle timeout, stream limit)."
+        )
+    if "ENHANCE_YOUR_CALM" in codes:
+        parts.append(
+            "ENHANCE_YOUR_CALM: the server judged the client abusive: too many streams "
+            "reset, PINGs, SETTINGS or header bytes (limits servers tightened after the 2023 "
+            "'rapid reset' attack, CVE-2023-44487); reset fewer streams and pace pings."
+        )
+    if "PROTOCOL_ERROR" in codes:
+        parts.append(
+            "PROTOCOL_ERROR: the server saw a frame or header HTTP/2 forbids; the GOAWAY's "
+            "debug data names it; check the client and any proxy between."
+        )
+    if codes - {"NO_ERROR", "ENHANCE_YOUR_CALM", "PROTOCOL_ERROR"}:
+        parts.append(
+            "Other error codes name the rule broken (RFC 9113 section 7); INTERNAL_ERROR is "
+            "the server's own failure: see its error log."
+        )
+    parts.append(
+        "Clients retry streams above last_stream_id on a new connection (Go and httpx do)."
+    )
+    return " ".join(parts)

@@ -1,15 +1,32 @@
-"""The analysis, fed hand-built event sequences shaped like the pool's (docs/design.md).
-
-``Trace`` below emulates the pool: it keeps an idle list (most recent first, as Go),
-dials when none is idle, counts requests per connection and emits the events in the
-pool's order.  The report tests import the scenarios from here.
-"""
+"""The analysis, fed hand-built event sequences shaped like the pool's (tests/builders.py)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
+from builders import (
+    STEP,
+    URL,
+    H2Trace,
+    Trace,
+    alpn_fallback,
+    burst,
+    codes,
+    connection_close,
+    finding,
+    h2_burst,
+    h2_goaway_every,
+    h2_goaway_retry,
+    h2_required,
+    h2_spread,
+    healthy,
+    http10,
+    idle_timeout,
+    max_requests,
+    pool_churn,
+    stale_retry,
+    unreachable,
+    unread_body,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,8 +34,9 @@ from reusecheck.analyze import (
     EXIT_EXPECTATION_FAILED,
     EXIT_OK,
     EXIT_UNREACHABLE,
-    Analysis,
     Expectation,
+    GoAway,
+    H2Connection,
     KeepAliveHint,
     RunError,
     RunRecord,
@@ -26,305 +44,6 @@ from reusecheck.analyze import (
     exit_code,
     parse_keep_alive,
 )
-from reusecheck.trace import Event
-
-URL = "http://127.0.0.1:8080/"
-STEP = 0.0005  # seconds between two events of the builder
-
-
-class Trace:
-    def __init__(
-        self, *, max_idle_per_host: int = 100, tls: bool = False, alpn: str = "http/1.1"
-    ) -> None:
-        self.events: list[Event] = []
-        self.t = 0.0
-        self.max_idle = max_idle_per_host
-        self.tls = tls
-        self.alpn = alpn
-        self._next_conn = 1
-        self.idle: list[int] = []  # most recently used last
-        self.idle_since: dict[int, float] = {}
-        self.carried: dict[int, int] = {}
-        self.open: set[int] = set()
-        self.conn_of: dict[int, int] = {}
-        self.phase: dict[int, str] = {}
-        self.retried: set[int] = set()
-
-    def emit(self, name: str, request: int | None, conn: int | None, **fields: Any) -> None:
-        self.events.append(Event(round(self.t, 6), name, request, conn, fields))
-        self.t += STEP
-
-    def wait(self, seconds: float) -> None:
-        self.t += seconds
-
-    def _dial(self, r: int) -> int:
-        c = self._next_conn
-        self._next_conn += 1
-        self.emit("dns_start", r, None, host="127.0.0.1")
-        self.emit("dns_done", r, None, addrs=["127.0.0.1"])
-        self.emit("connect_start", r, c, addr="127.0.0.1:8080")
-        self.emit("connect_done", r, c, local=f"127.0.0.1:{50000 + c}", remote="127.0.0.1:8080")
-        if self.tls:
-            self.emit("tls_start", r, c, server_name="localhost", alpn_offered=["h2", "http/1.1"])
-            self.emit(
-                "tls_done",
-                r,
-                c,
-                version="TLSv1.3",
-                cipher="TLS_AES_256_GCM_SHA384",
-                alpn=self.alpn,
-                resumed=False,
-            )
-        self.open.add(c)
-        self.carried[c] = 0
-        return c
-
-    def start(self, r: int, phase: str = "sequential", fresh: bool = False) -> int:
-        self.phase[r] = phase
-        self.emit("get_conn", r, None, key="http://127.0.0.1:8080", method="GET", url=URL)
-        protocol = "h2" if self.alpn == "h2" else "http/1.1"
-        if self.idle and not fresh:
-            c = self.idle.pop()
-            idle = round(self.t - self.idle_since[c], 6)
-            self.emit(
-                "got_conn", r, c, reused=True, was_idle=True, idle_time_s=idle, protocol=protocol
-            )
-        else:
-            c = self._dial(r)
-            self.emit(
-                "got_conn", r, c, reused=False, was_idle=False, idle_time_s=0.0, protocol=protocol
-            )
-        self.conn_of[r] = c
-        self.emit("wrote_headers", r, c)
-        self.emit("wrote_request", r, c, bytes=78)
-        return c
-
-    def finish(
-        self,
-        r: int,
-        *,
-        status: int = 200,
-        http_version: str = "1.1",
-        connection: str | None = None,
-        keep_alive: str | None = None,
-        drain: bool = True,
-        eof_after: bool = False,
-        client_close: bool = False,
-    ) -> None:
-        c = self.conn_of[r]
-        self.t += 0.004
-        self.emit("got_first_byte", r, c)
-        headers = [["content-length", "2"], ["server", "testd/1.0"]]
-        if connection is not None:
-            headers.append(["connection", connection])
-        if keep_alive is not None:
-            headers.append(["keep-alive", keep_alive])
-        self.emit(
-            "response_headers",
-            r,
-            c,
-            status=status,
-            http_version=http_version,
-            connection=connection,
-            keep_alive=keep_alive,
-            headers=headers,
-        )
-        self.carried[c] += 1
-        if not drain:
-            self.emit("body_done", r, c, bytes=0, complete=False)
-            self._refuse(r, c, "client", "body-not-drained")
-        else:
-            self.emit("body_done", r, c, bytes=2, complete=True)
-            reason = None
-            if http_version == "1.0" and "keep-alive" not in (connection or "").lower():
-                reason = "http10"
-            elif connection is not None and "close" in connection.lower():
-                reason = "connection-close-header"
-            elif eof_after:
-                reason = "eof"
-            if client_close:
-                self._refuse(r, c, "client", "connection-close-header")
-            elif reason is not None:
-                self._refuse(r, c, "server", reason)
-            elif len(self.idle) >= self.max_idle:
-                self._refuse(r, c, "client", "pool-full")
-            else:
-                self.idle.append(c)
-                self.idle_since[c] = self.t
-                self.emit("put_idle", r, c, ok=True, reason=None, idle_conns=len(self.idle))
-        self.emit(
-            "request_done",
-            r,
-            c,
-            status=status,
-            error=None,
-            retried=r in self.retried,
-            phase=self.phase[r],
-        )
-
-    def _refuse(self, r: int, c: int, by: str, reason: str) -> None:
-        self.emit("put_idle", r, c, ok=False, reason=reason, idle_conns=len(self.idle))
-        self._close(r, c, by, reason)
-
-    def _close(self, r: int | None, c: int, by: str, reason: str, **extra: Any) -> None:
-        self.open.discard(c)
-        if c in self.idle:
-            self.idle.remove(c)
-        fields = {"closed_by": by, "reason": reason, "requests": self.carried[c], **extra}
-        self.emit("conn_closed", r, c, **fields)
-
-    def request(self, r: int, phase: str = "sequential", **finish: Any) -> None:
-        self.start(r, phase)
-        self.finish(r, **finish)
-        self.wait(0.01)
-
-    def server_idle_close(self, c: int, reason: str = "eof") -> None:
-        idle = round(self.t - self.idle_since[c], 6)
-        self.emit("idle_closed", None, c, idle_time_s=idle, reason=reason, closed_by="server")
-        self._close(None, c, "server", "idle-timeout")
-
-    def stale_retry(self, r: int) -> None:
-        """``r`` was started on a reused connection the server had closed: fail, retry."""
-        c = self.conn_of[r]
-        error = "server closed the connection (eof) before any response byte"
-        self._close(r, c, "server", "eof", error=error)
-        self.emit("retry", r, c, error=error, attempt=2)
-        self.retried.add(r)
-        self.start(r, self.phase[r], fresh=True)
-
-    def end(self) -> None:
-        for c in sorted(self.open):
-            self._close(None, c, "client", "end-of-run")
-
-    def record(
-        self,
-        expectations: tuple[Expectation, ...] = (Expectation("reuse"),),
-        error: RunError | None = None,
-        **options: Any,
-    ) -> RunRecord:
-        return RunRecord(URL, list(self.events), expectations, error, options)
-
-
-# --- scenarios (also used by the report tests) -------------------------------------------
-
-
-def healthy(n: int = 5) -> RunRecord:
-    tr = Trace()
-    for r in range(n):
-        tr.request(r)
-    tr.end()
-    return tr.record()
-
-
-def connection_close(n: int = 5) -> RunRecord:
-    tr = Trace()
-    for r in range(n):
-        tr.request(r, connection="close")
-    tr.end()
-    return tr.record()
-
-
-def http10(n: int = 3) -> RunRecord:
-    tr = Trace()
-    for r in range(n):
-        tr.request(r, http_version="1.0")
-    tr.end()
-    return tr.record()
-
-
-def max_requests(n: int = 8, limit: int = 3, keep_alive: str | None = None) -> RunRecord:
-    tr = Trace()
-    for r in range(n):
-        c = tr.start(r)
-        last = tr.carried[c] + 1 == limit
-        tr.finish(r, connection="close" if last else None, keep_alive=keep_alive)
-        tr.wait(0.01)
-    tr.end()
-    return tr.record()
-
-
-def idle_timeout(server_timeout: float = 4.0, keep_alive: str | None = None) -> RunRecord:
-    tr = Trace()
-    for r in range(3):
-        tr.request(r, keep_alive=keep_alive)
-    tr.t = tr.idle_since[1] + server_timeout
-    tr.server_idle_close(1)
-    tr.wait(1.9)
-    for r in range(3, 5):
-        tr.request(r, "idle", keep_alive=keep_alive)
-    tr.end()
-    return tr.record()
-
-
-def stale_retry() -> RunRecord:
-    tr = Trace()
-    tr.request(0)
-    tr.request(1)
-    tr.wait(4.95)
-    tr.start(2, "idle")
-    tr.stale_retry(2)
-    tr.finish(2)
-    tr.end()
-    return tr.record()
-
-
-def pool_churn() -> RunRecord:
-    tr = Trace(max_idle_per_host=2)
-    for burst, first in (("burst-1", 0), ("burst-2", 4)):
-        for r in range(first, first + 4):
-            tr.start(r, burst)
-        for r in range(first, first + 4):
-            tr.finish(r)
-        tr.wait(1.0)
-    tr.end()
-    return tr.record(max_idle_per_host=2)
-
-
-def unread_body(n: int = 3) -> RunRecord:
-    tr = Trace()
-    for r in range(n):
-        tr.request(r, drain=False)
-    tr.end()
-    return tr.record()
-
-
-def burst(n: int = 4) -> RunRecord:
-    tr = Trace()
-    for r in range(n):
-        tr.start(r, "burst-1")
-    for r in range(n):
-        tr.finish(r)
-    tr.end()
-    return tr.record()
-
-
-def unreachable() -> RunRecord:
-    tr = Trace()
-    tr.emit("get_conn", 0, None, key="http://127.0.0.1:9", method="GET", url=URL)
-    tr.emit("dns_start", 0, None, host="127.0.0.1")
-    tr.emit("dns_done", 0, None, addrs=["127.0.0.1"])
-    tr.emit("connect_start", 0, 1, addr="127.0.0.1:9")
-    message = "cannot connect to 127.0.0.1:9: connection refused"
-    tr.emit("connect_done", 0, 1, local=None, remote="127.0.0.1:9", error=message)
-    tr.emit(
-        "request_done",
-        0,
-        None,
-        status=None,
-        error={"kind": "connect", "message": message},
-        retried=False,
-        phase="sequential",
-    )
-    return tr.record(error=RunError("connect", message))
-
-
-def codes(a: Analysis) -> list[str]:
-    return [f.code for f in a.findings]
-
-
-def finding(a: Analysis, code: str) -> Any:
-    return next(f for f in a.findings if f.code == code)
-
 
 # --- the brief's scenarios ------------------------------------------------------------------
 
@@ -599,48 +318,6 @@ def test_idle_timeout_median_of_several() -> None:
     assert "median of 3.9-4.1 s" in finding(a, "server-idle-timeout").message
 
 
-def test_h2_not_negotiated_and_expectation() -> None:
-    tr = Trace(tls=True, alpn="http/1.1")
-    for r in range(2):
-        tr.request(r)
-    tr.end()
-    a = analyze(tr.record((Expectation("h2"),)))
-    assert codes(a) == ["h2-not-negotiated"]
-    assert finding(a, "h2-not-negotiated").message == (
-        "client offered h2 but the server chose http/1.1 on 1 of 1 TLS connection"
-    )
-    assert a.connections[0].tls is not None and a.connections[0].tls.alpn == "http/1.1"
-    assert a.requests[0].timings_s.tls is not None
-    (h2,) = a.verdict.expectations
-    assert not h2.ok and "http/1.1" in h2.detail
-    assert exit_code(a) == EXIT_EXPECTATION_FAILED
-
-
-def test_h2_and_multiplex_expectations() -> None:
-    tr = Trace(tls=True, alpn="h2")
-    tr.request(0)
-    # Two streams at once on connection 1: the second request takes the same connection.
-    tr.start(1)
-    tr.emit("get_conn", 2, None, key="https://127.0.0.1:8080", method="GET", url=URL)
-    tr.emit("got_conn", 2, 1, reused=True, was_idle=False, idle_time_s=0.0, protocol="h2")
-    tr.phase[2] = "burst-1"
-    tr.conn_of[2] = 1
-    tr.finish(1)
-    tr.finish(2)
-    tr.end()
-    a = analyze(tr.record((Expectation("h2"), Expectation("multiplex"))))
-    h2, mux = a.verdict.expectations
-    assert h2.ok and h2.detail == "all 3 requests used h2"
-    assert mux.ok and mux.detail == "up to 2 streams at once on one connection"
-    assert a.protocol == "h2"
-    assert a.verdict.reuse == "yes"
-
-    record = healthy(2)
-    record.expectations = (Expectation("multiplex"),)
-    (http1_mux,) = analyze(record).verdict.expectations
-    assert not http1_mux.ok
-
-
 def test_numeric_expectations() -> None:
     record = max_requests(8, 3)
     record.expectations = (
@@ -733,3 +410,334 @@ def test_max_requests_is_found_for_any_limit(limit: int, extra: int) -> None:
     assert a.server.max_requests_per_conn == limit
     assert a.verdict.reuse == "partial"
     assert f"after exactly {limit} requests" in finding(a, "max-requests-per-conn").message
+
+
+# --- HTTP/2 ---------------------------------------------------------------------------------
+
+
+def test_h2_burst_shares_one_connection() -> None:
+    a = analyze(h2_burst(4))
+    assert a.protocol == "h2"
+    assert a.summary.connections_opened == 1 and a.summary.peak_concurrency == 4
+    assert a.verdict.reuse == "yes" and a.verdict.ok and exit_code(a) == EXIT_OK
+    assert a.findings == ()
+    _, h2, mux = a.verdict.expectations
+    assert h2.ok and h2.detail == "all 4 requests used h2"
+    assert mux.ok and mux.detail == "up to 4 streams at once on one connection"
+    assert [r.stream_id for r in a.requests] == [1, 3, 5, 7]
+    assert [r.reused for r in a.requests] == [False, True, True, True]
+    assert not any(r.was_idle for r in a.requests)  # the connection always had a stream
+    assert all(r.http_version == "2" and r.response_connection is None for r in a.requests)
+    (conn,) = a.connections
+    assert conn.protocol == "h2" and conn.peak_streams == 4 and conn.requests == 4
+    assert conn.tls is not None and conn.tls.alpn == "h2"
+    assert conn.tls.alpn_offered == ("h2", "http/1.1")
+    assert conn.h2 == H2Connection(100, 65535, 16384, None, 4096, None)
+    assert a.server.h2_max_concurrent_streams == 100
+    assert a.server.h2_max_concurrent_streams_announced == (100,)
+
+
+def test_h2_streams_on_four_connections_are_not_multiplexed() -> None:
+    a = analyze(h2_spread(4))
+    assert a.summary.connections_opened == 4
+    assert a.verdict.reuse == "partial"
+    assert a.verdict.redialled_connections == (2, 3, 4)
+    assert a.verdict.detail == (
+        "5 requests on 4 connections where 1 would have done; re-dialled: conn 2, 3, 4 "
+        "(not multiplexed: an open h2 connection had a free stream x3)"
+    )
+    assert codes(a) == ["h2-no-multiplexing"]
+    f = finding(a, "h2-no-multiplexing")
+    assert f.severity == "warning"
+    assert f.message == (
+        "4 concurrent requests (burst-1) used 4 h2 connections where 1 could carry them: "
+        "the server allows 100 streams per connection"
+    )
+    assert f.evidence["phases"] == [
+        {"phase": "burst-1", "requests": [1, 2, 3, 4], "connections": [1, 2, 3, 4],
+         "peak_concurrency": 4}
+    ]  # fmt: skip
+    assert f.evidence["unshared_connections"] == [2, 3, 4]
+    assert f.evidence["max_concurrent_streams"] == 100
+    assert f.evidence["dialled_during_handshake"] == []
+    for knob in ("StrictMaxConcurrentStreams", "http.Client", "http2=True", "one per request"):
+        assert knob in f.remedy
+    reuse, h2, mux = a.verdict.expectations
+    assert not reuse.ok and h2.ok
+    assert not mux.ok and mux.detail == (
+        "4 concurrent requests used 4 h2 connections; the server allows 100 streams per connection"
+    )
+    assert exit_code(a) == EXIT_EXPECTATION_FAILED
+
+
+def test_h2_spread_with_no_connection_reused_is_no() -> None:
+    # design.md: "no" when no connection carried a second request, h2 or not.
+    a = analyze(h2_spread(4, sequential=0))
+    assert a.verdict.reuse == "no"
+    assert a.verdict.redialled_connections == (2, 3, 4)
+    assert codes(a) == ["h2-no-multiplexing"]
+
+
+def test_h2_connections_beyond_the_server_limit_are_necessary() -> None:
+    a = analyze(h2_spread(4, max_streams=1))
+    assert a.server.h2_max_concurrent_streams == 1
+    assert a.verdict.reuse == "yes" and a.verdict.redialled_connections == ()
+    assert a.findings == ()
+    *_, mux = a.verdict.expectations
+    assert not mux.ok
+    assert mux.detail == (
+        "4 concurrent requests used 4 h2 connections; the server allows 1 stream per connection"
+    )
+
+
+def test_h2_connections_dialled_before_the_first_handshake() -> None:
+    tr = H2Trace()
+    tr.dial_each(range(4))
+    for r in range(4):
+        tr.finish(r)
+    tr.end()
+    f = finding(analyze(tr.record()), "h2-no-multiplexing")
+    assert f.message.endswith("(3 connections dialled before the first had finished its handshake)")
+    assert f.evidence["dialled_during_handshake"] == [2, 3, 4]
+
+
+def test_h2_limit_not_announced_assumes_100() -> None:
+    a = analyze(h2_spread(4, settings=False))
+    assert a.server.h2_max_concurrent_streams is None
+    assert all(c.h2 == H2Connection() for c in a.connections)
+    f = finding(a, "h2-no-multiplexing")
+    assert f.message.endswith("the server announced no limit (100 assumed)")
+    assert f.evidence["max_concurrent_streams"] is None
+    assert a.verdict.reuse == "partial"
+
+
+def test_h2_settings_are_merged_and_the_smallest_limit_wins() -> None:
+    tr = H2Trace(max_streams=128)
+    tr.start(0)
+    tr.announce(1, 50, initial_window_size=None)  # a later SETTINGS frame lowers the limit
+    tr.start(1, fresh=True)
+    tr.finish(0)
+    tr.finish(1)
+    tr.end()
+    a = analyze(tr.record())
+    c1, c2 = a.connections
+    assert c1.h2 is not None and c1.h2.max_concurrent_streams == 50
+    assert c1.h2.initial_window_size == 65535  # not in the second frame: unchanged
+    assert c1.h2.max_header_list_size is None  # never sent
+    assert c2.h2 is not None and c2.h2.max_concurrent_streams == 128
+    assert a.server.h2_max_concurrent_streams == 50
+    assert a.server.h2_max_concurrent_streams_announced == (50, 128)
+
+
+def test_goaway_retries_the_unprocessed_stream_elsewhere() -> None:
+    a = analyze(h2_goaway_retry())
+    assert codes(a) == ["h2-goaway"]  # a GOAWAY retry is no stale connection
+    f = finding(a, "h2-goaway")
+    assert f.severity == "warning"
+    assert f.message == (
+        "server sent 1 GOAWAY (NO_ERROR) on 1 of 2 connections after 4 streams; 1 stream "
+        "above last_stream_id 7 was unprocessed and retried on a new connection"
+    )
+    assert f.evidence["unprocessed"] == [4] and f.evidence["retried"] == [4]
+    assert f.evidence["error_codes"] == ["NO_ERROR"] and f.evidence["last_stream_ids"] == [7]
+    assert "raise nginx keepalive_requests" not in f.remedy  # one connection is no limit yet
+    row = a.requests[4]
+    assert row.retried and row.conn_id == 2 and row.stream_id == 1
+    c1, c2 = a.connections
+    assert (c1.closed_by, c1.close_reason, c1.request_indexes) == ("server", "goaway", (0, 1, 2, 3))
+    assert c1.h2 is not None and c1.h2.goaway is not None
+    assert c1.h2.goaway == GoAway("NO_ERROR", 7, None, (4,), c1.h2.goaway.at_s)
+    assert c2.request_indexes == (4, 5)
+    assert a.summary.retried == 1
+    assert a.verdict.reuse == "partial"
+    assert a.verdict.detail.endswith("re-dialled: conn 2 (server closed: goaway)")
+
+
+def test_goaway_after_the_same_number_of_streams_is_a_limit() -> None:
+    a = analyze(h2_goaway_every(3, 7))
+    assert a.server.max_requests_per_conn == 3
+    assert codes(a) == ["h2-goaway"]  # max-requests-per-conn leaves it to h2-goaway
+    f = finding(a, "h2-goaway")
+    assert f.message == (
+        "server sent 2 GOAWAYs (NO_ERROR) on 2 of 3 connections after 3 streams each; "
+        "last_stream_id 5"
+    )
+    assert "after 3 streams, so one request in 3" in f.remedy
+    assert "keepalive_requests (default 1000" in f.remedy and "http2_max_requests" in f.remedy
+
+
+@pytest.mark.parametrize(
+    ("code", "remedy"),
+    [("ENHANCE_YOUR_CALM", "CVE-2023-44487"), ("PROTOCOL_ERROR", "debug data")],
+)
+def test_goaway_with_an_error_code_is_an_error(code: str, remedy: str) -> None:
+    a = analyze(h2_goaway_retry(code, data="too many resets"))
+    f = finding(a, "h2-goaway")
+    assert f.severity == "error"
+    assert f"({code})" in f.message and f.message.endswith("; the server said: too many resets")
+    assert remedy in f.remedy and "retry streams above last_stream_id" in f.remedy
+    assert a.findings[0].code == "h2-goaway"  # errors first
+
+
+def test_goaway_on_an_idle_connection_is_its_idle_timeout() -> None:
+    tr = H2Trace()
+    for r in range(2):
+        tr.start(r)
+        tr.finish(r)
+    tr.wait(5.0)
+    tr.goaway(1)
+    tr.start(2, "idle")
+    tr.finish(2)
+    tr.end()
+    a = analyze(tr.record())
+    assert a.server.idle_timeout_s == pytest.approx(5.0, abs=0.01)
+    assert codes(a) == ["server-idle-timeout", "h2-goaway"]
+    assert "idle (goaway)" in finding(a, "server-idle-timeout").message
+    f = finding(a, "h2-goaway")
+    assert f.severity == "info" and "while idle" in f.message
+    assert a.verdict.reuse == "partial" and "(server closed: goaway)" in a.verdict.detail
+
+
+def test_refused_stream_is_retried_without_blaming_the_client() -> None:
+    tr = H2Trace()
+    tr.start(0)
+    tr.start(1)
+    tr.retry(1, "refused-stream")
+    tr.finish(0)
+    tr.finish(1)
+    tr.start(2)  # connection 1 is still good
+    tr.finish(2)
+    tr.end()
+    a = analyze(tr.record())
+    assert a.requests[1].retried and a.requests[1].conn_id == 2
+    assert a.requests[2].conn_id == 1
+    assert codes(a) == []  # neither stale-conn-retry nor h2-no-multiplexing
+    assert a.verdict.detail.endswith("(server refused: REFUSED_STREAM)")
+
+
+def test_h2_unread_body_resets_the_stream_and_keeps_the_connection() -> None:
+    tr = H2Trace()
+    for r in range(3):
+        tr.start(r)
+        tr.finish(r, drain=False)
+        tr.wait(0.01)
+    tr.end()
+    a = analyze(tr.record())
+    assert a.summary.connections_opened == 1 and a.verdict.reuse == "yes"
+    assert codes(a) == ["body-not-drained"]
+    f = finding(a, "body-not-drained")
+    assert f.severity == "info"
+    assert f.message == (
+        "3 h2 response bodies were closed before the end (request 0, 1, 2); the client reset "
+        "their streams and the connection stayed usable"
+    )
+
+
+def test_stream_reset_by_the_server_is_a_request_error() -> None:
+    tr = H2Trace()
+    tr.start(0)
+    tr.finish(0)
+    tr.start(1)
+    tr.finish(1, reset="INTERNAL_ERROR")
+    tr.start(2)
+    tr.finish(2)
+    tr.end()
+    a = analyze(tr.record())
+    row = a.requests[1]
+    assert row.error == RunError("stream-reset", "server reset stream 3: INTERNAL_ERROR")
+    assert row.status is None
+    assert a.summary.failed == 1
+    assert a.connections[0].request_indexes == (0, 1, 2)  # the connection carried on
+    assert a.verdict.reuse == "yes" and exit_code(a) == EXIT_OK
+
+
+def test_h2c_prior_knowledge() -> None:
+    tr = H2Trace(tls=False)
+    for r in range(3):
+        tr.start(r, "burst-1")
+    for r in range(3):
+        tr.finish(r)
+    tr.end()
+    a = analyze(tr.record((Expectation("multiplex"),)))
+    (conn,) = a.connections
+    assert conn.protocol == "h2" and conn.tls is None and conn.peak_streams == 3
+    assert a.verdict.ok and a.findings == ()
+
+
+def test_alpn_fallback_to_http1() -> None:
+    a = analyze(alpn_fallback())
+    assert codes(a) == ["h2-not-negotiated"]
+    f = finding(a, "h2-not-negotiated")
+    assert f.severity == "warning"
+    assert f.message == (
+        "server chose http/1.1, not h2, on 1 of 1 TLS connection (ALPN offered: h2, http/1.1)"
+    )
+    assert f.evidence["alpn_offered"] == ["h2", "http/1.1"]
+    assert f.evidence["alpn_chosen"] == ["http/1.1"]
+    assert f.evidence["connections"] == [1] and f.evidence["requests"] == [0, 1]
+    for knob in ("http2 on;", "listen 443 ssl http2;", "Protocols h2 http/1.1", "load balancer",
+                 "ForceAttemptHTTP2", "http2=True", "httpx[http2]"):  # fmt: skip
+        assert knob in f.remedy
+    h2, mux = a.verdict.expectations
+    assert not h2.ok and h2.detail == (
+        "server chose http/1.1 (offered h2, http/1.1): 2 of 2 requests used http/1.1"
+    )
+    assert not mux.ok and mux.detail == "server chose http/1.1 (offered h2, http/1.1)"
+    assert a.requests[0].timings_s.tls is not None
+    assert exit_code(a) == EXIT_EXPECTATION_FAILED
+
+
+def test_alpn_with_no_protocol_chosen() -> None:
+    a = analyze(alpn_fallback(chosen=None))
+    f = finding(a, "h2-not-negotiated")
+    assert f.message.startswith("server chose no protocol, not h2, on 1 of 1 TLS connection")
+    assert f.remedy.startswith("The server selected no ALPN protocol at all")
+    assert f.evidence["alpn_chosen"] == [None]
+    assert a.verdict.expectations[0].detail.startswith("server chose no protocol (offered")
+
+
+def test_h2_required_and_refused_stops_the_run() -> None:
+    a = analyze(h2_required())
+    assert exit_code(a) == EXIT_UNREACHABLE and not a.verdict.ok
+    f = finding(a, "h2-not-negotiated")
+    assert f.severity == "error"
+    assert f.message == (
+        "server chose http/1.1, not h2, on 1 of 1 TLS connection (ALPN offered: h2); the run "
+        "required h2 and stopped"
+    )
+    assert f.evidence["run_error"]["kind"] == "h2-not-negotiated"
+    (h2,) = a.verdict.expectations
+    assert not h2.ok and h2.detail == "server chose http/1.1 (offered h2)"
+
+    a = analyze(h2_required(tls=False))  # h2c: no ALPN to go by, the runner's word
+    f = finding(a, "h2-not-negotiated")
+    assert f.message == (
+        "the server did not speak HTTP/2 with prior knowledge (h2c): server answered HTTP/1.1 "
+        "to h2c; the run required h2 and stopped"
+    )
+    assert f.remedy.startswith("h2c (HTTP/2 over plain TCP")
+    assert a.verdict.expectations[0].detail == "server answered HTTP/1.1 to h2c"
+
+
+def test_http1_requests_are_never_streams_at_once() -> None:
+    for record in (burst(4), pool_churn(), healthy(3)):
+        assert all(c.peak_streams <= 1 for c in analyze(record).connections)
+    # A connection handed straight to a waiting request: put_idle, then the next got_conn,
+    # then the first request_done.  Still one at a time on the connection.
+    tr = Trace()
+    tr.start(0)
+    tr.emit("get_conn", 1, None, key="http://127.0.0.1:8080", method="GET", url=URL)
+    tr.t += 0.004
+    tr.emit("got_first_byte", 0, 1)
+    tr.emit("body_done", 0, 1, bytes=2, complete=True)
+    tr.emit("put_idle", 0, 1, ok=True, reason=None, idle_conns=0, handed_off=True)
+    tr.emit("got_conn", 1, 1, reused=True, was_idle=False, idle_time_s=0.0, protocol="http/1.1")
+    tr.emit("request_done", 0, 1, status=200, error=None, retried=False, phase="burst-1")
+    tr.emit("put_idle", 1, 1, ok=True, reason=None, idle_conns=1)
+    tr.emit("request_done", 1, 1, status=200, error=None, retried=False, phase="burst-1")
+    record = tr.record((Expectation("multiplex"),))
+    a = analyze(record)
+    assert a.summary.peak_concurrency == 2
+    assert a.connections[0].peak_streams == 1
+    (mux,) = a.verdict.expectations
+    assert not mux.ok and mux.detail == "no request used h2"

@@ -17,6 +17,7 @@ from reusecheck.findings import (
     client_idle_timeout_remedy,
     explain,
     go_duration,
+    h2_goaway_remedy,
     max_requests_remedy,
     pool_churn_remedy,
     seconds,
@@ -117,3 +118,31 @@ def test_other_computed_remedies() -> None:
     assert "at least 8 idle connections per host (now 2)" in churn
     assert "MaxIdleConnsPerHost = 8" in churn
     assert "(now" not in pool_churn_remedy(8, None)
+
+
+@pytest.mark.parametrize(
+    ("code", "knobs"),
+    [
+        ("h2-not-negotiated", ("http2 on;", "listen 443 ssl http2;", "Protocols h2 http/1.1",
+                               "load balancer or CDN", "ForceAttemptHTTP2", "httpx[http2]")),
+        ("h2-no-multiplexing", ("one per request", "StrictMaxConcurrentStreams",
+                                "Client(http2=True)", "http2_max_concurrent_streams")),
+        ("h2-goaway", ("keepalive_requests", "last_stream_id", "debug data")),
+    ],
+)  # fmt: skip
+def test_h2_entries_name_the_knobs(code: str, knobs: tuple[str, ...]) -> None:
+    e = CATALOGUE[code]
+    text = e.explanation + " " + e.remedy
+    for knob in knobs:
+        assert knob in text, knob
+
+
+def test_goaway_remedy_by_error_code() -> None:
+    limit = h2_goaway_remedy({"NO_ERROR"}, 1000)
+    assert "after 1000 streams, so one request in 1000" in limit
+    assert "keepalive_requests (default 1000; http2_max_requests before 1.19.7)" in limit
+    graceful = h2_goaway_remedy({"NO_ERROR"}, None)
+    assert "graceful shutdown" in graceful and "keepalive_requests" not in graceful
+    calm = h2_goaway_remedy({"ENHANCE_YOUR_CALM", "INTERNAL_ERROR"}, None)
+    assert "CVE-2023-44487" in calm and "error log" in calm and "graceful" not in calm
+    assert all(text.endswith("(Go and httpx do).") for text in (limit, graceful, calm))

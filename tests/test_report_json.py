@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 
-from test_analyze import (
+from builders import (
     Trace,
+    alpn_fallback,
     connection_close,
+    h2_burst,
+    h2_goaway_retry,
+    h2_spread,
     healthy,
     idle_timeout,
     max_requests,
@@ -152,3 +156,74 @@ def test_urls_are_redacted_unless_revealed() -> None:
     assert doc["requests"][0]["url"] == doc["target"]
     assert doc["options"] == {"max_idle_per_host": 2}
     assert "pa55word" in dumps(a, reveal=True)
+
+
+def test_h2_fields() -> None:
+    doc = to_document(analyze(h2_burst(4)))
+    assert doc["protocol"] == "h2"
+    assert [r["stream_id"] for r in doc["requests"]] == [1, 3, 5, 7]
+    assert all(r["http_version"] == "2" and r["protocol"] == "h2" for r in doc["requests"])
+    first = doc["requests"][0]
+    assert first["got_conn_at_s"] is not None
+    assert first["released_at_s"] > first["got_conn_at_s"]
+    (conn,) = doc["connections"]
+    assert conn.keys() >= CONNECTION
+    assert conn["tls"]["alpn"] == "h2"
+    assert conn["tls"]["alpn_offered"] == ["h2", "http/1.1"]
+    assert conn["peak_streams"] == 4
+    assert conn["h2"] == {
+        "max_concurrent_streams": 100,
+        "initial_window_size": 65535,
+        "max_frame_size": 16384,
+        "max_header_list_size": None,
+        "header_table_size": 4096,
+        "goaway": None,
+    }
+    assert doc["server"]["h2_max_concurrent_streams"] == 100
+    assert doc["server"]["h2_max_concurrent_streams_announced"] == [100]
+    names = [e["name"] for e in doc["verdict"]["expectations"]]
+    assert names == ["reuse", "h2", "multiplex"]
+    assert all(e["ok"] for e in doc["verdict"]["expectations"])
+    json.dumps(doc)  # plain JSON all the way down
+
+
+def test_h2_goaway_in_the_connection() -> None:
+    doc = to_document(analyze(h2_goaway_retry()))
+    c1, c2 = doc["connections"]
+    goaway = c1["h2"]["goaway"]
+    assert goaway == {
+        "error_code": "NO_ERROR",
+        "last_stream_id": 7,
+        "additional_data": None,
+        "unprocessed": [4],
+        "at_s": goaway["at_s"],
+    }
+    assert c1["close_reason"] == "goaway" and c1["closed_by"] == "server"
+    assert c2["h2"]["goaway"] is None
+    retried = doc["requests"][4]
+    assert retried["retried"] is True and retried["conn_id"] == 2 and retried["stream_id"] == 1
+    (f,) = doc["findings"]
+    assert f["code"] == "h2-goaway" and f["evidence"]["unprocessed"] == [4]
+
+
+def test_h2_no_multiplexing_evidence() -> None:
+    doc = to_document(analyze(h2_spread(4)))
+    (f,) = doc["findings"]
+    assert f["code"] == "h2-no-multiplexing"
+    assert f["evidence"]["phases"][0]["phase"] == "burst-1"
+    assert f["evidence"]["connections"] == [1, 2, 3, 4]
+    assert f["evidence"]["peak_concurrency"] == 4
+    assert f["evidence"]["max_concurrent_streams"] == 100
+    assert [c["peak_streams"] for c in doc["connections"]] == [1, 1, 1, 1]
+    assert doc["verdict"]["reuse"] == "partial"
+
+
+def test_http1_connections_have_no_h2_block() -> None:
+    doc = to_document(analyze(alpn_fallback()))
+    (conn,) = doc["connections"]
+    assert conn["h2"] is None and conn["protocol"] == "http/1.1"
+    assert conn["tls"]["alpn"] == "http/1.1"
+    assert conn["tls"]["alpn_offered"] == ["h2", "http/1.1"]
+    assert doc["server"]["h2_max_concurrent_streams"] is None
+    assert doc["server"]["h2_max_concurrent_streams_announced"] == []
+    assert doc["findings"][0]["evidence"]["alpn_chosen"] == ["http/1.1"]

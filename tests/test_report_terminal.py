@@ -6,11 +6,15 @@ import io
 import re
 
 import pytest
-from rich.console import Console
-from test_analyze import (
+from builders import (
+    H2Trace,
     Trace,
+    alpn_fallback,
     burst,
     connection_close,
+    h2_burst,
+    h2_goaway_retry,
+    h2_spread,
     healthy,
     idle_timeout,
     max_requests,
@@ -18,6 +22,7 @@ from test_analyze import (
     stale_retry,
     unreachable,
 )
+from rich.console import Console
 
 from reusecheck.analyze import Analysis, RunRecord, analyze
 from reusecheck.redact import REDACTED
@@ -187,3 +192,96 @@ def test_long_runs_show_the_first_and_last_rows() -> None:
     assert any(line.strip().startswith("... 60 more connections") for line in lines)
     assert len(lanes(lines)) == 40
     assert lines[-1] == "verdict: FAIL · reuse no · 0/100 reused · 100 connections"
+
+
+# --- HTTP/2 ---------------------------------------------------------------------------------
+
+
+def test_h2_burst_reads_as_one_connection_with_four_streams_at_once() -> None:
+    lines = show(analyze(h2_burst(4)))
+    assert lines[1].startswith("address") and " · h2 · TLSv1.3 " in lines[1]
+    assert lines[1].endswith("(alpn h2)")
+    assert "h2 max 100 concurrent streams" in lines[2]
+    head = lines.index("Requests") + 1
+    # No Connection column: HTTP/2 has no such header.
+    assert lines[head].split() == [
+        "#", "phase", "conn:stream", "reused", "idle", "dial", "wait", "total", "status",
+    ]  # fmt: skip
+    rows = [line.split() for line in lines[head + 2 : head + 6]]
+    assert [r[2] for r in rows] == ["1:1", "1:3", "1:5", "1:7"]
+    (lane,) = lanes(lines)
+    assert "4" in lane.split()[1]  # four streams in flight on c1 at the same moment
+    assert lane.rstrip().endswith(" 4")
+    legend = "\n".join(lines[lines.index("Timeline") :])
+    assert "2-4 streams at once" in legend
+    assert lines[-1] == "verdict: OK · reuse yes · 3/4 reused · 1 connection"
+
+
+def test_h2_spread_is_four_lanes_and_a_finding() -> None:
+    lines = show(analyze(h2_spread(4)))
+    timeline = lanes(lines)
+    assert len(timeline) == 4
+    assert not any(ch.isdigit() for lane in timeline for ch in lane.split(maxsplit=1)[1][:-2])
+    text = "\n".join(lines)
+    assert "streams at once" not in text  # nothing shared: no legend entry for it
+    assert "WARNING h2-no-multiplexing" in text
+    assert "4 concurrent requests (burst-1) used 4 h2 connections where 1 could carry" in text
+    assert "expect multiplex FAILED: 4 concurrent requests used 4 h2 connections" in text
+
+
+def test_goaway_and_retry_in_the_tables() -> None:
+    lines = show(analyze(h2_goaway_retry()))
+    conns = lines[lines.index("Connections") + 3 :]
+    assert conns[0].split()[-3:] == ["server", "goaway", "NO_ERROR"]
+    row = next(line.split() for line in lines if line.startswith("4 "))
+    assert row[2:4] == ["2:1", "retry"]
+    assert "WARNING h2-goaway" in "\n".join(lines)
+
+
+def test_alpn_offer_is_shown_when_not_taken() -> None:
+    lines = show(analyze(alpn_fallback()))
+    header = " ".join(" ".join(lines[1:3]).split())
+    assert "· http/1.1 · TLSv1.3" in header
+    assert "(alpn http/1.1, offered h2, http/1.1)" in header
+    assert "WARNING h2-not-negotiated" in "\n".join(lines)
+
+
+def test_h2c_stream_reset_and_differing_limits() -> None:
+    tr = H2Trace(tls=False, max_streams=128)
+    tr.start(0)
+    tr.start(1, fresh=True)
+    tr.announce(2, 64)
+    tr.finish(0)
+    tr.finish(1, reset="INTERNAL_ERROR")
+    tr.end()
+    lines = show(analyze(tr.record()))
+    assert " · h2c · no TLS" in lines[1]
+    header = " ".join(" ".join(lines[2:4]).split())
+    assert "h2 max 64 concurrent streams (connections differ: 64, 128)" in header
+    row = next(line.split() for line in lines if line.startswith("1 "))
+    assert row[-1] == "stream-reset"
+
+
+def test_timeline_counts_only_true_overlap() -> None:
+    tl = layout(analyze(h2_burst(4)), 60)
+    (lane,) = tl.lanes
+    assert max(lane.streams) == 4 and tl.stream_counts == (2, 3, 4)
+    assert tl.streams_legend == (("2-4", "streams at once"),)
+    assert "4444" in lane.text
+    for record in (burst(4), pool_churn(), max_requests(8, 3)):  # HTTP/1.1: one at a time
+        tl = layout(analyze(record), 60)
+        assert tl.stream_counts == () and tl.streams_legend == ()
+        assert not any(ch.isdigit() for lane in tl.lanes for ch in lane.text)
+
+
+def test_ten_or_more_streams_show_a_plus() -> None:
+    a = analyze(h2_burst(12))
+    lines = show(a)
+    (lane,) = lanes(lines)
+    assert "+" in lane
+    assert any("+ 10 or more streams at once" in line for line in lines)
+    for width in (40, 120):
+        console = Console(file=io.StringIO(), width=width, force_terminal=False)
+        console.print(TimelineView(a))
+        out = console.file.getvalue().splitlines()  # type: ignore[attr-defined]
+        assert all(len(line.rstrip()) <= width for line in out)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from reusecheck.analysis.events import EventIndex, as_float, as_str, get
-from reusecheck.analysis.model import ConnectionRow, TlsInfo
+from reusecheck.analysis.h2 import h2_connection, is_h2
+from reusecheck.analysis.model import ConnectionRow, RequestRow, TlsInfo
+from reusecheck.analysis.requests import peak_streams
 
 # Close reasons (docs/design.md) by which side decides them.  The pool stamps
 # ``closed_by`` on every conn_closed; these sets read the reason when it did not.
@@ -16,6 +20,7 @@ def _tls(index: EventIndex, conn: int) -> tuple[TlsInfo | None, str | None]:
     done = index.conn_event(conn, "tls_done")
     if done is None:
         return None, None
+    offered = get(index.conn_event(conn, "tls_start"), "alpn_offered") or ()
     error = as_str(get(done, "error"))
     if error is not None:
         return None, error
@@ -26,12 +31,16 @@ def _tls(index: EventIndex, conn: int) -> tuple[TlsInfo | None, str | None]:
             cipher=as_str(get(done, "cipher")),
             alpn=as_str(get(done, "alpn")),
             resumed=resumed if isinstance(resumed, bool) else None,
+            alpn_offered=tuple(str(p) for p in offered),
         ),
         None,
     )
 
 
-def connection_row(index: EventIndex, conn: int, carried: list[int]) -> ConnectionRow:
+def connection_row(
+    index: EventIndex, conn: int, carried: list[int], rows: Sequence[RequestRow] = ()
+) -> ConnectionRow:
+    """``rows``: the requests whose final attempt this connection served."""
     events = index.by_conn[conn]
     start = index.conn_event(conn, "connect_start")
     connected = index.conn_event(conn, "connect_done", last=True)
@@ -65,11 +74,22 @@ def connection_row(index: EventIndex, conn: int, carried: list[int]) -> Connecti
         request_indexes=tuple(carried),
         idle_time_at_close_s=idle_at_close,
         error=as_str(get(connected, "error")) or tls_error,
+        peak_streams=peak_streams(rows),
+        h2=h2_connection(index, conn) if is_h2(index, conn, protocol) else None,
     )
 
 
-def connection_rows(index: EventIndex, carried: dict[int, list[int]]) -> tuple[ConnectionRow, ...]:
-    return tuple(connection_row(index, c, carried.get(c, [])) for c in sorted(index.by_conn))
+def connection_rows(
+    index: EventIndex, carried: dict[int, list[int]], rows: Sequence[RequestRow] = ()
+) -> tuple[ConnectionRow, ...]:
+    served: dict[int, list[RequestRow]] = {}
+    for r in rows:
+        if r.conn_id is not None:
+            served.setdefault(r.conn_id, []).append(r)
+    return tuple(
+        connection_row(index, c, carried.get(c, []), served.get(c, []))
+        for c in sorted(index.by_conn)
+    )
 
 
 def was_opened(row: ConnectionRow) -> bool:

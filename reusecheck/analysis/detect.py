@@ -1,22 +1,27 @@
 """Findings detection: each detector reads the rows and facts and returns a Finding or None.
 
 Messages carry the measured numbers; remedies are computed from them where there are
-any (findings.py holds the knobs).  Not detected yet: h2-no-multiplexing and
-tls-no-resumption (they need the HTTP/2 layer and resumption attempts in the record).
+any (findings.py holds the knobs).  The HTTP/2 detectors are in ``detect_h2``.  Not
+detected yet: tls-no-resumption (it needs resumption attempts in the record).
 """
 
 from __future__ import annotations
 
-import statistics
-from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import Any
+from collections.abc import Callable
+from dataclasses import replace
 
 from reusecheck import findings as cat
-from reusecheck.analysis.connections import was_opened
-from reusecheck.analysis.events import EventIndex, as_float, as_int, get
-from reusecheck.analysis.model import ConnectionRow, RequestRow, ServerFacts
+from reusecheck.analysis.context import (
+    Context,
+    evidence,
+    listed,
+    opened,
+    plural,
+    secs,
+    tally,
+)
+from reusecheck.analysis.detect_h2 import h2_goaway, h2_no_multiplexing, h2_not_negotiated
+from reusecheck.analysis.events import as_float, as_int, get
 from reusecheck.analysis.server import (
     CLOSE_AFTER_RESPONSE_S,
     after_response_closes,
@@ -31,48 +36,8 @@ _SAID = {
     "eof": "EOF",
     "reset": "reset",
     "idle-timeout": "EOF right after the response",
+    "goaway": "GOAWAY",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Context:
-    index: EventIndex
-    rows: tuple[RequestRow, ...]
-    conns: tuple[ConnectionRow, ...]
-    server: ServerFacts
-    options: Mapping[str, Any]
-    peak: int
-    found: frozenset[str]  # codes detected before this detector ran
-
-
-def plural(n: int, word: str, many: str | None = None) -> str:
-    return f"{n} {word if n == 1 else (many or word + 's')}"
-
-
-def secs(value: float) -> str:
-    return f"{value:.1f} s"
-
-
-def _tally(reasons: Iterable[str]) -> str:
-    """'Connection: close' or 'Connection: close x2, EOF x1' for mixed causes."""
-    counts = Counter(reasons)
-    if len(counts) == 1:
-        return next(iter(counts))
-    return ", ".join(f"{r} x{n}" for r, n in counts.most_common())
-
-
-def _opened(ctx: Context) -> list[ConnectionRow]:
-    return [c for c in ctx.conns if was_opened(c)]
-
-
-def _evidence(conns: Sequence[ConnectionRow], **extra: Any) -> dict[str, Any]:
-    requests = sorted({r for c in conns for r in c.request_indexes})
-    return {
-        "connections": [c.id for c in conns],
-        "requests": requests,
-        "times_s": [round(c.closed_at_s, 6) for c in conns if c.closed_at_s is not None],
-        **extra,
-    }
 
 
 def no_keepalive(ctx: Context) -> Finding | None:
@@ -82,13 +47,13 @@ def no_keepalive(ctx: Context) -> Finding | None:
     if not closes:
         return None  # all HTTP/1.0: http10-server says it better
     used = [c for c in ctx.conns if c.requests]
-    how = _tally(_SAID.get(c.close_reason or "", c.close_reason or "?") for c in closes)
+    how = tally(_SAID.get(c.close_reason or "", c.close_reason or "?") for c in closes)
     return cat.finding(
         "no-keepalive",
         f"server closed {len(closes)} of {plural(len(used), 'connection')} after one request "
         f"each ({how})",
         cat.entry("no-keepalive").remedy,
-        **_evidence(closes, reasons=[c.close_reason for c in closes]),
+        **evidence(closes, reasons=[c.close_reason for c in closes]),
     )
 
 
@@ -103,7 +68,7 @@ def http10_server(ctx: Context) -> Finding | None:
         f"server answered HTTP/1.0 without keep-alive and closed {len(closes)} of "
         f"{plural(len(used), 'connection')} after {plural(n_req, 'request')}",
         cat.entry("http10-server").remedy,
-        **_evidence(closes),
+        **evidence(closes),
     )
 
 
@@ -112,9 +77,11 @@ def max_requests(ctx: Context) -> Finding | None:
     if n is None or n < 2:
         return None
     closes = [c for c in after_response_closes(ctx.index, ctx.conns) if c.requests == n]
-    how = _tally(_SAID.get(c.close_reason or "", c.close_reason or "?") for c in closes)
+    if closes and all(c.h2 is not None and c.h2.goaway is not None for c in closes):
+        return None  # HTTP/2: h2-goaway says it, with the GOAWAY's error code
+    how = tally(_SAID.get(c.close_reason or "", c.close_reason or "?") for c in closes)
     message = (
-        f"server closed {len(closes)} of {plural(len(_opened(ctx)), 'connection')} after "
+        f"server closed {len(closes)} of {plural(len(opened(ctx)), 'connection')} after "
         f"exactly {n} requests ({how})"
     )
     hint = ctx.server.keepalive_hint
@@ -129,7 +96,7 @@ def max_requests(ctx: Context) -> Finding | None:
         severity,
         message,
         cat.max_requests_remedy(n),
-        _evidence(closes, max_requests_per_conn=n),
+        evidence(closes, max_requests_per_conn=n),
     )
 
 
@@ -139,7 +106,7 @@ def server_idle_timeout(ctx: Context) -> Finding | None:
     if not closes or measured is None:
         return None
     idles = [t for _, t, _ in closes]
-    how = _tally(r for _, _, r in closes)
+    how = tally(r for _, _, r in closes)
     spread = ""
     if len(idles) > 1 and max(idles) - min(idles) >= 0.05:
         spread = f", median of {min(idles):.1f}-{max(idles):.1f} s"
@@ -158,12 +125,14 @@ def server_idle_timeout(ctx: Context) -> Finding | None:
         "server-idle-timeout",
         message,
         cat.client_idle_timeout_remedy(measured, "the server's idle timeout"),
-        **_evidence(conns, idle_times_s=[round(t, 6) for t in idles], idle_timeout_s=measured),
+        **evidence(conns, idle_times_s=[round(t, 6) for t in idles], idle_timeout_s=measured),
     )
 
 
 def stale_conn_retry(ctx: Context) -> Finding | None:
-    retries = ctx.index.named("retry")
+    # A retry after a GOAWAY or a refused stream is HTTP/2 telling the client, not a
+    # stale connection (h2-goaway reports GOAWAYs).  Records without a reason: stale.
+    retries = [e for e in ctx.index.named("retry") if get(e, "reason") in (None, "stale")]
     if not retries:
         return None
     requests, conns, idles, how = [], [], [], []
@@ -179,14 +148,17 @@ def stale_conn_retry(ctx: Context) -> Finding | None:
             (a for a in ctx.index.attempts.get(e.request, []) if a.retry is e),
             None,
         )
-        idle = as_float(get(failed.first("got_conn") if failed else None, "idle_time_s"))
-        if idle is not None:
+        got = failed.first("got_conn") if failed else None
+        idle = as_float(get(got, "idle_time_s")) if get(got, "was_idle", True) else None
+        # A connection that failed as it was taken (HTTP/2: with streams in flight)
+        # tells nothing about an idle timeout.
+        if idle is not None and idle >= CLOSE_AFTER_RESPONSE_S:
             idles.append(idle)
     n = len(requests)
     after = f" after {secs(min(idles))} idle" if idles else ""
     message = (
         f"{plural(n, 'request')} hit a reused connection the server had closed "
-        f"({_tally(how) if how else 'closed'}{after}) and {'was' if n == 1 else 'were'} "
+        f"({tally(how) if how else 'closed'}{after}) and {'was' if n == 1 else 'were'} "
         "retried on a new connection"
     )
     if ctx.server.idle_timeout_s is not None:
@@ -225,7 +197,7 @@ def pool_churn(ctx: Context) -> Finding | None:
     first_drop = min(
         (c.closed_at_s for c in dropped_rows if c.closed_at_s is not None), default=0.0
     )
-    redialled = [c for c in _opened(ctx) if c.opened_at_s > first_drop]
+    redialled = [c for c in opened(ctx) if c.opened_at_s > first_drop]
     if not redialled:
         return None
     limit = as_int(ctx.options.get("max_idle_per_host"))
@@ -248,21 +220,21 @@ def pool_churn(ctx: Context) -> Finding | None:
 
 
 def body_not_drained(ctx: Context) -> Finding | None:
+    h2 = {c.id for c in ctx.conns if c.h2 is not None}
     puts = [
         e
         for e in ctx.index.named("put_idle")
-        if get(e, "ok") is False and get(e, "reason") == "body-not-drained"
+        if get(e, "ok") is False and get(e, "reason") == "body-not-drained" and e.conn not in h2
     ]
     if not puts:
-        return None
+        return _h2_body_not_drained(ctx, h2)
     requests = sorted({e.request for e in puts if e.request is not None})
     conns = sorted({e.conn for e in puts if e.conn is not None})
-    shown = ", ".join(str(r) for r in requests[:8]) + (", ..." if len(requests) > 8 else "")
     n = len(requests)
     message = (
         f"{plural(n, 'response body', 'response bodies')} {'was' if n == 1 else 'were'} not "
-        f"read to the end (request {shown}), so {plural(len(conns), 'connection')} could not "
-        "be reused"
+        f"read to the end (request {listed(requests)}), so {plural(len(conns), 'connection')} "
+        "could not be reused"
     )
     return cat.finding(
         "body-not-drained",
@@ -274,9 +246,41 @@ def body_not_drained(ctx: Context) -> Finding | None:
     )
 
 
+def _h2_body_not_drained(ctx: Context, h2: set[int]) -> Finding | None:
+    """HTTP/2: closing a body early resets its stream (RST_STREAM CANCEL) and the
+    connection carries on, so reuse does not suffer; the server did the work for nothing."""
+    unread = [
+        e
+        for e in ctx.index.named("body_done")
+        if get(e, "complete") is False and get(e, "error") is None and e.conn in h2
+    ]
+    requests = sorted({e.request for e in unread if e.request is not None})
+    if not requests:
+        return None
+    n = len(requests)
+    message = (
+        f"{plural(n, 'h2 response body', 'h2 response bodies')} {'was' if n == 1 else 'were'} "
+        f"closed before the end (request {listed(requests)}); the client reset "
+        f"{'its stream' if n == 1 else 'their streams'} and the connection stayed usable"
+    )
+    return cat.Finding(
+        "body-not-drained",
+        "info",
+        message,
+        cat.entry("body-not-drained").remedy,
+        {
+            "requests": requests,
+            "connections": sorted({e.conn for e in unread if e.conn is not None}),
+            "times_s": [round(e.t, 6) for e in unread],
+            "protocol": "h2",
+        },
+    )
+
+
 def new_conn_per_request(ctx: Context) -> Finding | None:
     # The catch-all: only when no more specific finding already names the cause.
-    if ctx.found & {"no-keepalive", "http10-server", "body-not-drained", "pool-churn"}:
+    named = {"no-keepalive", "http10-server", "body-not-drained", "pool-churn"}
+    if ctx.found & (named | {"server-idle-timeout", "h2-goaway"}):
         return None
     served = [r for r in ctx.rows if r.conn_id is not None]
     if len(served) < 2 or ctx.peak > 1 or any(r.reused for r in served):
@@ -285,53 +289,13 @@ def new_conn_per_request(ctx: Context) -> Finding | None:
     closes = [c for c in conns if c.close_reason is not None]
     cause = ""
     if closes:
-        by = _tally(f"{c.closed_by or '?'}: {c.close_reason}" for c in closes)
+        by = tally(f"{c.closed_by or '?'}: {c.close_reason}" for c in closes)
         cause = f"; connections closed by {by}"
     return cat.finding(
         "new-conn-per-request",
         f"each of {len(served)} sequential requests opened a new connection{cause}",
         cat.entry("new-conn-per-request").remedy,
-        **_evidence(conns),
-    )
-
-
-def h2_not_negotiated(ctx: Context) -> Finding | None:
-    refused: list[tuple[int, str]] = []
-    offered_h2 = 0
-    for e in ctx.index.named("tls_start"):
-        if e.conn is None or "h2" not in (get(e, "alpn_offered") or ()):
-            continue
-        offered_h2 += 1
-        done = ctx.index.conn_event(e.conn, "tls_done")
-        if done is not None and get(done, "error") is None and get(done, "alpn") != "h2":
-            refused.append((e.conn, str(get(done, "alpn") or "no ALPN protocol")))
-    if not refused:
-        return None
-    chosen = _tally(a for _, a in refused)
-    refused_ids = {c for c, _ in refused}
-    return cat.finding(
-        "h2-not-negotiated",
-        f"client offered h2 but the server chose {chosen} on {len(refused)} of "
-        f"{plural(offered_h2, 'TLS connection')}",
-        cat.entry("h2-not-negotiated").remedy,
-        connections=[c for c, _ in refused],
-        requests=sorted({r for c in ctx.conns if c.id in refused_ids for r in c.request_indexes}),
-    )
-
-
-def h2_goaway(ctx: Context) -> Finding | None:
-    ids = {c.id for c in ctx.conns if c.close_reason == "goaway"}
-    ids |= {e.conn for e in ctx.index.named("h2_goaway") if e.conn is not None}
-    if not ids:
-        return None
-    conns = [c for c in ctx.conns if c.id in ids]
-    streams = statistics.median([c.requests for c in conns]) if conns else 0
-    return cat.finding(
-        "h2-goaway",
-        f"server sent GOAWAY on {plural(len(ids), 'connection')} (median {streams:g} "
-        "requests carried)",
-        cat.entry("h2-goaway").remedy,
-        **_evidence(conns),
+        **evidence(conns),
     )
 
 
@@ -343,6 +307,7 @@ DETECTORS: tuple[Callable[[Context], Finding | None], ...] = (
     stale_conn_retry,
     h2_not_negotiated,
     h2_goaway,
+    h2_no_multiplexing,
     pool_churn,
     body_not_drained,
     new_conn_per_request,  # last: it defers to the findings above
@@ -354,7 +319,8 @@ _RANK = {"error": 0, "warning": 1, "info": 2}
 def detect(ctx: Context) -> tuple[Finding, ...]:
     found: list[Finding] = []
     for detector in DETECTORS:
-        ctx = replace(ctx, found=frozenset(f.code for f in found))
+        # An info finding names no cause strong enough to silence another detector.
+        ctx = replace(ctx, found=frozenset(f.code for f in found if f.severity != "info"))
         f = detector(ctx)
         if f is not None:
             found.append(f)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 from reusecheck.trace import Event
@@ -62,6 +63,18 @@ class EventIndex:
 
     def named(self, *names: str) -> list[Event]:
         return [e for e in self.events if e.event in names]
+
+    def retry_dials(self) -> dict[int, str]:
+        """Connection id -> the retry reason, for connections dialled to retry a request
+        (the pool retries on a new connection: a stale one, after GOAWAY, a refused stream)."""
+        dials: dict[int, str] = {}
+        for attempts in self.attempts.values():
+            for before, attempt in pairwise(attempts):
+                reason = str(get(before.retry, "reason") or "stale")
+                for e in attempt.events:
+                    if e.event == "connect_start" and e.conn is not None:
+                        dials[e.conn] = reason
+        return dials
 
     def conn_event(self, conn: int, name: str, last: bool = False) -> Event | None:
         evs = self.by_conn.get(conn, [])

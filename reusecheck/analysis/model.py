@@ -115,6 +115,11 @@ class RequestRow:
     http_version: str | None = None
     started_at_s: float = 0.0
     ended_at_s: float | None = None
+    # On its connection (HTTP/2: its stream) from got_conn until the connection was free
+    # of it again (put_idle, a close, or request_done): the interval that tells streams
+    # sharing a connection at the same time from requests handed one to the next.
+    got_conn_at_s: float | None = None
+    released_at_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +128,34 @@ class TlsInfo:
     cipher: str | None
     alpn: str | None
     resumed: bool | None
+    # addition
+    alpn_offered: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class GoAway:
+    """The server's GOAWAY (RFC 9113 section 6.8): streams above ``last_stream_id`` were
+    not processed; ``unprocessed`` are the request indexes the client had on them."""
+
+    error_code: str | None
+    last_stream_id: int | None
+    additional_data: str | None = None
+    unprocessed: tuple[int, ...] = ()
+    at_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class H2Connection:
+    """An HTTP/2 connection's server SETTINGS (RFC 9113 section 6.5.2), as in force at
+    the end: later SETTINGS frames override earlier ones, a setting never sent is
+    ``None`` (its RFC default applies: no stream limit, 65535, 16384, none, 4096)."""
+
+    max_concurrent_streams: int | None = None
+    initial_window_size: int | None = None
+    max_frame_size: int | None = None
+    max_header_list_size: int | None = None
+    header_table_size: int | None = None
+    goaway: GoAway | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +174,8 @@ class ConnectionRow:
     request_indexes: tuple[int, ...] = ()
     idle_time_at_close_s: float | None = None  # set when the server closed it while idle
     error: str | None = None  # the dial or handshake failed
+    peak_streams: int = 0  # most requests on it at the same time (HTTP/1.1: at most 1)
+    h2: H2Connection | None = None  # HTTP/2 connections only
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +191,9 @@ class ServerFacts:
     software: str | None = None  # the Server header
     idle_timeout_hint_delta_s: float | None = None  # hint timeout - measured
     max_requests_hint_delta: int | None = None  # hint max - measured
+    # Every distinct SETTINGS_MAX_CONCURRENT_STREAMS the connections ended with, sorted;
+    # ``h2_max_concurrent_streams`` is the smallest.  More than one: they differed.
+    h2_max_concurrent_streams_announced: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,12 +56,25 @@ def _span(attempt: Attempt, start: str, done: str) -> float | None:
 
 
 def _stream_id(attempt: Attempt) -> int | None:
-    # Not in the event table yet: HTTP/2 events may carry it; HTTP/1.1 never does.
+    # HTTP/2 only: wrote_headers carries the stream id the request went out on.
     for e in attempt.events:
-        sid = as_int(e.fields.get("stream_id"))
-        if sid is not None:
-            return sid
+        if e.event == "wrote_headers":
+            sid = as_int(e.fields.get("stream_id"))
+            if sid is not None:
+                return sid
     return None
+
+
+def _released(attempt: Attempt, got: Event | None) -> Event | None:
+    """When the connection was free of the request: put back (HTTP/2: the stream
+    ended), closed, or the request done, whichever came first after got_conn."""
+    if got is None:
+        return None
+    after = attempt.events[attempt.events.index(got) + 1 :]
+    for e in after:
+        if e.event in ("put_idle", "conn_closed", "request_done") and e.conn in (got.conn, None):
+            return e
+    return after[-1] if after else got
 
 
 def request_row(index: int, events: Sequence[Event], attempts: Sequence[Attempt]) -> RequestRow:
@@ -71,6 +84,7 @@ def request_row(index: int, events: Sequence[Event], attempts: Sequence[Attempt]
     get_conn = next((e for e in events if e.event == "get_conn"), None)
     got = final.first("got_conn")
     resp = final.first("response_headers")
+    released = _released(final, got)
     written = final.first("wrote_request") or final.first("wrote_headers")
     first_byte = final.first("got_first_byte")
     wait = None
@@ -113,6 +127,8 @@ def request_row(index: int, events: Sequence[Event], attempts: Sequence[Attempt]
         http_version=as_str(get(resp, "http_version")),
         started_at_s=started,
         ended_at_s=done.t if done is not None else events[-1].t,
+        got_conn_at_s=got.t if got is not None else None,
+        released_at_s=released.t if released is not None else None,
     )
 
 
@@ -152,16 +168,56 @@ class InFlight:
         return bisect.bisect_right(self._starts, t) - bisect.bisect_right(self._ends, t)
 
 
-def peak_concurrency(rows: Iterable[RequestRow]) -> int:
-    """Most requests in flight at once; one ending at t does not overlap one starting at t."""
+Span = tuple[float, float | None]  # start, end (None: never ended)
+
+
+def _points(spans: Iterable[Span]) -> list[tuple[float, int]]:
     points: list[tuple[float, int]] = []
-    for r in rows:
-        points.append((r.started_at_s, 1))
-        if r.ended_at_s is not None:
-            points.append((r.ended_at_s, -1))
+    for start, end in spans:
+        points.append((start, 1))
+        if end is not None:
+            points.append((end, -1))
     points.sort(key=lambda p: (p[0], p[1]))  # ends before starts at the same instant
+    return points
+
+
+def peak_overlap(spans: Iterable[Span]) -> int:
+    """Most spans open at once; one ending at t does not overlap one starting at t."""
     peak = current = 0
-    for _, delta in points:
+    for _, delta in _points(spans):
         current += delta
         peak = max(peak, current)
     return peak
+
+
+def peak_concurrency(rows: Iterable[RequestRow]) -> int:
+    """Most requests in flight at once."""
+    return peak_overlap((r.started_at_s, r.ended_at_s) for r in rows)
+
+
+def stream_span(row: RequestRow) -> Span | None:
+    """The request's time on its connection (see ``RequestRow.got_conn_at_s``)."""
+    if row.got_conn_at_s is None:
+        return None
+    end = row.released_at_s if row.released_at_s is not None else row.ended_at_s
+    return row.got_conn_at_s, end
+
+
+def peak_streams(rows: Iterable[RequestRow]) -> int:
+    """Most of these requests on their connection at the same time."""
+    return peak_overlap(s for s in map(stream_span, rows) if s is not None)
+
+
+def at_peak(rows: Sequence[RequestRow]) -> list[RequestRow]:
+    """The requests in flight at the first moment the most of them were."""
+    peak = current = 0
+    when: float | None = None
+    for t, delta in _points((r.started_at_s, r.ended_at_s) for r in rows):
+        current += delta
+        if current > peak:
+            peak, when = current, t
+    if when is None:
+        return []
+    return [
+        r for r in rows if r.started_at_s <= when and (r.ended_at_s is None or r.ended_at_s > when)
+    ]

@@ -9,6 +9,7 @@ from typing import Final
 
 from reusecheck.analysis.connections import closed_after_response
 from reusecheck.analysis.events import EventIndex, as_float, get
+from reusecheck.analysis.h2 import max_concurrent_streams
 from reusecheck.analysis.model import ConnectionRow, KeepAliveHint, RequestRow, ServerFacts
 from reusecheck.analysis.requests import parse_keep_alive
 
@@ -111,6 +112,7 @@ def server_facts(
     timeout_delta = None
     if hint is not None and hint.timeout_s is not None and idle_timeout is not None:
         timeout_delta = round(hint.timeout_s - idle_timeout, 3)
+    h2_streams, h2_announced = max_concurrent_streams(conns)
     max_delta = None
     if hint is not None and hint.max is not None and max_requests is not None:
         max_delta = hint.max - max_requests
@@ -119,8 +121,9 @@ def server_facts(
         idle_timeout_s=idle_timeout,
         max_requests_per_conn=max_requests,
         keepalive_hint=hint,
-        h2_max_concurrent_streams=None,  # needs h2_settings from the HTTP/2 layer
+        h2_max_concurrent_streams=h2_streams,
         software=software,
         idle_timeout_hint_delta_s=timeout_delta,
         max_requests_hint_delta=max_delta,
+        h2_max_concurrent_streams_announced=h2_announced,
     )

@@ -1,10 +1,11 @@
 """The reuse verdict and the user's expectations.
 
 A new connection is *necessary* when more requests were in flight at the moment it was
-dialled than all connections opened before it could carry (one each for HTTP/1.1,
-``SETTINGS_MAX_CONCURRENT_STREAMS`` each for HTTP/2): that is the number of connections a
-pool with working keep-alive and no limits would have opened.  Any other new connection
-was *avoidable*: a server close, a pool drop or an unread body cost it.
+dialled than all connections opened before it could carry (one each for HTTP/1.1, the
+``SETTINGS_MAX_CONCURRENT_STREAMS`` it announced each for HTTP/2): that is the number of
+connections a pool with working keep-alive and no limits would have opened.  Any other
+new connection was *avoidable*: a server close or GOAWAY, a refused stream, a pool drop,
+an unread body, or an HTTP/2 client that did not multiplex cost it.
 
 - ``yes``: no avoidable connection (a healthy server probed with bursts is ``yes``);
 - ``no``: the server closed every connection after one response, or no connection
@@ -17,11 +18,17 @@ from __future__ import annotations
 import bisect
 from collections import Counter
 from collections.abc import Sequence
-from typing import Final
 
 from reusecheck.analysis.connections import was_opened
-from reusecheck.analysis.detect import plural
+from reusecheck.analysis.context import plural
 from reusecheck.analysis.events import EventIndex, get
+from reusecheck.analysis.h2 import (
+    H2_REQUIRED_ERROR,
+    alpn_refused,
+    alpn_said,
+    capacity,
+    unusable_at,
+)
 from reusecheck.analysis.model import (
     ConnectionRow,
     Expectation,
@@ -33,26 +40,19 @@ from reusecheck.analysis.model import (
     Summary,
     Verdict,
 )
+from reusecheck.analysis.multiplex import spread
 from reusecheck.analysis.requests import InFlight, peak_concurrency
-
-# Streams assumed per HTTP/2 connection when the server's SETTINGS were not recorded
-# (RFC 9113 section 6.5.2 recommends no less than 100).
-DEFAULT_H2_STREAMS: Final = 100
-
-
-def _capacity(conn: ConnectionRow, server: ServerFacts) -> int:
-    if conn.protocol == "h2":
-        return server.h2_max_concurrent_streams or DEFAULT_H2_STREAMS
-    return 1
 
 
 class _Causes:
     """Why the connections opened before a dial could not take its request: the most
-    recent close among them, else the most recent refusal to put one back idle."""
+    recent close among them (HTTP/2: from its GOAWAY on), else the most recent refusal to
+    put one back idle."""
 
     def __init__(self, index: EventIndex, conns: Sequence[ConnectionRow]) -> None:
+        ends = ((unusable_at(c), c.opened_at_s, c) for c in conns)
         self._closes = sorted(
-            ((c.closed_at_s, c.opened_at_s, c) for c in conns if c.closed_at_s is not None),
+            ((t, opened, c) for t, opened, c in ends if t is not None),
             key=lambda x: (x[0], x[1]),
         )
         self._close_times = [x[0] for x in self._closes]
@@ -63,14 +63,21 @@ class _Causes:
             if get(e, "ok") is False and get(e, "reason") and e.conn is not None
         ]
         self._refusal_times = [x[0] for x in self._refusals]
+        self._retry_dials = index.retry_dials()
 
-    def at(self, t: float) -> str:
+    def at(self, t: float, dialled: ConnectionRow) -> str:
         """For a dial at ``t``: walk back to the latest close of an older connection."""
+        if self._retry_dials.get(dialled.id) == "refused-stream":
+            # RST_STREAM(REFUSED_STREAM): the server turned a stream away on a working
+            # connection (RFC 9113 section 8.7); the pool retried it on a new one.
+            return "server refused: REFUSED_STREAM"
         i = bisect.bisect_right(self._close_times, t)
         while i > 0:
             i -= 1
             _, opened, conn = self._closes[i]
             if opened < t:
+                if conn.h2 is not None and conn.h2.goaway is not None:
+                    return "server closed: goaway"
                 return f"{conn.closed_by or 'someone'} closed: {conn.close_reason or '?'}"
         i = bisect.bisect_right(self._refusal_times, t)
         while i > 0:
@@ -78,6 +85,8 @@ class _Causes:
             _, opened, reason = self._refusals[i]
             if opened < t:
                 return f"not returned: {reason}"
+        if dialled.protocol == "h2":
+            return "not multiplexed: an open h2 connection had a free stream"
         return "not reused: idle connection available"
 
 
@@ -92,11 +101,11 @@ def avoidable(
     in_flight = InFlight(rows)
     causes = _Causes(index, opened)
     found: list[tuple[ConnectionRow, str]] = []
-    capacity = 0
+    room = 0
     for k, conn in enumerate(opened):
-        if k > 0 and in_flight.at(conn.opened_at_s) <= capacity:
-            found.append((conn, causes.at(conn.opened_at_s)))
-        capacity += _capacity(conn, server)
+        if k > 0 and in_flight.at(conn.opened_at_s) <= room:
+            found.append((conn, causes.at(conn.opened_at_s, conn)))
+        room += capacity(conn, server)
     return found
 
 
@@ -153,8 +162,51 @@ def reuse_level(
 
 def _ideal(conns: Sequence[ConnectionRow], server: ServerFacts, summary: Summary) -> int:
     """Connections a pool with working keep-alive needs: enough for the peak in flight."""
-    per_conn = max((_capacity(c, server) for c in conns if was_opened(c)), default=1)
+    per_conn = max((capacity(c, server) for c in conns if was_opened(c)), default=1)
     return max(1, -(-summary.peak_concurrency // per_conn))
+
+
+def _h2(
+    rows: Sequence[RequestRow], conns: Sequence[ConnectionRow], error: RunError | None
+) -> ExpectationResult:
+    served = [r for r in rows if r.protocol is not None]
+    refused = alpn_refused(conns)
+    said = alpn_said(refused[0]) if refused else None
+    if said is None and error is not None and error.kind == H2_REQUIRED_ERROR:
+        said = error.message  # h2c: no ALPN, the runner says what the server did
+    other = Counter(r.protocol for r in served if r.protocol != "h2")
+    if served and not other:
+        return ExpectationResult("h2", True, f"all {plural(len(served), 'request')} used h2")
+    if not served:
+        return ExpectationResult("h2", False, said or "no request got a connection")
+    used = ", ".join(f"{k} of {len(served)} requests used {p}" for p, k in other.most_common())
+    return ExpectationResult("h2", False, f"{said}: {used}" if said else f"{used}, not h2")
+
+
+def _multiplex(
+    rows: Sequence[RequestRow], conns: Sequence[ConnectionRow], server: ServerFacts
+) -> ExpectationResult:
+    """Some HTTP/2 connection carried two streams at the same time."""
+    best = max((c.peak_streams for c in conns if c.protocol == "h2"), default=0)
+    if best >= 2:
+        return ExpectationResult(
+            "multiplex", True, f"up to {best} streams at once on one connection"
+        )
+    h2 = [r for r in rows if r.protocol == "h2"]
+    refused = alpn_refused(conns)
+    if not h2:
+        detail = alpn_said(refused[0]) if refused else "no request used h2"
+        return ExpectationResult("multiplex", False, detail)
+    busy = spread(h2)
+    if busy is None or busy.peak < 2:
+        return ExpectationResult(
+            "multiplex", False, "no two h2 requests were in flight at once: nothing to share"
+        )
+    detail = f"{busy.peak} concurrent requests used {plural(len(busy.conns), 'h2 connection')}"
+    limit = server.h2_max_concurrent_streams
+    if limit is not None:
+        detail += f"; the server allows {plural(limit, 'stream')} per connection"
+    return ExpectationResult("multiplex", False, detail)
 
 
 def evaluate(
@@ -163,6 +215,9 @@ def evaluate(
     detail: str,
     rows: Sequence[RequestRow],
     summary: Summary,
+    conns: Sequence[ConnectionRow] = (),
+    server: ServerFacts | None = None,
+    error: RunError | None = None,
 ) -> ExpectationResult:
     name, value = exp.name, exp.value
     if name == "none":
@@ -183,24 +238,9 @@ def evaluate(
         return ExpectationResult(
             name, ok, f"{summary.connections_opened} connections opened {sign} {most:g}", most
         )
-    served = [r for r in rows if r.protocol is not None]
     if name == "h2":
-        other = Counter(r.protocol for r in served if r.protocol != "h2")
-        if served and not other:
-            return ExpectationResult(name, True, f"all {plural(len(served), 'request')} used h2")
-        if not served:
-            return ExpectationResult(name, False, "no request got a connection")
-        used = ", ".join(f"{k} of {len(served)} requests used {p}" for p, k in other.most_common())
-        return ExpectationResult(name, False, f"{used}, not h2")
-    # multiplex: some HTTP/2 connection carried two requests at the same time
-    by_conn: dict[int | None, list[RequestRow]] = {}
-    for r in served:
-        if r.protocol == "h2":
-            by_conn.setdefault(r.conn_id, []).append(r)
-    best = max((peak_concurrency(rs) for rs in by_conn.values()), default=0)
-    if best >= 2:
-        return ExpectationResult(name, True, f"up to {best} streams at once on one connection")
-    return ExpectationResult(name, False, "no HTTP/2 connection carried two requests at once")
+        return _h2(rows, conns, error)
+    return _multiplex(rows, conns, server or ServerFacts())
 
 
 def verdict(
@@ -211,8 +251,12 @@ def verdict(
     rows: Sequence[RequestRow],
     summary: Summary,
     wasted: Sequence[tuple[ConnectionRow, str]],
+    conns: Sequence[ConnectionRow] = (),
+    server: ServerFacts | None = None,
 ) -> Verdict:
-    results = tuple(evaluate(e, level, detail, rows, summary) for e in expectations)
+    results = tuple(
+        evaluate(e, level, detail, rows, summary, conns, server, error) for e in expectations
+    )
     return Verdict(
         ok=error is None and all(r.ok for r in results),
         reuse=level,

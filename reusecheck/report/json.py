@@ -13,6 +13,8 @@ from typing import Any, Final
 from reusecheck.analysis.model import (
     Analysis,
     ConnectionRow,
+    GoAway,
+    H2Connection,
     KeepAliveHint,
     RequestRow,
     RunError,
@@ -70,6 +72,34 @@ def _request(r: RequestRow, reveal: bool) -> Document:
         "http_version": r.http_version,
         "started_at_s": _t(r.started_at_s),
         "ended_at_s": _t(r.ended_at_s),
+        "got_conn_at_s": _t(r.got_conn_at_s),
+        "released_at_s": _t(r.released_at_s),
+    }
+
+
+def _goaway(g: GoAway | None) -> Document | None:
+    if g is None:
+        return None
+    return {
+        "error_code": g.error_code,
+        "last_stream_id": g.last_stream_id,
+        "additional_data": g.additional_data,
+        "unprocessed": list(g.unprocessed),
+        "at_s": _t(g.at_s),
+    }
+
+
+def _h2(h: H2Connection | None) -> Document | None:
+    """The server's SETTINGS on this connection, flat, and its GOAWAY or null."""
+    if h is None:
+        return None
+    return {
+        "max_concurrent_streams": h.max_concurrent_streams,
+        "initial_window_size": h.initial_window_size,
+        "max_frame_size": h.max_frame_size,
+        "max_header_list_size": h.max_header_list_size,
+        "header_table_size": h.header_table_size,
+        "goaway": _goaway(h.goaway),
     }
 
 
@@ -81,6 +111,7 @@ def _connection(c: ConnectionRow) -> Document:
             "cipher": c.tls.cipher,
             "alpn": c.tls.alpn,
             "resumed": c.tls.resumed,
+            "alpn_offered": list(c.tls.alpn_offered),
         }
     return {
         "id": c.id,
@@ -96,6 +127,8 @@ def _connection(c: ConnectionRow) -> Document:
         "request_indexes": list(c.request_indexes),
         "idle_time_at_close_s": _t(c.idle_time_at_close_s),
         "error": c.error,
+        "peak_streams": c.peak_streams,
+        "h2": _h2(c.h2),
     }
 
 
@@ -109,6 +142,7 @@ def _server(s: ServerFacts) -> Document:
         "software": s.software,
         "idle_timeout_hint_delta_s": s.idle_timeout_hint_delta_s,
         "max_requests_hint_delta": s.max_requests_hint_delta,
+        "h2_max_concurrent_streams_announced": list(s.h2_max_concurrent_streams_announced),
     }
 
 

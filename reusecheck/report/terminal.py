@@ -1,6 +1,6 @@
 """The terminal report: renderables built from an Analysis, and nothing else.
 
-This is the only module that imports rich (the CLI imports it lazily: rich costs
+Only this module and ``tables`` import rich (the CLI imports them lazily: rich costs
 start-up time a ``--json`` run should not pay).  Every piece of text from the run goes
 in as ``Text``, never as a markup string: a URL with ``[redacted]`` in it or a server
 header with brackets must print as it is.  Styles are attributes, so rich drops them
@@ -9,21 +9,18 @@ when the output is not a terminal or NO_COLOR is set.  Laid out for 80 columns.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Final, TypeVar
+from typing import Final
 
-from rich import box
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from reusecheck.analysis.model import Analysis, ConnectionRow, RequestRow, ServerFacts
+from reusecheck.analysis.model import Analysis, ConnectionRow, ServerFacts
 from reusecheck.findings import Finding, seconds
 from reusecheck.redact import redact_url
-from reusecheck.report.timeline import GLYPHS, LEGEND, Cell, layout
-
-T = TypeVar("T")
+from reusecheck.report.tables import connections_table, requests_table
+from reusecheck.report.timeline import LEGEND, Cell, glyph, layout
 
 SEVERITY_STYLE: Final = {"error": "bold red", "warning": "bold yellow", "info": "bold cyan"}
 REUSE_STYLE: Final = {"yes": "green", "partial": "yellow", "no": "red"}
@@ -32,21 +29,10 @@ CELL_STYLE: Final[dict[Cell, str]] = {
     "idle": "dim",
     "start": "bold green",
     "busy": "green",
+    "streams": "bold magenta",
     "server-close": "bold red",
     "client-close": "yellow",
 }
-NONE: Final = "-"
-# Long runs: the tables show the first and last rows (the JSON report has them all).
-MAX_ROWS: Final = 60
-HEAD_ROWS: Final = 40
-TAIL_ROWS: Final = 10
-
-
-def _ms(value: float | None) -> str:
-    if value is None:
-        return NONE
-    ms = value * 1000
-    return f"{ms:.1f}" if ms < 100 else f"{ms:.0f}"
 
 
 def _yes_no(value: bool | None) -> str:
@@ -84,10 +70,33 @@ def _server_line(s: ServerFacts) -> Text:
     elif hint is not None and hint.max is not None:
         parts.append(f"hint max={hint.max}")
     if s.h2_max_concurrent_streams is not None:
-        parts.append(f"h2 streams {s.h2_max_concurrent_streams}")
+        streams = f"h2 max {s.h2_max_concurrent_streams} concurrent streams"
+        seen = s.h2_max_concurrent_streams_announced
+        if len(seen) > 1:
+            streams += f" (connections differ: {', '.join(map(str, seen))})"
+        parts.append(streams)
     if s.software:
         parts.append(s.software)
     return Text(" · ".join(parts))
+
+
+def _address(a: Analysis, first: ConnectionRow) -> list[str]:
+    """'host:port · h2 · TLSv1.3 … (alpn h2)'; the ALPN offer when it was not taken."""
+    protocol = a.protocol or first.protocol or "?"
+    if protocol == "h2" and first.tls is None:
+        protocol = "h2c"  # HTTP/2 over plain TCP, prior knowledge
+    where = [first.remote or "?", protocol]
+    if first.tls is None:
+        where.append("no TLS")
+        return where
+    tls = " ".join(x for x in (first.tls.version, first.tls.cipher) if x)
+    alpn = f"alpn {first.tls.alpn}" if first.tls.alpn else "no alpn"
+    offered = first.tls.alpn_offered
+    if offered and first.tls.alpn != offered[0]:  # not the client's first choice
+        alpn += f", offered {', '.join(offered)}"
+    resumed = ", resumed" if first.tls.resumed else ""
+    where.append(f"{tls or 'TLS'} ({alpn}{resumed})")
+    return where
 
 
 def header(analysis: Analysis, reveal: bool = False) -> RenderableType:
@@ -97,16 +106,10 @@ def header(analysis: Analysis, reveal: bool = False) -> RenderableType:
     grid.add_column()
     grid.add_row(Text("target"), Text(redact_url(a.target, reveal)))
     first = next((c for c in a.connections if c.error is None), None)
+    if first is None:  # nothing connected: show the handshake that got furthest
+        first = next((c for c in a.connections if c.tls is not None), None)
     if first is not None:
-        where = [first.remote or "?", a.protocol or first.protocol or "?"]
-        if first.tls is not None:
-            tls = " ".join(x for x in (first.tls.version, first.tls.cipher) if x)
-            alpn = f"alpn {first.tls.alpn}" if first.tls.alpn else "no alpn"
-            resumed = ", resumed" if first.tls.resumed else ""
-            where.append(f"{tls or 'TLS'} ({alpn}{resumed})")
-        else:
-            where.append("no TLS")
-        grid.add_row(Text("address"), Text(" · ".join(where)))
+        grid.add_row(Text("address"), Text(" · ".join(_address(a, first))))
     grid.add_row(Text("server"), _server_line(a.server))
     s = a.summary
     run = (
@@ -120,115 +123,6 @@ def header(analysis: Analysis, reveal: bool = False) -> RenderableType:
             Text("error", style="bold red"), Text(f"{a.error.kind}: {a.error.message}", "red")
         )
     return grid
-
-
-# --- tables ---------------------------------------------------------------------------------
-
-
-def _table(caption: str | None = None) -> Table:
-    # collapse_padding: two columns share one space of padding, which 80 columns need.
-    return Table(
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        show_edge=False,
-        padding=(0, 1),
-        collapse_padding=True,
-        caption=Text(caption, style="dim") if caption else None,
-        caption_justify="left",
-    )
-
-
-def _reused_cell(r: RequestRow) -> Text:
-    if r.retried:
-        return Text("retry", style="yellow")
-    if r.conn_id is None:
-        return Text(NONE)
-    return Text("yes", style="green") if r.reused else Text("new", style="yellow")
-
-
-def _status_cell(r: RequestRow) -> Text:
-    if r.error is not None:
-        return Text(r.error.kind, style="red")
-    if r.status is None:
-        return Text(NONE)
-    return Text(str(r.status), style="red" if r.status >= 500 else "")
-
-
-def _elide(rows: Sequence[T]) -> tuple[Sequence[T], int, Sequence[T]]:
-    """(head, how many are left out, tail) of a long list of table rows."""
-    if len(rows) <= MAX_ROWS:
-        return rows, 0, ()
-    return rows[:HEAD_ROWS], len(rows) - HEAD_ROWS - TAIL_ROWS, rows[-TAIL_ROWS:]
-
-
-def _elision(table: Table, label: str) -> None:
-    table.add_row(Text("..."), Text(label, style="dim"))
-
-
-def requests_table(rows: Sequence[RequestRow]) -> Table:
-    t = _table("dial = DNS + connect + TLS; dial, wait, total in ms; idle in s")
-    t.add_column("#", justify="right", no_wrap=True)
-    t.add_column("phase", overflow="ellipsis", no_wrap=True, max_width=10)
-    t.add_column("conn", justify="right", no_wrap=True)
-    t.add_column("reused", no_wrap=True)
-    t.add_column("idle", justify="right", no_wrap=True)
-    t.add_column("dial", justify="right", no_wrap=True)
-    t.add_column("wait", justify="right", no_wrap=True)
-    t.add_column("total", justify="right", no_wrap=True)
-    t.add_column("status", overflow="ellipsis", no_wrap=True, max_width=10)
-    t.add_column("Connection", overflow="ellipsis", no_wrap=True, max_width=12)
-    head, left_out, tail = _elide(rows)
-    for i, r in enumerate([*head, *tail]):
-        if i == len(head) and left_out:
-            _elision(t, f"{left_out} more")
-        tm = r.timings_s
-        setup = [x for x in (tm.dns, tm.connect, tm.tls) if x is not None]
-        t.add_row(
-            Text(str(r.index)),
-            Text(r.phase or NONE),
-            Text(str(r.conn_id) if r.conn_id is not None else NONE),
-            _reused_cell(r),
-            Text(f"{r.idle_time_s:.1f}" if r.was_idle else NONE),
-            Text(_ms(sum(setup)) if setup else NONE),
-            Text(_ms(tm.wait)),
-            Text(_ms(tm.total)),
-            _status_cell(r),
-            Text(r.response_connection or NONE),
-        )
-    return t
-
-
-def connections_table(conns: Sequence[ConnectionRow]) -> Table:
-    remotes = {c.remote for c in conns if c.remote}
-    t = _table()
-    t.add_column("conn", justify="right", no_wrap=True)
-    t.add_column("local" if len(remotes) <= 1 else "local → remote", overflow="fold")
-    t.add_column("reqs", justify="right", no_wrap=True)
-    t.add_column("opened", justify="right", no_wrap=True)
-    t.add_column("closed", justify="right", no_wrap=True)
-    t.add_column("by", no_wrap=True)
-    t.add_column("reason", overflow="fold")
-    head, left_out, tail = _elide(conns)
-    for i, c in enumerate([*head, *tail]):
-        if i == len(head) and left_out:
-            _elision(t, f"{left_out} more connections")
-        where = c.local or NONE
-        if len(remotes) > 1:
-            where = f"{where} → {c.remote or '?'}"
-        by_style = "red" if c.closed_by == "server" else ""
-        reason = Text(c.close_reason or ("open" if c.closed_at_s is None else NONE))
-        if c.error is not None:
-            reason = Text(c.error, style="red")
-        t.add_row(
-            Text(str(c.id)),
-            Text(where),
-            Text(str(c.requests)),
-            Text(f"{c.opened_at_s:.2f}s"),
-            Text(f"{c.closed_at_s:.2f}s" if c.closed_at_s is not None else NONE),
-            Text(c.closed_by or NONE, style=by_style),
-            reason,
-        )
-    return t
 
 
 # --- timeline -------------------------------------------------------------------------------
@@ -249,8 +143,8 @@ class TimelineView:
         tl = layout(self.analysis, width, self.max_lanes)
         for lane in tl.lanes:
             line = Text(f"c{lane.conn_id}".rjust(label_w) + " ")
-            for cell in lane.cells:
-                line.append(GLYPHS[cell], style=CELL_STYLE[cell])
+            for cell, char in zip(lane.cells, lane.glyphs(), strict=True):
+                line.append(char, style=CELL_STYLE[cell])
             line.append(" " + str(lane.requests).rjust(note_w), style="dim")
             yield line
         if tl.hidden:
@@ -259,13 +153,16 @@ class TimelineView:
         # The legend wraps between entries, never inside one.
         indent = " " * (label_w + 1)
         legend = Text(indent)
-        for cell, meaning in LEGEND:
-            entry = f"{GLYPHS[cell]} {meaning}"
+        entries = [(cell, glyph(cell), meaning) for cell, meaning in LEGEND]
+        # After 'in flight': '4 streams at once', '2-9 ...', '+ 10 or more ...'.
+        entries[2:2] = [("streams", char, meaning) for char, meaning in tl.streams_legend]
+        for cell, char, meaning in entries:
+            entry = f"{char} {meaning}"
             if legend.cell_len > len(indent) and legend.cell_len + len(entry) > options.max_width:
                 legend.rstrip()
                 yield legend
                 legend = Text(indent)
-            legend.append(GLYPHS[cell], style=CELL_STYLE[cell])
+            legend.append(char, style=CELL_STYLE[cell])
             legend.append(f" {meaning}  ", style="dim")
         legend.rstrip()
         yield legend

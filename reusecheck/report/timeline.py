@@ -8,6 +8,13 @@ A probe is bursts of milliseconds separated by idle gaps of seconds; drawn to on
 linear scale, every burst would fall into a single column.  So a quiet gap (no request
 in flight) much longer than a request is folded to a few columns, and the axis marks
 it with its length; everything else keeps one linear scale.
+
+HTTP/2 multiplexing shows on the lane itself: a column where several of the
+connection's streams were in flight at the same moment holds their number (``4``, or
+``+`` for ten or more) instead of the in-flight bar, so a burst sharing one connection
+reads as ``c1 ●4444━─`` and the same burst spread over four connections as four lanes.
+Only true overlap counts (stream intervals, ``RequestRow.got_conn_at_s``), never two
+requests that merely fall into one column.
 """
 
 from __future__ import annotations
@@ -18,14 +25,16 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from reusecheck.analysis.model import Analysis, ConnectionRow, RequestRow
+from reusecheck.analysis.requests import stream_span
 
-Cell = Literal["blank", "idle", "start", "busy", "server-close", "client-close"]
+Cell = Literal["blank", "idle", "start", "busy", "streams", "server-close", "client-close"]
 
 GLYPHS: Final[dict[Cell, str]] = {
     "blank": " ",
     "idle": "─",
     "start": "●",
     "busy": "━",
+    "streams": "2",  # stands for the digit of the count: see ``glyph``
     "server-close": "✕",
     "client-close": "┤",
 }
@@ -45,10 +54,18 @@ _RANK: Final[dict[Cell, int]] = {
     "client-close": 3,
     "server-close": 3,
     "start": 4,
+    "streams": 5,
 }
 
 GAP_COLUMNS: Final = 7  # a folded gap's width, room for its label ("≈5.9s")
 GAP_FACTOR: Final = 5.0  # fold gaps longer than this many median request durations
+
+
+def glyph(cell: Cell, streams: int = 0) -> str:
+    """A cell's character; a ``streams`` cell shows how many (``+`` for ten or more)."""
+    if cell == "streams":
+        return str(streams) if streams < 10 else "+"
+    return GLYPHS[cell]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,10 +73,15 @@ class Lane:
     conn_id: int
     cells: tuple[Cell, ...]
     requests: int
+    streams: tuple[int, ...] = ()  # per column: most streams in flight at once there
+
+    def glyphs(self) -> list[str]:
+        counts = self.streams or (0,) * len(self.cells)
+        return [glyph(c, k) for c, k in zip(self.cells, counts, strict=True)]
 
     @property
     def text(self) -> str:
-        return "".join(GLYPHS[c] for c in self.cells)
+        return "".join(self.glyphs())
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +100,25 @@ class Timeline:
     end_s: float
     hidden: int  # connections beyond max_lanes, not drawn
     gaps: tuple[Gap, ...] = ()
+
+    @property
+    def stream_counts(self) -> tuple[int, ...]:
+        """The distinct numbers of streams at once drawn on the lanes (2 or more)."""
+        return tuple(sorted({k for lane in self.lanes for k in lane.streams if k >= 2}))
+
+    @property
+    def streams_legend(self) -> tuple[tuple[str, str], ...]:
+        """Legend entries for the counts drawn: ('4', 'streams at once'), or
+        ('2-9', ...) when they vary, and ('+', '10 or more ...') when there are any."""
+        counts = self.stream_counts
+        digits = [k for k in counts if k < 10]
+        entries = []
+        if digits:
+            lo, hi = digits[0], digits[-1]
+            entries.append((str(lo) if lo == hi else f"{lo}-{hi}", "streams at once"))
+        if counts and counts[-1] >= 10:
+            entries.append((glyph("streams", counts[-1]), "10 or more streams at once"))
+        return tuple(entries)
 
     @property
     def axis(self) -> str:
@@ -162,6 +203,26 @@ def quiet_gaps(rows: Sequence[RequestRow], end_s: float, width: int) -> list[tup
     ]
 
 
+def _stream_counts(rows: Sequence[RequestRow], scale: TimeScale) -> list[int]:
+    """Per column, the most of these streams in flight at the same moment in it."""
+    points: list[tuple[float, int]] = []
+    for r in rows:
+        span = stream_span(r)
+        if span is not None:
+            points.append((span[0], 1))
+            points.append((span[1] if span[1] is not None else scale.end_s, -1))
+    points.sort(key=lambda p: (p[0], p[1]))  # ends before starts at the same instant
+    counts = [0] * scale.width
+    level = 0
+    for k, (t, delta) in enumerate(points):
+        level += delta
+        if level < 2 or k + 1 == len(points) or points[k + 1][0] == t:
+            continue  # one stream, or not the level that holds from t on
+        for i in range(scale.col(t), scale.col(points[k + 1][0]) + 1):
+            counts[i] = max(counts[i], level)
+    return counts
+
+
 def _lane(analysis: Analysis, conn: ConnectionRow, scale: TimeScale) -> Lane:
     width, col = scale.width, scale.col
     cells: list[Cell] = ["blank"] * width
@@ -173,21 +234,25 @@ def _lane(analysis: Analysis, conn: ConnectionRow, scale: TimeScale) -> Lane:
     last = col(conn.closed_at_s if conn.closed_at_s is not None else scale.end_s)
     for i in range(col(conn.opened_at_s), last + 1):
         put(i, "idle")
-    for r in analysis.requests:
-        if r.conn_id != conn.id:
-            continue
+    rows = [r for r in analysis.requests if r.conn_id == conn.id]
+    for r in rows:
         start = col(max(r.started_at_s, conn.opened_at_s))
         stop = min(last, col(r.ended_at_s if r.ended_at_s is not None else scale.end_s))
         for i in range(start, stop + 1):
             put(i, "busy")
         put(start, "start")
+    counts = _stream_counts(rows, scale)
+    for i, k in enumerate(counts):
+        if k >= 2:
+            put(i, "streams")
     if conn.closed_at_s is not None and conn.close_reason != "end-of-run":
         mark: Cell = "server-close" if conn.closed_by == "server" else "client-close"
         # The close usually lands in the column of the last request's mark: draw it next to it.
-        at = last + 1 if cells[last] == "start" and last + 1 < width else last
-        if cells[at] != "start":
+        marks = ("start", "streams")
+        at = last + 1 if cells[last] in marks and last + 1 < width else last
+        if cells[at] not in marks:
             cells[at] = mark
-    return Lane(conn.id, tuple(cells), conn.requests)
+    return Lane(conn.id, tuple(cells), conn.requests, tuple(counts))
 
 
 def layout(analysis: Analysis, width: int, max_lanes: int = 40) -> Timeline:
