@@ -115,7 +115,7 @@ class Pool(ConnectionBook):
                 resp = await conn.send(req, request, self.options.disable_keepalives)
             except RequestError as exc:
                 self._failed(conn, request, exc)
-                why = _retry_reason(exc, reused, req.replayable)
+                why = _retry_reason(exc, reused, req.replayable, conn.multiplexed)
                 if why is not None and attempts <= _MAX_RETRIES[why]:
                     tracer.emit(
                         "retry",
@@ -319,10 +319,12 @@ class Pool(ConnectionBook):
 
 # Retries allowed per reason: a stale HTTP/1.1 connection once (on a new connection);
 # streams the server never processed up to 6 times, as Go's http2 RoundTripOpt does.
-_MAX_RETRIES: Final = {"stale": 1, "goaway": 6, "refused-stream": 6}
+_MAX_RETRIES: Final = {"stale": 1, "connection-lost": 1, "goaway": 6, "refused-stream": 6}
 
 
-def _retry_reason(exc: RequestError, reused: bool, replayable: bool) -> str | None:
+def _retry_reason(
+    exc: RequestError, reused: bool, replayable: bool, multiplexed: bool = False
+) -> str | None:
     """Why a failed attempt may be sent again (once), or None.
 
     Go's ``shouldRetryRequest``: a replayable request that failed on a reused connection
@@ -332,5 +334,6 @@ def _retry_reason(exc: RequestError, reused: bool, replayable: bool) -> str | No
     if exc.unprocessed:
         return "goaway" if exc.kind == "goaway" else "refused-stream"
     if reused and exc.before_response and replayable and exc.kind == "server-closed":
-        return "stale"
+        # On HTTP/2 a lost connection with streams in flight is not an idle race.
+        return "connection-lost" if multiplexed else "stale"
     return None
