@@ -372,9 +372,7 @@ class HTTP2Connection:
         stream = _Stream(sid, request)
         self._streams[sid] = stream
         self._flush()
-        self.tracer.emit(
-            "wrote_headers", request, self.id, stream_id=sid, headers=req.header_pairs
-        )
+        self.tracer.emit("wrote_headers", request, self.id, stream_id=sid, headers=req.header_pairs)
         if req.body:
             await self._send_body(stream, req.body)
         self.tracer.emit("wrote_request", request, self.id, bytes=len(req.body or b""))
