@@ -98,7 +98,9 @@ def test_findings_show_message_and_remedy() -> None:
 
 def test_hint_beside_the_measured_value() -> None:
     lines = show(analyze(idle_timeout(4.0, keep_alive="timeout=5, max=100")))
-    assert "idle timeout 4 s (hint 5 s, +1.0 s) · hint max=100" in lines[2]
+    assert "idle timeout 4 s (hint 5 s, 1.0 s longer)" in lines[2]
+    lines = show(analyze(idle_timeout(4.0, keep_alive="timeout=4")))
+    assert "idle timeout 4 s (hint 4 s, as measured)" in lines[2]
 
 
 def test_pool_churn_lanes() -> None:

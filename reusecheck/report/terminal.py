@@ -57,7 +57,10 @@ def _server_line(s: ServerFacts) -> Text:
         idle = f"idle timeout {seconds(s.idle_timeout_s)} s"
         if hint is not None and hint.timeout_s is not None:
             delta = s.idle_timeout_hint_delta_s or 0.0
-            idle += f" (hint {seconds(hint.timeout_s)} s, {delta:+.1f} s)"
+            # Within the measurement's resolution the hint simply agrees.
+            longer = "longer" if delta > 0 else "shorter"
+            off = "as measured" if abs(delta) < 0.05 else f"{abs(delta):.1f} s {longer}"
+            idle += f" (hint {seconds(hint.timeout_s)} s, {off})"
         parts.append(idle)
     elif hint is not None and hint.timeout_s is not None:
         parts.append(f"hint timeout={seconds(hint.timeout_s)} s (not measured)")
@@ -65,7 +68,8 @@ def _server_line(s: ServerFacts) -> Text:
         most = f"closes after {_n(s.max_requests_per_conn, 'request')}"
         if hint is not None and hint.max is not None:
             delta_n = s.max_requests_hint_delta or 0
-            most += f" (hint max={hint.max}, {delta_n:+d})"
+            off_n = "as measured" if delta_n == 0 else f"{delta_n:+d}"
+            most += f" (hint max={hint.max}, {off_n})"
         parts.append(most)
     elif hint is not None and hint.max is not None:
         parts.append(f"hint max={hint.max}")
