@@ -24,6 +24,9 @@ from reusecheck.net.response import Response
 from reusecheck.trace import Tracer
 
 _UNSOLICITED_KEEP = 200
+# Response headers larger than this are refused, as browsers and Go (1 MiB, but nginx
+# and most proxies cap at 8-64 KiB) do: a diagnostic must not buffer without bound.
+MAX_HEADER_BYTES = 64 * 1024
 _CLOSE = [(b"Connection", b"close")]
 
 
@@ -63,7 +66,7 @@ class HTTP1Connection:
         self.remote_closed: str | None = None  # "eof" / "reset" once the peer ended it
         self.unsolicited = b""  # what the server sent while nobody asked (e.g. a 408)
         self.on_idle_event: Callable[[HTTP1Connection], None] | None = None
-        self._h11 = h11.Connection(h11.CLIENT)
+        self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEADER_BYTES)
         self._waiter: asyncio.Future[bool] | None = None
         self._first_byte_for: int | None = None
         self._cycle_bytes = 0
@@ -200,6 +203,13 @@ class HTTP1Connection:
                 before_response=self._cycle_bytes == 0,
             )
         resp_headers = ev.headers
+        size = sum(len(n) + len(v) + 4 for n, v in resp_headers)
+        if size > MAX_HEADER_BYTES:
+            raise RequestError(
+                "protocol",
+                f"response headers are {size // 1024} KiB, over the "
+                f"{MAX_HEADER_BYTES // 1024} KiB limit",
+            )
         conn_hdr = _get(resp_headers, b"connection")
         ka_hdr = _get(resp_headers, b"keep-alive")
         tracer.emit(
@@ -267,7 +277,7 @@ class HTTP1Connection:
                 # Go's shouldClose keeps an HTTP/1.0 keep-alive connection; h11 never
                 # does, so continue on a fresh parser with whatever bytes are left.
                 leftover = h.trailing_data[0]
-                self._h11 = h11.Connection(h11.CLIENT)
+                self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEADER_BYTES)
                 if leftover:
                     self._h11.receive_data(leftover)
                 return None

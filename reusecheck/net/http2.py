@@ -119,7 +119,7 @@ class HTTP2Connection:
             initial_values={
                 h2.settings.SettingCodes.ENABLE_PUSH: 0,
                 h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: STREAM_WINDOW,
-                h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: 1 << 20,
+                h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: 64 * 1024,
             },
         )
         self._h2.initiate_connection()
