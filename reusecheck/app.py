@@ -23,10 +23,12 @@ from reusecheck.net.tls import TLSOptions
 from reusecheck.pool import PoolOptions
 from reusecheck.redact import redact_headers
 from reusecheck.runner import Runner
-from reusecheck.scenario import Plan, probe_plan
+from reusecheck.scenario import Plan, Scenario
+from reusecheck.scenarios import apply_checks, probe_scenario
 from reusecheck.trace import FanOut, NDJSONWriter, Recorder, Sink, Tracer
 
 EXIT_USAGE = 2
+DEFAULT_TIMEOUT = 10.0  # --timeout's default: every single wait
 
 
 @dataclass
@@ -50,12 +52,7 @@ class ProbeSettings:
             headers = tuple(parse_header(h) for h in o["headers"])
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="'-H'") from None
-        if o["events_path"] == "-" and o["as_json"]:
-            raise click.UsageError("--events - and --json both want stdout; give --events a file")
-        if o["cacert"] and not os.path.isfile(o["cacert"]):
-            raise click.BadParameter(
-                f"{o['cacert']!r} is not a readable file", param_hint="'--cacert'"
-            )
+        check_outputs(o)
         t = o["timeout"]
         pool = PoolOptions(
             max_idle=o["max_idle"],
@@ -89,20 +86,39 @@ class ProbeSettings:
             as_json=o["as_json"],
             events_path=o["events_path"],
             deadline=deadline,
-            options={
-                "max_idle": pool.max_idle,
-                "max_idle_per_host": pool.max_idle_per_host,
-                "max_conns_per_host": pool.max_conns_per_host,
-                "idle_timeout_s": pool.idle_timeout,
-                "disable_keepalives": pool.disable_keepalives,
-                "http": pool.http,
-                "strict_max_streams": pool.strict_max_streams,
-                "tls_resume": pool.tls_resume,
-            },
+            options=pool_record(pool),
+        )
+
+    def scenario(self) -> Scenario:
+        """The probe built-in with this command line's settings."""
+        return probe_scenario(
+            self.url, pool=self.pool, expectations=self.expectations, **self.plan_args
         )
 
     def plan(self) -> Plan:
-        return probe_plan(self.url, pool=self.pool, **self.plan_args)
+        return self.scenario().plan
+
+
+def check_outputs(o: dict[str, Any]) -> None:
+    """Output and trust options that cannot work together or point nowhere (exit 2)."""
+    if o["events_path"] == "-" and o["as_json"]:
+        raise click.UsageError("--events - and --json both want stdout; give --events a file")
+    if o["cacert"] and not os.path.isfile(o["cacert"]):
+        raise click.BadParameter(f"{o['cacert']!r} is not a readable file", param_hint="'--cacert'")
+
+
+def pool_record(pool: PoolOptions) -> dict[str, Any]:
+    """A pool's options as the JSON report's ``options`` shows them."""
+    return {
+        "max_idle": pool.max_idle,
+        "max_idle_per_host": pool.max_idle_per_host,
+        "max_conns_per_host": pool.max_conns_per_host,
+        "idle_timeout_s": pool.idle_timeout,
+        "disable_keepalives": pool.disable_keepalives,
+        "http": pool.http,
+        "strict_max_streams": pool.strict_max_streams,
+        "tls_resume": pool.tls_resume,
+    }
 
 
 @contextlib.contextmanager
@@ -159,18 +175,37 @@ async def _progress_sleep(phase: str, seconds: float) -> None:
 
 def execute(settings: ProbeSettings, plan: Plan) -> Analysis:
     """Run the plan with the chosen sinks and analyse the record."""
+    scenario = Scenario("probe", "builtin:probe", plan, expectations=settings.expectations)
+    return execute_scenario(scenario, settings, describe=False)
+
+
+def execute_scenario(
+    scenario: Scenario, settings: ProbeSettings, *, describe: bool = True
+) -> Analysis:
+    """Run a scenario's plan, analyse the record, and judge the scenario's checks.
+
+    ``describe`` adds the scenario (name, source, every pool it used) to the report's
+    ``options``; the probe command leaves them out, its report is the one it always was.
+    """
     with _event_sinks(settings.events_path) as (recorder, sink):
         tracer = Tracer(sink)
-        runner = Runner(plan, tracer, _progress_sleep)
+        runner = Runner(scenario.plan, tracer, _progress_sleep)
         error = asyncio.run(runner.run(settings.deadline))
+    options = pool_record(scenario.plan.pool)
+    if describe:
+        options["scenario"] = {"name": scenario.name, "source": scenario.source}
+        if len(runner.pools) > 1:
+            options["pools"] = [
+                {"from_step": step or None, **pool_record(pool)} for step, pool in runner.pools
+            ]
     record = RunRecord(
-        target=settings.url,
+        target=scenario.plan.target,
         events=recorder.events,
-        expectations=settings.expectations,
+        expectations=scenario.expectations,
         error=error,
-        options=settings.options,
+        options=options,
     )
-    return analyze(record)
+    return apply_checks(analyze(record), scenario.checks)
 
 
 def emit(analysis: Analysis, settings: ProbeSettings, intro: str | None = None) -> int:
@@ -198,7 +233,9 @@ def emit(analysis: Analysis, settings: ProbeSettings, intro: str | None = None) 
 
 
 def run_probe(settings: ProbeSettings) -> int:
-    return emit(execute(settings, settings.plan()), settings)
+    """``reusecheck probe``: the probe built-in, through the path every scenario takes."""
+    analysis = execute_scenario(settings.scenario(), settings, describe=False)
+    return emit(analysis, settings)
 
 
 DEMO_INTRO = (
@@ -224,3 +261,67 @@ def run_demo(settings: ProbeSettings) -> int:
     intro = None if settings.as_json else DEMO_INTRO.format(url=url, idle=0.5, maxreq=4)
     code = emit(analysis, settings, intro)
     return code
+
+
+# --- reusecheck run -------------------------------------------------------------------------
+
+
+def parse_sets(pairs: tuple[str, ...]) -> dict[str, str]:
+    """``--set NAME=VALUE`` options, the last one winning."""
+    values: dict[str, str] = {}
+    for pair in pairs:
+        name, eq, value = pair.partition("=")
+        if not eq or not name.strip():
+            raise click.BadParameter(f"{pair!r} is not NAME=VALUE", param_hint="'--set'")
+        values[name.strip()] = value
+    return values
+
+
+def builtin_listing() -> str:
+    """What ``reusecheck run --list`` prints: each built-in, its line, its parameters."""
+    from reusecheck.scenarios import BUILTINS
+
+    lines = ["Built-in scenarios: reusecheck run builtin:NAME URL [--set PARAM=VALUE ...]"]
+    width = max(len(name) for name in BUILTINS) + 2
+    for b in BUILTINS.values():
+        lines.append(f"  {b.name:<{width}}{b.summary}")
+        for p in b.params:
+            setting = f"{p.name}={'...' if p.default is None else format(p.default, 'g')}"
+            lines.append(f"  {'':<{width}}  --set {setting:<26}{p.help}")
+    return "\n".join(lines)
+
+
+def run_scenario(spec: str, url: str | None, o: dict[str, Any]) -> int:
+    """``reusecheck run``: resolve the scenario (exit 2 with one line when it is wrong),
+    run it, report it like the probe, with its intro first."""
+    from reusecheck.scenarios import ScenarioError, resolve
+
+    if url is not None:
+        try:
+            parse_url(url)
+        except URLError as exc:
+            raise click.UsageError(str(exc)) from None
+    check_outputs(o)
+    t = DEFAULT_TIMEOUT
+    base = PoolOptions(
+        timeouts=Timeouts(connect=t, tls=t, first_byte=t, body=t),
+        tls=TLSOptions(cacert=o["cacert"], insecure=o["insecure"]),
+    )
+    try:
+        scenario = resolve(
+            spec, url, parse_sets(o["sets"]), base, cacert=o["cacert"], insecure=o["insecure"]
+        )
+    except ScenarioError as exc:
+        click.echo(f"reusecheck: {exc}", err=True)
+        return EXIT_USAGE
+    settings = ProbeSettings(
+        url=scenario.plan.target,
+        plan_args={},
+        pool=scenario.plan.pool,
+        expectations=scenario.expectations,
+        as_json=o["as_json"],
+        events_path=o["events_path"],
+        deadline=o["deadline"] if o["deadline"] is not None else scenario.run_deadline,
+    )
+    analysis = execute_scenario(scenario, settings)
+    return emit(analysis, settings, None if settings.as_json else scenario.intro)

@@ -203,6 +203,58 @@ def demo(**opts: Any) -> None:
 
 
 @main.command()
+@click.argument("scenario", required=False)
+@click.argument("url", required=False)
+@click.option("--list", "list_builtins", is_flag=True, help="List the built-in scenarios.")
+@click.option(
+    "-s",
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A built-in's parameter; for a file, defines ${NAME} over the environment.",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Write one JSON report to stdout (human text goes to stderr).",
+)
+@click.option(
+    "--events",
+    "events_path",
+    metavar="FILE|-",
+    help="Write the NDJSON event stream to FILE (or stdout with -).",
+)
+@click.option(
+    "--deadline",
+    type=click.FloatRange(min=0.001),
+    callback=_finite,
+    help="Bound on the whole run in seconds [default: the file's, else 60 + its waits].",
+)
+@click.option(
+    "--cacert",
+    type=click.Path(dir_okay=False),
+    help="CA certificate (PEM) to trust for https:// targets (over the file's).",
+)
+@click.option("--insecure", is_flag=True, help="Do not verify the server's certificate.")
+def run(scenario: str | None, url: str | None, list_builtins: bool, **opts: Any) -> None:
+    """Run SCENARIO (a TOML file, or builtin:NAME) against URL.
+
+    URL replaces the file's [defaults] url; a built-in needs it.  See docs/scenarios.md
+    for the format, and --list for the built-ins.
+    """
+    from reusecheck.app import builtin_listing, run_scenario
+
+    if list_builtins:
+        click.echo(builtin_listing())
+        sys.exit(0)
+    if scenario is None:
+        _fail_usage("give a scenario file or builtin:NAME (reusecheck run --list shows them)")
+    sys.exit(run_scenario(scenario, url, opts))
+
+
+@main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
     "--port",

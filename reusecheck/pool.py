@@ -75,7 +75,11 @@ class PoolOptions:
 
 
 class Pool(ConnectionBook):
-    def __init__(self, tracer: Tracer, options: PoolOptions | None = None) -> None:
+    def __init__(
+        self, tracer: Tracer, options: PoolOptions | None = None, *, first_conn_id: int = 1
+    ) -> None:
+        """``first_conn_id``: where connection ids start, so a pool that takes over from
+        another in the same run (a scenario's fresh pool) never reuses an id."""
         super().__init__(tracer, options or PoolOptions())
         o = self.options
         self._count: dict[ConnectionKey, int] = defaultdict(int)
@@ -83,7 +87,7 @@ class Pool(ConnectionBook):
             defaultdict(deque)
         )
         self._tasks: set[asyncio.Task[None]] = set()
-        self._next_id = 1
+        self._next_id = first_conn_id
         self._tls = replace(o.tls, alpn=_ALPN.get(o.http, _ALPN["auto"]))
         self.closed = False
 
@@ -315,6 +319,11 @@ class Pool(ConnectionBook):
     @property
     def open_connections(self) -> list[Conn]:
         return list(self._open.values())
+
+    @property
+    def next_conn_id(self) -> int:
+        """The id the next dialled connection gets."""
+        return self._next_id
 
 
 # Retries allowed per reason: a stale HTTP/1.1 connection once (on a new connection);

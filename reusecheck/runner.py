@@ -1,20 +1,31 @@
 """Executes a Plan on a Pool: pacing, concurrency, what happens to each response body.
 
 The runner is where a request ends (``request_done``): it knows the phase and what the
-step does with the body, which the pool does not.
+step does with the body, which the pool does not.  It also owns the parts of a plan
+that are not requests: sleeps (``busy`` ones block the loop on purpose), a fresh pool
+from a step on, and waiting for the server to close an idle connection.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Sequence
 
 from reusecheck.analysis.model import RunError
 from reusecheck.net.errors import RequestError
 from reusecheck.net.request import Request
-from reusecheck.pool import Pool
-from reusecheck.scenario import Plan, RequestStep, SleepStep, partial_limit
-from reusecheck.trace import Tracer
+from reusecheck.pool import Pool, PoolOptions
+from reusecheck.scenario import (
+    MeasureIdleStep,
+    Plan,
+    PoolStep,
+    RequestStep,
+    SleepStep,
+    Step,
+    partial_limit,
+)
+from reusecheck.trace import Event, FanOut, Tracer
 
 # Errors that stop the run (exit 3): the target cannot be reached, or a wait timed out
 # (going on would only multiply the timeout).  Other failures (a connection closed
@@ -46,23 +57,56 @@ async def plain_sleep(phase: str, seconds: float) -> None:
     await asyncio.sleep(seconds)
 
 
+class IdleCloseWatch:
+    """A sink beside the recorder that wakes the runner when the server closes an idle
+    connection (the pool's ``idle_closed``), with the idle time the pool measured."""
+
+    def __init__(self) -> None:
+        self._waiter: asyncio.Future[float] | None = None
+
+    def write(self, event: Event) -> None:
+        w = self._waiter
+        if (
+            w is not None
+            and not w.done()
+            and event.event == "idle_closed"
+            and event.fields.get("closed_by") == "server"
+        ):
+            w.set_result(float(event.fields.get("idle_time_s") or 0.0))
+
+    def close(self) -> None:
+        pass
+
+    async def next_close(self) -> float:
+        self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            return await self._waiter
+        finally:
+            self._waiter = None
+
+
 class Runner:
     def __init__(self, plan: Plan, tracer: Tracer, sleeper: Sleeper = plain_sleep) -> None:
         self.plan = plan
         self.tracer = tracer
-        self.pool = Pool(tracer, plan.pool)
         self.sleeper = sleeper
+        self._watch: IdleCloseWatch | None = None
+        # The pool emits through a tracer on the same clock and sink; when the plan
+        # measures the server's idle timeout, the watch sees the pool's events too.
+        self._pool_tracer = tracer
+        if any(isinstance(s, MeasureIdleStep) for s in plan.steps):
+            self._watch = IdleCloseWatch()
+            self._pool_tracer = Tracer(FanOut((tracer.sink, self._watch)), tracer.clock)
+        self.pool = Pool(self._pool_tracer, plan.pool)
+        # Every pool the run used, with the step it started at ("" for the plan's own).
+        self.pools: list[tuple[str, PoolOptions]] = [("", plan.pool)]
         self._index = 0
 
     async def run(self, deadline: float | None = None) -> RunError | None:
         """Run every step; returns why the run stopped early, or None."""
         try:
             async with asyncio.timeout(deadline):
-                for step in self.plan.steps:
-                    if isinstance(step, SleepStep):
-                        await self.sleeper(step.name, step.seconds)
-                    else:
-                        await self._run_step(step)
+                await self._run_steps(self.plan.steps)
         except TimeoutError:
             return RunError("deadline", f"the run did not finish within --deadline {deadline:g} s")
         except _Stop as u:
@@ -70,6 +114,37 @@ class Runner:
         finally:
             await self.pool.close()
         return None
+
+    async def _run_steps(self, steps: Sequence[Step]) -> None:
+        for step in steps:
+            if isinstance(step, SleepStep):
+                if step.busy:
+                    # Blocks the loop on purpose (see SleepStep.busy): nothing, not even
+                    # the pool's watch on idle sockets, runs until the next request.
+                    time.sleep(step.seconds)
+                else:
+                    await self.sleeper(step.name, step.seconds)
+            elif isinstance(step, PoolStep):
+                await self.pool.close()
+                self.pool = Pool(
+                    self._pool_tracer, step.options, first_conn_id=self.pool.next_conn_id
+                )
+                self.pools.append((step.name, step.options))
+            elif isinstance(step, MeasureIdleStep):
+                await self._run_steps(step.then(await self._measure_idle(step)))
+            else:
+                await self._run_step(step)
+
+    async def _measure_idle(self, step: MeasureIdleStep) -> float | None:
+        """The idle time after which the server closed the connection the previous step
+        left idle, or None: nothing idle to watch, or still open after ``step.limit``."""
+        if self._watch is None or self.pool.idle_count() == 0:
+            return None
+        try:
+            async with asyncio.timeout(step.limit):
+                return await self._watch.next_close()
+        except TimeoutError:
+            return None
 
     async def _run_step(self, step: RequestStep) -> None:
         req = Request(step.method, step.url, list(step.headers), step.body)
