@@ -14,6 +14,8 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import IO, Any, Final, Protocol
 
+from reusecheck.redact import redact_url
+
 # The vocabulary of the NDJSON stream (docs/design.md).  Declared once; the analysis
 # and the schema read it from here.
 EVENT_NAMES: Final = (
@@ -122,8 +124,9 @@ class NullSink:
 class NDJSONWriter:
     """One JSON object per line, flushed per line so ``tail -f`` and pipes see it live.
 
-    Header values pass through ``redact`` (when given) at write time, so secrets never
-    reach the file while the in-memory record stays exact.
+    Header values pass through ``redact`` (when given) at write time, and URLs through
+    ``redact_url``, so secrets never reach the file while the in-memory record stays
+    exact.
     """
 
     def __init__(self, stream: IO[str], redact: Any = None, close_stream: bool = False) -> None:
@@ -133,8 +136,12 @@ class NDJSONWriter:
 
     def write(self, event: Event) -> None:
         d = event.to_dict()
-        if self._redact is not None and "headers" in d:
-            d["headers"] = self._redact(d["headers"])
+        if self._redact is not None:
+            if "headers" in d:
+                d["headers"] = self._redact(d["headers"])
+            if "url" in d:
+                # Query tokens and userinfo passwords are secrets too (get_conn.url).
+                d["url"] = redact_url(d["url"])
         self._stream.write(json.dumps(d, separators=(",", ":")) + "\n")
         self._stream.flush()
 

@@ -36,8 +36,11 @@ def test_ndjson_writes_one_flushed_line_per_event_and_redacts_headers() -> None:
         headers=[["set-cookie", "session=s3cret"], ["content-length", "3"]],
     )
     tracer.emit("request_done", 2, 1, status=200)
+    tracer.emit("get_conn", 3, None, url="https://u:pw@h.test/x?token=t0ps3cret&page=2")
     lines = out.getvalue().splitlines()
-    assert len(lines) == 2
+    assert len(lines) == 3
+    assert "t0ps3cret" not in lines[2] and ":pw@" not in lines[2]
+    assert "page=2" in lines[2]
     first = json.loads(lines[0])
     assert first["event"] == "response_headers" and first["request"] == 2 and first["conn"] == 1
     assert "s3cret" not in lines[0]
