@@ -118,6 +118,7 @@ class Pool(ConnectionBook):
             try:
                 resp = await conn.send(req, request, self.options.disable_keepalives)
             except RequestError as exc:
+                exc.on_reused = reused
                 self._failed(conn, request, exc)
                 why = _retry_reason(exc, reused, req.replayable, conn.multiplexed)
                 if why is not None and attempts <= _MAX_RETRIES[why]:
@@ -139,6 +140,7 @@ class Pool(ConnectionBook):
             resp.on_done = self._response_done
             self._pending[request] = resp
             resp.retried = retried
+            resp.reused = reused
             return resp
 
     async def _get_conn(self, key: ConnectionKey, request: int, fresh: bool) -> _Got:
@@ -287,8 +289,12 @@ class Pool(ConnectionBook):
         self.closed = True
         for task in list(self._tasks):
             task.cancel()
+        # A body nobody started reading pins its connection (the classic leak); a read
+        # cut short by the deadline or a stopped run is just the end of the run.
         pinned = {
-            r.conn.id: r for r in self._pending.values() if isinstance(r.conn, HTTP1Connection)
+            r.conn.id: r
+            for r in self._pending.values()
+            if isinstance(r.conn, HTTP1Connection) and not r.reading
         }
         self._pending.clear()
         for conn in list(self._open.values()):

@@ -27,9 +27,11 @@ from reusecheck.scenario import (
 )
 from reusecheck.trace import Event, FanOut, Tracer
 
-# Errors that stop the run (exit 3): the target cannot be reached, or a wait timed out
-# (going on would only multiply the timeout).  Other failures (a connection closed
-# mid-response, a malformed response) are the target's behaviour: recorded, run goes on.
+# Errors that stop the run (exit 3) with one sentence naming what the target did: it
+# cannot be reached, a wait timed out (going on would only multiply the timeout), or it
+# answered with something that is not HTTP (a malformed response, a reset stream, an
+# h2 connection error).  A reused connection closed before or during a response is a
+# keep-alive race, the target's reuse behaviour: recorded, and the run goes on.
 FATAL = frozenset(
     {
         "dns",
@@ -40,8 +42,17 @@ FATAL = frozenset(
         "first-byte-timeout",
         "body-timeout",
         "h2-not-negotiated",
+        "protocol",
+        "stream-reset",
+        "goaway",
     }
 )
+
+
+def stops_run(exc: RequestError) -> bool:
+    """A server that closes a *fresh* connection without a whole response is broken,
+    not racing an idle timeout, so that stops the run too."""
+    return exc.kind in FATAL or (exc.kind == "server-closed" and not exc.on_reused)
 
 
 class _Stop(Exception):
@@ -180,7 +191,7 @@ class Runner:
                 retried=exc.retried,
                 phase=phase,
             )
-            if exc.kind in FATAL:
+            if stops_run(exc):
                 raise _Stop(exc) from None
             return
         failure: RequestError | None = None
@@ -194,6 +205,7 @@ class Runner:
                 resp.close()
             # "ignore": never read, never closed; the connection stays pinned.
         except RequestError as exc:
+            exc.on_reused = resp.reused
             failure = exc
         tracer.emit(
             "request_done",
@@ -204,5 +216,5 @@ class Runner:
             retried=resp.retried,
             phase=phase,
         )
-        if failure is not None and failure.kind in FATAL:
+        if failure is not None and stops_run(failure):
             raise _Stop(failure) from None

@@ -171,6 +171,13 @@ class Channel(asyncio.Protocol):
                 receiver.on_lost(exc)
                 break
             if not chunk:
+                # CPython's SSLObject.read returns b"" rather than raising once the peer's
+                # close_notify was read (SSL_ERROR_ZERO_RETURN): the TLS-level EOF.  A
+                # server that then waits for our close_notify before its FIN (asyncio's
+                # does, for ssl_shutdown_timeout) would otherwise look open for seconds.
+                if not self.eof:
+                    self.eof = True
+                    receiver.on_eof()
                 break
             receiver.on_data(chunk)
         # TLS 1.3 may want to answer (key update); session tickets need no reply.

@@ -128,7 +128,12 @@ async def handshake(
 ) -> tuple[tls.TLSInfo, ssl.SSLObject]:
     ctx = tls.client_context(options)
     tracer.emit(
-        "tls_start", request, conn_id, server_name=key.host, alpn_offered=list(options.alpn)
+        "tls_start",
+        request,
+        conn_id,
+        server_name=key.host,
+        alpn_offered=list(options.alpn),
+        session_offered=session is not None,
     )
     try:
         async with asyncio.timeout(timeout):

@@ -42,6 +42,9 @@ class RequestError(Exception):
         # HTTP/2: the server never processed the stream (GOAWAY above last_stream_id,
         # RST_STREAM REFUSED_STREAM), so any request may be retried (RFC 9113 8.7).
         self.unprocessed = False
+        # Set by the pool: the failure happened on a connection that had carried a
+        # request before (a keep-alive race is possible), not on a fresh one.
+        self.on_reused = False
 
     def to_dict(self) -> dict[str, str]:
         return {"kind": self.kind, "message": self.message}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -237,7 +238,9 @@ class HTTP1Connection:
                 f"server closed the connection ({self.remote_closed}) before any response byte",
                 before_response=True,
             )
-        return RequestError("protocol", f"malformed response: {exc}")
+        # h11 quotes the offending bytes as bytearray(b'...'); show them as text.
+        detail = re.sub(r"bytearray\(b(['\"])(.*?)\1\)", r"'\2'", str(exc))
+        return RequestError("protocol", f"malformed response: {detail}")
 
     async def read_body(self, resp: Response, limit: int | None) -> tuple[int, bool]:
         """Read the body (up to ``limit`` bytes); returns (bytes read, whole body read)."""
@@ -256,6 +259,14 @@ class HTTP1Connection:
                 if limit is not None and n >= limit:
                     return n, False
             elif isinstance(ev, h11.EndOfMessage):
+                extra = len(h.trailing_data[0])
+                if extra:
+                    # Nothing was pipelined, so these bytes belong to no response.
+                    raise RequestError(
+                        "protocol",
+                        f"server sent {extra} bytes after the end of the response "
+                        "(more body than its Content-Length?)",
+                    )
                 return n, True
             else:
                 raise RequestError(

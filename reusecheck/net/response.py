@@ -32,8 +32,10 @@ class Response:
         "headers",
         "http_version",
         "on_done",
+        "reading",
         "request",
         "retried",
+        "reused",
         "status",
         "stream_id",
     )
@@ -57,13 +59,16 @@ class Response:
         self.stream_id = stream_id
         self.bytes_read = 0
         self.complete = False
+        self.reading = False  # the caller started reading: not a body left unread
         self.retried = False  # set by the pool when a failed attempt came first
+        self.reused = False  # set by the pool: the connection had carried a request
         # Set by the pool: called once with (response, error or None) when the body ends.
         self.on_done: Callable[[Response, RequestError | None], None] | None = None
 
     async def read(self, limit: int | None = None) -> int:
         """Read the body, or its first ``limit`` bytes; returns the bytes read."""
         conn: BodySource = self.conn
+        self.reading = True
         try:
             n, complete = await conn.read_body(self, limit)
         except RequestError as exc:
