@@ -292,8 +292,18 @@ def run(scenario: str | None, url: str | None, list_builtins: bool, **opts: Any)
     type=click.IntRange(min=1),
     help="SETTINGS_MAX_CONCURRENT_STREAMS for h2 [default: 100].",
 )
+@click.option(
+    "--misbehave",
+    metavar="KIND",
+    help="Be a broken server instead (e.g. never-answer, drip, h2-bad-frame); "
+    "'--misbehave list' shows every kind.",
+)
 def serve(**opts: Any) -> None:
     """Run the built-in target server with the chosen keep-alive behaviour."""
+    if opts["misbehave"]:
+        from reusecheck.server.misbehave import serve_misbehaving
+
+        sys.exit(serve_misbehaving(opts["misbehave"], opts["host"], opts["port"]))
     from reusecheck.server import ServerConfig, serve_forever
 
     config = ServerConfig(
@@ -308,7 +318,11 @@ def serve(**opts: Any) -> None:
         h2=opts["h2"],
         max_streams=opts["max_streams"],
     )
-    serve_forever(config, log=lambda line: click.echo(line, err=True))
+    try:
+        serve_forever(config, log=lambda line: click.echo(line, err=True))
+    except OSError as exc:
+        click.echo(f"reusecheck: cannot listen on {opts['host']}:{opts['port']}: {exc}", err=True)
+        sys.exit(2)
 
 
 @main.command()

@@ -235,7 +235,8 @@ class HTTP1Connection:
         if self.remote_closed and self._cycle_bytes == 0:
             return RequestError(
                 "server-closed",
-                f"server closed the connection ({self.remote_closed}) before any response byte",
+                f"server closed the connection ({self.remote_closed}) "
+                "before sending any response byte",
                 before_response=True,
             )
         # h11 quotes the offending bytes as bytearray(b'...'); show them as text.

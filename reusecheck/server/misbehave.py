@@ -285,3 +285,35 @@ class MisbehavingServer:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+
+def serve_misbehaving(kind: str, host: str = "127.0.0.1", port: int = 0) -> int:
+    """``reusecheck serve --misbehave KIND``: run until Ctrl-C; returns the exit code."""
+    import sys
+
+    if kind == "list":
+        width = max(map(len, KINDS))
+        for name, what in KINDS.items():
+            print(f"{name:<{width}}  {what}")
+        return 0
+    if kind not in KINDS:
+        print(f"reusecheck: unknown misbehaviour {kind!r}; see --misbehave list", file=sys.stderr)
+        return 2
+
+    async def main() -> None:
+        server = MisbehavingServer(kind, host, port)
+        try:
+            await server.start()
+        except OSError as exc:
+            raise SystemExit(f"reusecheck: cannot listen on {host}:{port}: {exc}") from None
+        hint = " --h2c" if kind.startswith("h2-") else ""
+        print(f"reusecheck misbehaving target ({kind}: {KINDS[kind]}) on {server.url}")
+        print(f"  try: reusecheck probe {server.url}{hint}", flush=True)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await server.close()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())
+    return 0

@@ -1,0 +1,195 @@
+"""Every misbehaviour of reusecheck.server.misbehave against the real CLI.
+
+For each kind: the run ends within its timeouts, exits with the documented code, says
+one sentence naming what the server did, prints no traceback, and leaves no socket
+open. The outcomes form the table in docs/reliability.md, which this test keeps true
+(run with REUSECHECK_UPDATE_DOCS=1 to rewrite it after a deliberate change).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from reusecheck.cli import main
+from reusecheck.server.misbehave import KINDS, MisbehavingServer
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "reliability.md"
+BEGIN, END = "<!-- hostile-table:begin -->", "<!-- hostile-table:end -->"
+
+# kind -> (exit code, error kind or finding code that must be named)
+EXPECTED: dict[str, tuple[int, str]] = {
+    "never-answer": (3, "first-byte-timeout"),
+    "stall-body": (3, "body-timeout"),
+    "drip": (3, "deadline"),
+    "bad-status": (3, "protocol"),
+    "huge-headers": (3, "protocol"),
+    "extra-body": (3, "protocol"),
+    "short-body": (3, "server-closed"),
+    "bad-chunked": (3, "protocol"),
+    "rst-mid-body": (3, "server-closed"),
+    "close-on-accept": (3, "server-closed"),
+    "tls-wrong-name": (3, "tls"),
+    "tls-expired": (3, "tls"),
+    "tls-self-signed": (3, "tls"),
+    "tls-stall": (3, "tls-timeout"),
+    "h2-bad-frame": (3, "protocol"),
+    "h2-bad-settings": (3, "protocol"),
+    "h2-hpack-garbage": (3, "protocol"),
+    "h2-goaway-storm": (1, "h2-goaway"),
+    "h2-rst-every-stream": (3, "stream-reset"),
+    "h2-zero-window": (3, "body-timeout"),
+}
+TIMEOUT, DEADLINE = 0.5, 3.0
+# A drip of one byte a second beats any per-read timeout above 1 s: only the deadline
+# ends it, which is what this kind shows.
+TIMEOUTS = {"drip": 2.0}
+RESULTS: dict[str, tuple[int, str, str]] = {}
+
+
+class _Thread:
+    """The hostile server on its own loop, so the CLI runs as users run it."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+        self.server: MisbehavingServer | None = None
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    def __enter__(self) -> MisbehavingServer:
+        self.thread.start()
+        fut = asyncio.run_coroutine_threadsafe(MisbehavingServer(self.kind).start(), self.loop)
+        self.server = fut.result(10)
+        return self.server
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.server is not None
+        asyncio.run_coroutine_threadsafe(self.server.close(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+def _open_sockets() -> set[str]:
+    """The process's open TCP sockets, as local:remote pairs (Linux; empty elsewhere)."""
+    fd_dir = Path("/proc/self/fd")
+    if not fd_dir.exists():
+        return set()
+    inodes = set()
+    for fd in fd_dir.iterdir():
+        try:
+            link = os.readlink(fd)
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in f.read().splitlines()[1:]:
+                cols = line.split()
+                if cols[9] in inodes:
+                    found.add(f"{cols[1]}->{cols[2]} st={cols[3]}")
+    return found
+
+
+@pytest.fixture(scope="module", autouse=True)
+def table() -> Iterator[None]:
+    yield
+    if len(RESULTS) != len(KINDS):
+        return  # a partial run (-k) cannot judge the whole table
+    rows = ["| misbehaviour | what the server does | exit | reusecheck says |", "|---|---|---|---|"]
+    for kind in KINDS:
+        code, named, sentence = RESULTS[kind]
+        rows.append(f"| `{kind}` | {KINDS[kind]} | {code} | `{named}`: {sentence} |")
+    text = DOC.read_text()
+    start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
+    if os.environ.get("REUSECHECK_UPDATE_DOCS"):
+        DOC.write_text(text[:start] + "\n" + "\n".join(rows) + "\n" + text[end:])
+        return
+
+    # The sentence is an example from one run (counts and eof/reset vary with timing);
+    # the kind, what it does, the exit code and what is named must match exactly.
+    def stable(lines: list[str]) -> list[list[str]]:
+        return [ln.split(" | ")[:3] for ln in lines if ln.startswith("| `")]
+
+    documented = text[start:end].strip().splitlines()
+    assert stable(documented) == stable(rows), (
+        "docs/reliability.md no longer matches the outcomes; "
+        "rerun with REUSECHECK_UPDATE_DOCS=1 and review the diff"
+    )
+    named = [ln.split(" | ")[3].split(":")[0] for ln in documented if ln.startswith("| `")]
+    assert named == [r.split(" | ")[3].split(":")[0] for r in rows if r.startswith("| `")]
+
+
+def _sentence(message: str) -> str:
+    """The message without what changes from run to run (ports, addresses)."""
+    return re.sub(r"127\.0\.0\.1:\d+", "HOST:PORT", message).replace("|", "/")
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_hostile_server(kind: str, tmp_path: Path) -> None:
+    want_code, want_named = EXPECTED[kind]
+    with _Thread(kind) as server:
+        args = [
+            "probe",
+            server.url,
+            "--json",
+            "--idle",
+            "0",
+            "--requests",
+            "2",
+            "--concurrency",
+            "2",
+            "--timeout",
+            str(TIMEOUTS.get(kind, TIMEOUT)),
+            "--deadline",
+            str(DEADLINE),
+        ]
+        if kind.startswith("h2-"):
+            args.append("--h2c")
+        if server.ca_pem is not None:
+            ca = tmp_path / "ca.pem"
+            ca.write_bytes(server.ca_pem)
+            args += ["--cacert", str(ca)]
+        before = _open_sockets()
+        started = time.monotonic()
+        result = CliRunner().invoke(main, args)
+        took = time.monotonic() - started
+    # Measured once the hostile server is gone: what is left is the client's.
+    after = _open_sockets()
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert "Traceback" not in result.output
+    assert took < DEADLINE + 2.0, f"{kind} took {took:.1f} s"
+    assert result.exit_code == want_code, result.output
+    doc: dict[str, Any] = json.loads(result.stdout)
+    if want_code == 3:
+        assert doc["error"]["kind"] == want_named
+        assert doc["verdict"]["ok"] is False
+        lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+        assert lines == [f"reusecheck: {want_named}: {doc['error']['message']}"]
+        sentence = doc["error"]["message"]
+    else:
+        finding = next(f for f in doc["findings"] if f["code"] == want_named)
+        sentence = finding["message"]
+    assert after <= before, f"TCP sockets left open: {sorted(after - before)}"
+    RESULTS[kind] = (result.exit_code, want_named, _sentence(sentence))
+
+
+def test_serve_misbehave_list_and_unknown_kind() -> None:
+    listing = CliRunner().invoke(main, ["serve", "--misbehave", "list"])
+    assert listing.exit_code == 0
+    assert [ln.split()[0] for ln in listing.output.splitlines()] == list(KINDS)
+    unknown = CliRunner().invoke(main, ["serve", "--misbehave", "nope"])
+    assert unknown.exit_code == 2 and "--misbehave list" in unknown.output
