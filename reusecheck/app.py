@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import IO, Any
 
 import click
@@ -20,9 +21,10 @@ from reusecheck.analyze import Analysis, Expectation, RunRecord, analyze, exit_c
 from reusecheck.net.dial import Timeouts
 from reusecheck.net.request import URLError, parse_header, parse_url
 from reusecheck.net.tls import TLSOptions
+from reusecheck.outputs import Outcome, OutputError, OutputOptions, write_outputs
 from reusecheck.pool import PoolOptions
 from reusecheck.redact import redact_headers
-from reusecheck.runner import Runner
+from reusecheck.runner import Runner, plain_sleep
 from reusecheck.scenario import Plan, Scenario
 from reusecheck.scenarios import apply_checks, probe_scenario
 from reusecheck.trace import FanOut, NDJSONWriter, Recorder, Sink, Tracer
@@ -41,6 +43,7 @@ class ProbeSettings:
     events_path: str | None = None
     deadline: float = 61.0
     options: dict[str, Any] = field(default_factory=dict)
+    outputs: OutputOptions = field(default_factory=OutputOptions)
 
     @classmethod
     def from_cli(cls, url: str, o: dict[str, Any]) -> ProbeSettings:
@@ -87,6 +90,12 @@ class ProbeSettings:
             events_path=o["events_path"],
             deadline=deadline,
             options=pool_record(pool),
+            outputs=OutputOptions(
+                har=o.get("har"),
+                junit=o.get("junit"),
+                output_dir=o.get("output_dir"),
+                svg=o.get("svg", False),
+            ),
         )
 
     def scenario(self) -> Scenario:
@@ -182,15 +191,31 @@ def execute(settings: ProbeSettings, plan: Plan) -> Analysis:
 def execute_scenario(
     scenario: Scenario, settings: ProbeSettings, *, describe: bool = True
 ) -> Analysis:
-    """Run a scenario's plan, analyse the record, and judge the scenario's checks.
+    """Run a scenario's plan, analyse the record, and judge the scenario's checks."""
+    return asyncio.run(perform(scenario, settings, describe=describe)).analysis
+
+
+async def perform(
+    scenario: Scenario,
+    settings: ProbeSettings,
+    *,
+    describe: bool = True,
+    progress: bool = True,
+    events_path: str | bool | None = True,
+) -> Outcome:
+    """One target's run: the record, its analysis with the scenario's checks judged.
 
     ``describe`` adds the scenario (name, source, every pool it used) to the report's
     ``options``; the probe command leaves them out, its report is the one it always was.
+    ``events_path`` True means the settings' ``--events``; several targets at once run
+    with ``progress`` and the event file off.
     """
-    with _event_sinks(settings.events_path) as (recorder, sink):
+    path = settings.events_path if events_path is True else events_path or None
+    with _event_sinks(path) as (recorder, sink):
+        started_at = datetime.now(UTC)
         tracer = Tracer(sink)
-        runner = Runner(scenario.plan, tracer, _progress_sleep)
-        error = asyncio.run(runner.run(settings.deadline))
+        runner = Runner(scenario.plan, tracer, _progress_sleep if progress else plain_sleep)
+        error = await runner.run(settings.deadline)
     options = pool_record(scenario.plan.pool)
     if describe:
         options["scenario"] = {"name": scenario.name, "source": scenario.source}
@@ -205,7 +230,20 @@ def execute_scenario(
         error=error,
         options=options,
     )
-    return apply_checks(analyze(record), scenario.checks)
+    analysis = apply_checks(analyze(record), scenario.checks)
+    return Outcome(settings.url, analysis, recorder.events, started_at)
+
+
+def write_files(outcomes: list[Outcome], outputs: OutputOptions) -> int | None:
+    """--har, --junit, --output-dir; exit 2 with one line when a file cannot be written."""
+    if not outputs.any:
+        return None
+    try:
+        write_outputs(outcomes, outputs)
+    except OutputError as exc:
+        click.echo(f"reusecheck: {exc}", err=True)
+        return EXIT_USAGE
+    return None
 
 
 def emit(analysis: Analysis, settings: ProbeSettings, intro: str | None = None) -> int:
@@ -234,8 +272,51 @@ def emit(analysis: Analysis, settings: ProbeSettings, intro: str | None = None) 
 
 def run_probe(settings: ProbeSettings) -> int:
     """``reusecheck probe``: the probe built-in, through the path every scenario takes."""
-    analysis = execute_scenario(settings.scenario(), settings, describe=False)
-    return emit(analysis, settings)
+    outcome = asyncio.run(perform(settings.scenario(), settings, describe=False))
+    code = emit(outcome.analysis, settings)
+    failed = write_files([outcome], settings.outputs)
+    return failed if failed is not None else code
+
+
+def run_probes(all_settings: list[ProbeSettings], parallel: int) -> int:
+    """Several targets, at most ``parallel`` at once; reports in the order given.
+
+    Exit code: the worst of all (3 over 1 over 0).  With ``--json`` one report per line
+    (JSON Lines); otherwise a summary table, one row per target.
+    """
+
+    async def all_targets() -> list[Outcome]:
+        gate = asyncio.Semaphore(parallel)
+
+        async def one(s: ProbeSettings) -> Outcome:
+            async with gate:
+                return await perform(
+                    s.scenario(), s, describe=False, progress=False, events_path=False
+                )
+
+        return list(await asyncio.gather(*(one(s) for s in all_settings)))
+
+    outcomes = asyncio.run(all_targets())
+    first = all_settings[0]
+    codes = [exit_code(o.analysis) for o in outcomes]
+    if first.as_json:
+        from reusecheck.report import json as json_report
+
+        for o in outcomes:
+            sys.stdout.write(json_report.dumps(o.analysis, indent=None) + "\n")
+        sys.stdout.flush()
+    else:
+        from rich.console import Console
+
+        from reusecheck.report.targets import targets_table
+
+        Console().print(targets_table([o.analysis for o in outcomes]))
+    for o in outcomes:
+        if o.analysis.error is not None:
+            e = o.analysis.error
+            click.echo(f"reusecheck: {o.target}: {e.kind}: {e.message}", err=True)
+    failed = write_files(outcomes, first.outputs)
+    return failed if failed is not None else max(codes)
 
 
 DEMO_INTRO = (
@@ -257,10 +338,11 @@ def run_demo(settings: ProbeSettings) -> int:
             plan_args={**settings.plan_args},
             expectations=(Expectation("none"),),
         )
-        analysis = execute(settings, settings.plan())
+        outcome = asyncio.run(perform(settings.scenario(), settings, describe=False))
     intro = None if settings.as_json else DEMO_INTRO.format(url=url, idle=0.5, maxreq=4)
-    code = emit(analysis, settings, intro)
-    return code
+    code = emit(outcome.analysis, settings, intro)
+    failed = write_files([outcome], settings.outputs)
+    return failed if failed is not None else code
 
 
 # --- reusecheck run -------------------------------------------------------------------------

@@ -181,19 +181,83 @@ def probe_options(f: Any) -> Any:
     return f
 
 
+def output_options(f: Any) -> Any:
+    """Files for other tools, shared by ``probe`` and ``demo``."""
+    opts = [
+        click.option("--har", metavar="FILE", help="Write an HTTP Archive (HAR 1.2) of the run."),
+        click.option(
+            "--junit", metavar="FILE", help="Write JUnit XML: a test case per expectation."
+        ),
+        click.option(
+            "--output-dir",
+            metavar="DIR",
+            help="Write report.json, events.ndjson, run.har (and report.svg) to DIR.",
+        ),
+        click.option("--svg", is_flag=True, help="With --output-dir: the report as an SVG too."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def _read_targets(path: str) -> list[str]:
+    """One URL per line; blank lines and ``#`` comments (whole-line or trailing) skipped."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except IsADirectoryError:
+        raise click.BadParameter(f"{path!r} is a directory", param_hint="'--targets'") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise click.BadParameter(f"cannot read {path!r}: {why}", param_hint="'--targets'") from None
+    urls = []
+    for line in text.splitlines():
+        url = line.split("#", 1)[0].strip() if line.lstrip().startswith("#") else line.strip()
+        if " #" in url:
+            url = url.split(" #", 1)[0].strip()
+        if url:
+            urls.append(url)
+    return urls
+
+
 @main.command()
-@click.argument("url")
+@click.argument("urls", nargs=-1, metavar="URL [URL ...]")
+@click.option(
+    "--targets",
+    "targets_file",
+    metavar="FILE",
+    help="More targets: one URL per line, # starts a comment.",
+)
+@click.option(
+    "--parallel",
+    type=click.IntRange(min=1),
+    default=4,
+    show_default=True,
+    help="Targets probed at once when there are several.",
+)
 @probe_options
-def probe(url: str, **opts: Any) -> None:
-    """Probe URL: sequential requests, an idle gap, two concurrent bursts."""
-    from reusecheck.app import ProbeSettings, run_probe
+@output_options
+def probe(urls: tuple[str, ...], targets_file: str | None, parallel: int, **opts: Any) -> None:
+    """Probe URL: sequential requests, an idle gap, two concurrent bursts.
 
-    settings = ProbeSettings.from_cli(url, opts)
-    sys.exit(run_probe(settings))
+    Several URLs (or --targets) are probed side by side; the exit code is the worst.
+    """
+    from reusecheck.app import ProbeSettings, run_probe, run_probes
+
+    targets = list(urls) + (_read_targets(targets_file) if targets_file else [])
+    if not targets:
+        raise click.UsageError("give a URL to probe (or --targets FILE)")
+    if len(targets) > 1 and opts["events_path"]:
+        raise click.UsageError("--events takes one target; use --output-dir for several")
+    all_settings = [ProbeSettings.from_cli(url, opts) for url in targets]
+    if len(all_settings) == 1:
+        sys.exit(run_probe(all_settings[0]))
+    sys.exit(run_probes(all_settings, parallel))
 
 
 @main.command()
 @probe_options
+@output_options
 def demo(**opts: Any) -> None:
     """Start the built-in server on loopback and probe it."""
     from reusecheck.app import ProbeSettings, run_demo
@@ -323,6 +387,16 @@ def serve(**opts: Any) -> None:
     except OSError as exc:
         click.echo(f"reusecheck: cannot listen on {opts['host']}:{opts['port']}: {exc}", err=True)
         sys.exit(2)
+
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema (draft 2020-12) of the report and of an event line."""
+    import json
+
+    from reusecheck.schema import schema_document
+
+    click.echo(json.dumps(schema_document(), indent=2))
 
 
 @main.command()

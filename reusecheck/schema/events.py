@@ -1,0 +1,231 @@
+"""An event line's schema: the NDJSON writer's output, one rule per event name."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from reusecheck.schema.blocks import (
+    BOOL,
+    CLOSE_REASONS,
+    CLOSED_BY,
+    COUNT,
+    DRAFT,
+    EVENT_ID,
+    IDLE_CLOSE_REASONS,
+    PROTOCOLS,
+    RETRY_REASONS,
+    SECONDS,
+    STRING,
+    Schema,
+    array,
+    enum,
+    error,
+    null,
+    ref,
+)
+from reusecheck.trace import EVENT_NAMES
+
+# What ``request`` and ``conn`` hold for each event (docs/design.md, "Event fields"):
+# "index" an integer, "null" always null, "either" an integer or null.
+INT, NULL, EITHER = "index", "null", "either"
+_SIDES: Final[dict[str, Schema]] = {
+    INT: {"type": "integer", "minimum": 0},
+    NULL: {"type": "null"},
+    EITHER: {"type": ["integer", "null"], "minimum": 0},
+}
+_HEADERS: Final[Schema] = array(
+    {"type": "array", "prefixItems": [STRING, STRING], "minItems": 2, "maxItems": 2}
+)
+_ERROR_TEXT: Final[Schema] = STRING
+_SETTING: Final[Schema] = null(COUNT)
+
+# event -> (request, conn, {field: schema}, fields that may be absent)
+EventSpec = tuple[str, str, dict[str, Schema], tuple[str, ...]]
+
+
+def _event_specs() -> dict[str, EventSpec]:
+    return {
+        "get_conn": (INT, NULL, {"key": STRING, "method": STRING, "url": STRING}, ()),
+        "dns_start": (INT, NULL, {"host": STRING}, ()),
+        "dns_done": (INT, NULL, {"addrs": array(STRING), "error": _ERROR_TEXT}, ("error",)),
+        "connect_start": (INT, INT, {"addr": STRING}, ()),
+        "connect_done": (
+            INT,
+            INT,
+            {"local": null(STRING), "remote": null(STRING), "error": _ERROR_TEXT},
+            ("error",),
+        ),
+        # session_offered: a TLS session from an earlier connection was offered to resume.
+        "tls_start": (
+            INT,
+            INT,
+            {"server_name": STRING, "alpn_offered": array(STRING), "session_offered": BOOL},
+            ("session_offered",),
+        ),
+        # A failed handshake carries only ``error``.
+        "tls_done": (
+            INT,
+            INT,
+            {
+                "version": null(STRING),
+                "cipher": null(STRING),
+                "alpn": null(STRING),
+                "resumed": null(BOOL),
+                "error": _ERROR_TEXT,
+            },
+            ("version", "cipher", "alpn", "resumed", "error"),
+        ),
+        "got_conn": (
+            INT,
+            INT,
+            {
+                "reused": BOOL,
+                "was_idle": BOOL,
+                "idle_time_s": SECONDS,
+                "protocol": enum(PROTOCOLS),
+            },
+            (),
+        ),
+        "wrote_headers": (INT, INT, {"headers": _HEADERS, "stream_id": COUNT}, ("stream_id",)),
+        # bytes: HTTP/1.1 the whole request as written (head and body), HTTP/2 the body.
+        "wrote_request": (INT, INT, {"bytes": COUNT, "error": _ERROR_TEXT}, ("error",)),
+        "got_first_byte": (INT, INT, {"stream_id": COUNT}, ("stream_id",)),
+        "response_headers": (
+            INT,
+            INT,
+            {
+                "status": {"type": "integer"},
+                "http_version": STRING,
+                "connection": null(STRING),
+                "keep_alive": null(STRING),
+                "headers": _HEADERS,
+            },
+            (),
+        ),
+        "body_done": (
+            INT,
+            INT,
+            {"bytes": COUNT, "complete": BOOL, "error": _ERROR_TEXT},
+            ("error",),
+        ),
+        # request null: a dial that lost the race to a released connection is put idle
+        # (or handed to a waiting request) without a request of its own.
+        "put_idle": (
+            EITHER,
+            INT,
+            {
+                "ok": BOOL,
+                "reason": null(enum(CLOSE_REASONS)),
+                "idle_conns": COUNT,
+                "handed_off": BOOL,
+                "streams_active": COUNT,
+            },
+            ("idle_conns", "handed_off", "streams_active"),
+        ),
+        "idle_closed": (
+            NULL,
+            INT,
+            {
+                "idle_time_s": SECONDS,
+                "reason": enum(IDLE_CLOSE_REASONS),
+                "closed_by": enum(CLOSED_BY),
+                "server_said": STRING,
+            },
+            ("server_said",),
+        ),
+        "conn_closed": (
+            EITHER,
+            INT,
+            {
+                "closed_by": enum(CLOSED_BY),
+                "reason": enum(CLOSE_REASONS),
+                "requests": COUNT,
+                "error": _ERROR_TEXT,
+                "error_code": STRING,
+            },
+            ("error", "error_code"),
+        ),
+        "retry": (
+            INT,
+            INT,
+            {
+                "error": _ERROR_TEXT,
+                "attempt": {"type": "integer", "minimum": 2},
+                "reason": enum(RETRY_REASONS),
+            },
+            (),
+        ),
+        "h2_settings": (
+            NULL,
+            INT,
+            {
+                "max_concurrent_streams": _SETTING,
+                "initial_window_size": _SETTING,
+                "max_frame_size": _SETTING,
+                "max_header_list_size": _SETTING,
+                "header_table_size": _SETTING,
+            },
+            (),
+        ),
+        "h2_goaway": (
+            NULL,
+            INT,
+            {
+                "error_code": STRING,
+                "last_stream_id": COUNT,
+                "additional_data": null(STRING),
+                "unprocessed": array(COUNT),
+            },
+            (),
+        ),
+        "request_done": (
+            INT,
+            EITHER,
+            {
+                "status": null({"type": "integer"}),
+                "error": null(ref("error")),
+                "retried": BOOL,
+                "phase": null(STRING),
+            },
+            (),
+        ),
+    }
+
+
+def _event_rule(name: str, spec: EventSpec) -> Schema:
+    request, conn, fields, optional = spec
+    return {
+        "if": {"properties": {"event": {"const": name}}, "required": ["event"]},
+        "then": {
+            "properties": {"request": _SIDES[request], "conn": _SIDES[conn], **fields},
+            "required": [f for f in fields if f not in optional],
+        },
+    }
+
+
+def event_schema(*, strict: bool = False) -> Schema:
+    """The schema of one ``--events`` line: fixed keys, then the event's own fields."""
+    specs = _event_specs()
+    missing = set(EVENT_NAMES) - set(specs)
+    if missing:  # trace.EVENT_NAMES grew: the new event needs its fields declared here
+        raise AssertionError(f"event fields not declared for {sorted(missing)}")
+    schema: Schema = {
+        "$schema": DRAFT,
+        "$id": EVENT_ID,
+        "title": "reusecheck event line (NDJSON), schema reusecheck/1",
+        "description": "One line of `reusecheck probe --events FILE` (docs/design.md).",
+        "type": "object",
+        "properties": {
+            "t": {**SECONDS, "description": "seconds since the run started (one clock)"},
+            "event": enum(EVENT_NAMES),
+            "request": _SIDES[EITHER],
+            "conn": _SIDES[EITHER],
+        },
+        "required": ["t", "event", "request", "conn"],
+        "allOf": [_event_rule(name, specs[name]) for name in EVENT_NAMES],
+        "$defs": {"error": error(strict)},
+    }
+    if strict:
+        # Fields named in the matching event's ``then`` count as evaluated.
+        schema["unevaluatedProperties"] = False
+    return schema

@@ -1,0 +1,199 @@
+"""The JSON report's schema: exactly what ``report/json.py`` writes (``to_document``)."""
+
+from __future__ import annotations
+
+from reusecheck.findings import KNOWN_CODES, SEVERITIES
+from reusecheck.schema.blocks import (
+    BOOL,
+    CLOSE_REASONS,
+    CLOSED_BY,
+    COUNT,
+    DRAFT,
+    PROTOCOLS,
+    REPORT_ID,
+    REUSE_LEVELS,
+    SECONDS,
+    STRING,
+    Schema,
+    array,
+    enum,
+    error,
+    null,
+    obj,
+    ref,
+)
+
+
+def _report_defs(strict: bool) -> dict[str, Schema]:
+    o = strict
+    hint = obj(o, {"timeout_s": null({"type": "number"}), "max": null({"type": "integer"})})
+    timings = obj(o, {k: null(SECONDS) for k in ("dns", "connect", "tls", "wait", "total")})
+    request = obj(
+        o,
+        {
+            "index": COUNT,
+            "phase": null(STRING),
+            "method": null(STRING),
+            "url": null(STRING),
+            "status": null({"type": "integer"}),
+            "protocol": null(enum(PROTOCOLS)),
+            "conn_id": null({"type": "integer"}),
+            "stream_id": null({"type": "integer"}),
+            "reused": BOOL,
+            "was_idle": BOOL,
+            "idle_time_s": SECONDS,
+            "retried": BOOL,
+            "timings_s": ref("timings"),
+            "response_connection": null(STRING),
+            "keep_alive": null(ref("keep_alive_hint")),
+            "error": null(ref("error")),
+            "http_version": null(STRING),
+            "started_at_s": SECONDS,
+            "ended_at_s": null(SECONDS),
+            "got_conn_at_s": null(SECONDS),
+            "released_at_s": null(SECONDS),
+        },
+    )
+    tls = obj(
+        o,
+        {
+            "version": null(STRING),
+            "cipher": null(STRING),
+            "alpn": null(STRING),
+            "resumed": null(BOOL),
+            "alpn_offered": array(STRING),
+        },
+    )
+    goaway = obj(
+        o,
+        {
+            "error_code": null(STRING),
+            "last_stream_id": null({"type": "integer"}),
+            "additional_data": null(STRING),
+            "unprocessed": array(COUNT),
+            "at_s": SECONDS,
+        },
+    )
+    settings = (
+        "max_concurrent_streams",
+        "initial_window_size",
+        "max_frame_size",
+        "max_header_list_size",
+        "header_table_size",
+    )
+    h2 = obj(o, {**{k: null(COUNT) for k in settings}, "goaway": null(ref("goaway"))})
+    connection = obj(
+        o,
+        {
+            "id": {"type": "integer", "minimum": 1},
+            "protocol": null(enum(PROTOCOLS)),
+            "local": null(STRING),
+            "remote": null(STRING),
+            "tls": null(ref("tls")),
+            "requests": COUNT,
+            "opened_at_s": SECONDS,
+            "closed_at_s": null(SECONDS),
+            "closed_by": null(enum(CLOSED_BY)),
+            "close_reason": null(enum(CLOSE_REASONS)),
+            "request_indexes": array(COUNT),
+            "idle_time_at_close_s": null(SECONDS),
+            "error": null(STRING),
+            "peak_streams": COUNT,
+            "h2": null(ref("h2")),
+        },
+    )
+    server = obj(
+        o,
+        {
+            "keepalive": null(BOOL),
+            "idle_timeout_s": null(SECONDS),
+            "max_requests_per_conn": null(COUNT),
+            "keepalive_hint": null(ref("keep_alive_hint")),
+            "h2_max_concurrent_streams": null(COUNT),
+            "software": null(STRING),
+            "idle_timeout_hint_delta_s": null({"type": "number"}),
+            "max_requests_hint_delta": null({"type": "integer"}),
+            "h2_max_concurrent_streams_announced": array(COUNT),
+        },
+    )
+    finding = obj(
+        o,
+        {
+            "code": enum(KNOWN_CODES),
+            "severity": enum(SEVERITIES),
+            "title": STRING,
+            "message": STRING,
+            "evidence": {"type": "object"},
+            "remedy": STRING,
+        },
+    )
+    summary = obj(
+        o,
+        {
+            "requests": COUNT,
+            "connections_opened": COUNT,
+            "reused": COUNT,
+            "reuse_ratio": {"type": "number", "minimum": 0, "maximum": 1},
+            "peak_concurrency": COUNT,
+            "retried": COUNT,
+            "failed": COUNT,
+            "duration_s": SECONDS,
+        },
+    )
+    # Names are free text: --expect names, and a scenario's checks ('step "warm": reused').
+    expectation = obj(
+        o, {"name": STRING, "ok": BOOL, "detail": STRING, "value": null({"type": "number"})}
+    )
+    verdict = obj(
+        o,
+        {
+            "ok": BOOL,
+            "reuse": enum(REUSE_LEVELS),
+            "expectations": array(ref("expectation")),
+            "detail": STRING,
+            "redialled_connections": array(COUNT),
+        },
+    )
+    return {
+        "error": error(o),
+        "keep_alive_hint": hint,
+        "timings": timings,
+        "request": request,
+        "tls": tls,
+        "goaway": goaway,
+        "h2": h2,
+        "connection": connection,
+        "server": server,
+        "finding": finding,
+        "summary": summary,
+        "expectation": expectation,
+        "verdict": verdict,
+    }
+
+
+def report_schema(*, strict: bool = False) -> Schema:
+    """The schema of one ``--json`` report (one line of JSON Lines with several targets)."""
+    top = obj(
+        strict,
+        {
+            "schema": {"const": "reusecheck/1"},
+            "target": STRING,
+            "protocol": null(enum(PROTOCOLS)),
+            "requests": array(ref("request")),
+            "connections": array(ref("connection")),
+            "server": ref("server"),
+            "findings": array(ref("finding")),
+            "summary": ref("summary"),
+            "verdict": ref("verdict"),
+            "error": null(ref("error")),
+            "options": {"type": "object"},
+        },
+    )
+    return {
+        "$schema": DRAFT,
+        "$id": REPORT_ID,
+        "title": "reusecheck JSON report, schema reusecheck/1",
+        "description": "What `reusecheck probe --json` writes (docs/design.md).",
+        **top,
+        "$defs": _report_defs(strict),
+    }
