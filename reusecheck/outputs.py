@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from reusecheck.analyze import Analysis
-from reusecheck.redact import redact_headers
+from reusecheck.redact import redact_headers, redact_url
 from reusecheck.trace import Event, NDJSONWriter
 
 
@@ -86,7 +86,7 @@ def svg_text(analysis: Analysis) -> str:
 
     console = Console(record=True, width=100, file=io.StringIO(), force_terminal=True)
     terminal.render(analysis, console)
-    return console.export_svg(title=f"reusecheck {analysis.target}")
+    return console.export_svg(title=f"reusecheck {redact_url(analysis.target)}")
 
 
 def _slug(index: int, target: str) -> str:
