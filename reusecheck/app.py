@@ -24,7 +24,7 @@ from reusecheck.net.tls import TLSOptions
 from reusecheck.outputs import Outcome, OutputError, OutputOptions, write_outputs
 from reusecheck.pool import PoolOptions
 from reusecheck.redact import redact_headers
-from reusecheck.runner import Runner, plain_sleep
+from reusecheck.runner import RunLimits, Runner, plain_sleep
 from reusecheck.scenario import Plan, Scenario
 from reusecheck.scenarios import apply_checks, probe_scenario
 from reusecheck.trace import FanOut, NDJSONWriter, Recorder, Sink, Tracer
@@ -44,6 +44,8 @@ class ProbeSettings:
     deadline: float = 61.0
     options: dict[str, Any] = field(default_factory=dict)
     outputs: OutputOptions = field(default_factory=OutputOptions)
+    limits: RunLimits = field(default_factory=RunLimits)
+    max_total_requests: int = 10_000
 
     @classmethod
     def from_cli(cls, url: str, o: dict[str, Any]) -> ProbeSettings:
@@ -57,13 +59,19 @@ class ProbeSettings:
             raise click.BadParameter(str(exc), param_hint="'-H'") from None
         check_outputs(o)
         t = o["timeout"]
+        timeouts = Timeouts(
+            connect=o.get("connect_timeout") or t,
+            tls=o.get("tls_timeout") or t,
+            first_byte=o.get("first_byte_timeout") or t,
+            body=o.get("body_timeout") or t,
+        )
         pool = PoolOptions(
             max_idle=o["max_idle"],
             max_idle_per_host=o["max_idle_per_host"],
             max_conns_per_host=o["max_conns_per_host"],
             idle_timeout=o["client_idle_timeout"] or None,
             disable_keepalives=o["disable_keepalives"],
-            timeouts=Timeouts(connect=t, tls=t, first_byte=t, body=t),
+            timeouts=timeouts,
             tls=TLSOptions(cacert=o["cacert"], insecure=o["insecure"]),
             http=o.get("http") or "auto",
             strict_max_streams=o.get("strict_max_streams", False),
@@ -90,6 +98,8 @@ class ProbeSettings:
             events_path=o["events_path"],
             deadline=deadline,
             options=pool_record(pool),
+            limits=RunLimits(rate=o.get("rate"), max_drain=o.get("max_drain") or None),
+            max_total_requests=o.get("max_total_requests") or 10_000,
             outputs=OutputOptions(
                 har=o.get("har"),
                 junit=o.get("junit"),
@@ -195,6 +205,16 @@ def execute_scenario(
     return asyncio.run(perform(scenario, settings, describe=describe)).analysis
 
 
+def check_ceiling(scenario: Scenario, settings: ProbeSettings) -> None:
+    """Refuse (exit 2) a run that would send more requests than the ceiling allows."""
+    total = scenario.plan.total_requests
+    if total > settings.max_total_requests:
+        raise click.UsageError(
+            f"this run would send {total} requests, over the ceiling of "
+            f"{settings.max_total_requests}; raise it with --max-total-requests"
+        )
+
+
 async def perform(
     scenario: Scenario,
     settings: ProbeSettings,
@@ -210,11 +230,17 @@ async def perform(
     ``events_path`` True means the settings' ``--events``; several targets at once run
     with ``progress`` and the event file off.
     """
+    check_ceiling(scenario, settings)
     path = settings.events_path if events_path is True else events_path or None
     with _event_sinks(path) as (recorder, sink):
         started_at = datetime.now(UTC)
         tracer = Tracer(sink)
-        runner = Runner(scenario.plan, tracer, _progress_sleep if progress else plain_sleep)
+        runner = Runner(
+            scenario.plan,
+            tracer,
+            _progress_sleep if progress else plain_sleep,
+            settings.limits,
+        )
         error = await runner.run(settings.deadline)
     options = pool_record(scenario.plan.pool)
     if describe:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
 from reusecheck.analysis.model import RunError
 from reusecheck.net.errors import RequestError
@@ -96,11 +97,27 @@ class IdleCloseWatch:
             self._waiter = None
 
 
+@dataclass(frozen=True, slots=True)
+class RunLimits:
+    """What protects a target from an accident: a pace and a bound on each body."""
+
+    rate: float | None = None  # request starts per second over the whole run
+    max_drain: int | None = None  # body bytes read before the connection is given up
+
+
 class Runner:
-    def __init__(self, plan: Plan, tracer: Tracer, sleeper: Sleeper = plain_sleep) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        tracer: Tracer,
+        sleeper: Sleeper = plain_sleep,
+        limits: RunLimits | None = None,
+    ) -> None:
         self.plan = plan
         self.tracer = tracer
         self.sleeper = sleeper
+        self.limits = limits or RunLimits()
+        self._next_start = 0.0
         self._watch: IdleCloseWatch | None = None
         # The pool emits through a tracer on the same clock and sink; when the plan
         # measures the server's idle timeout, the watch sees the pool's events too.
@@ -177,8 +194,22 @@ class Runner:
         self._index += 1
         return i
 
+    async def _pace(self) -> None:
+        """--rate: request starts at least 1/rate apart, bursts included."""
+        rate = self.limits.rate
+        if not rate:
+            return
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        start = max(now, self._next_start)
+        self._next_start = start + 1.0 / rate
+        if start > now:
+            await asyncio.sleep(start - now)
+
     async def fetch(self, req: Request, index: int, phase: str, body_mode: str) -> None:
         tracer = self.tracer
+        await self._pace()
+        limit_hit: int | None = None
         try:
             resp = await self.pool.round_trip(req, index)
         except RequestError as exc:
@@ -197,7 +228,12 @@ class Runner:
         failure: RequestError | None = None
         try:
             if body_mode == "drain":
-                await resp.read()
+                cap = self.limits.max_drain
+                await resp.read(cap)
+                if cap is not None and not resp.complete:
+                    # Past --max-drain the connection is given up (body-not-drained).
+                    limit_hit = cap
+                    resp.close()
             elif body_mode == "close-early":
                 resp.close()
             elif body_mode.startswith("partial:"):
@@ -207,6 +243,7 @@ class Runner:
         except RequestError as exc:
             exc.on_reused = resp.reused
             failure = exc
+        extra = {"max_drain_hit": limit_hit} if limit_hit is not None else {}
         tracer.emit(
             "request_done",
             index,
@@ -215,6 +252,7 @@ class Runner:
             error=failure.to_dict() if failure is not None else None,
             retried=resp.retried,
             phase=phase,
+            **extra,
         )
         if failure is not None and stops_run(failure):
             raise _Stop(failure) from None

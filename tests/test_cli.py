@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -207,3 +208,77 @@ def test_https_probe_against_the_built_in_server_with_its_ca() -> None:
     assert r.exit_code == 0
     doc = json.loads(r.stdout)
     assert doc["connections"][0]["tls"]["alpn"] == "h2"
+
+
+def test_rate_paces_request_starts(healthy: ServerThread, tmp_path: Path) -> None:
+    events = tmp_path / "ev.ndjson"
+    r = invoke(
+        "probe",
+        healthy.url,
+        "--rate",
+        "20",
+        "--requests",
+        "3",
+        "--concurrency",
+        "2",
+        "--events",
+        str(events),
+        *FAST,
+    )
+    assert r.exit_code == 0
+    starts = [
+        json.loads(ln)["t"]
+        for ln in events.read_text().splitlines()
+        if json.loads(ln)["event"] == "get_conn"
+    ]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert len(starts) == 7 and min(gaps) >= 0.045  # 1/20 s apart, bursts included
+
+
+def test_max_drain_gives_up_the_connection_and_says_so(
+    healthy: ServerThread, tmp_path: Path
+) -> None:
+    events = tmp_path / "ev.ndjson"
+    r = invoke(
+        "probe",
+        healthy.url.rstrip("/") + "/bytes/200000",
+        "--max-drain",
+        "1000",
+        "--requests",
+        "2",
+        "--concurrency",
+        "0",
+        "--events",
+        str(events),
+        "--json",
+        *FAST,
+    )
+    lines = [json.loads(ln) for ln in events.read_text().splitlines()]
+    done = [e for e in lines if e["event"] == "request_done"]
+    assert [e.get("max_drain_hit") for e in done] == [1000, 1000]
+    closed = [e for e in lines if e["event"] == "conn_closed"]
+    assert [e["reason"] for e in closed] == ["body-not-drained", "body-not-drained"]
+    assert json.loads(r.stdout)["summary"]["connections_opened"] == 2
+
+
+def test_each_timeout_is_its_own_option(healthy: ServerThread) -> None:
+    r = invoke(
+        "probe",
+        healthy.url.rstrip("/") + "/delay/2000",
+        "--first-byte-timeout",
+        "0.2",
+        "--requests",
+        "1",
+        "--concurrency",
+        "0",
+        *FAST,
+    )
+    assert r.exit_code == 3
+    assert "first-byte-timeout" in r.stderr and "within 0.2 s" in r.stderr
+
+
+def test_request_ceiling_refuses_an_accidental_flood() -> None:
+    r = invoke("probe", "http://127.0.0.1:1/", "--requests", "20000")
+    assert r.exit_code == 2 and "--max-total-requests" in r.output
+    r = invoke("probe", "http://127.0.0.1:1/", "--requests", "20", "--max-total-requests", "10")
+    assert r.exit_code == 2
