@@ -33,9 +33,16 @@ from reusecheck.analysis.model import (
     TlsInfo,
     Verdict,
 )
+from reusecheck.analysis.pools import pool_scopes
 from reusecheck.analysis.requests import carried_by_conn, parse_keep_alive, request_rows
 from reusecheck.analysis.server import server_facts
-from reusecheck.analysis.verdict import avoidable, reuse_level, summarize, verdict
+from reusecheck.analysis.verdict import (
+    avoidable,
+    ideal_connections,
+    reuse_level,
+    summarize,
+    verdict,
+)
 from reusecheck.findings import Finding
 
 __all__ = [
@@ -81,6 +88,7 @@ def analyze(record: RunRecord) -> Analysis:
     server = server_facts(index, rows, conns)
     summary = summarize(index, rows, conns)
     error = RunError(record.error.kind, record.error.message) if record.error else None
+    scopes = pool_scopes(index, record.options)
     found = detect(
         Context(
             index,
@@ -91,10 +99,12 @@ def analyze(record: RunRecord) -> Analysis:
             summary.peak_concurrency,
             frozenset(),
             error,
+            scopes,
         )
     )
-    wasted = avoidable(index, rows, conns, server)
-    level, detail = reuse_level(conns, server, summary, wasted)
+    wasted = avoidable(index, rows, conns, server, scopes)
+    ideal = ideal_connections(rows, conns, server, scopes)
+    level, detail = reuse_level(conns, server, summary, wasted, ideal, scopes)
     protocols = Counter(r.protocol for r in rows if r.protocol is not None)
     return Analysis(
         target=record.target,

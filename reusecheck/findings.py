@@ -221,7 +221,8 @@ _ENTRIES = (
             "Raise the per-host idle limit to the concurrency you run: Go "
             "Transport.MaxIdleConnsPerHost (default 2), httpx "
             "Limits(max_keepalive_connections=...) (default 20), aiohttp "
-            "TCPConnector(limit_per_host=...); here: --max-idle-per-host."
+            "TCPConnector(limit_per_host=...); here: --max-idle-per-host (probe) or "
+            "[pool] max_idle_per_host (scenario files)."
         ),
     ),
     CatalogueEntry(
@@ -354,14 +355,19 @@ def max_requests_remedy(n: int) -> str:
     )
 
 
-def pool_churn_remedy(concurrency: int, max_idle_per_host: int | None) -> str:
+def pool_churn_remedy(
+    concurrency: int, max_idle_per_host: int | None, scenario: bool = False
+) -> str:
+    """``scenario``: the run was a scenario (``reusecheck run``), where the knob is the
+    ``[pool]`` table's, not the probe's flag."""
     now = f" (now {max_idle_per_host})" if max_idle_per_host is not None else ""
     c = concurrency
+    here = f"[pool] max_idle_per_host = {c}" if scenario else f"--max-idle-per-host {c}"
     return (
         f"Keep at least {c} idle connections per host{now}: Go "
         f"Transport.MaxIdleConnsPerHost = {c} (default 2), httpx "
         f"Limits(max_keepalive_connections={c}), aiohttp TCPConnector(limit_per_host={c}) or "
-        f"more; here: --max-idle-per-host {c}."
+        f"more; here: {here}."
     )
 
 

@@ -1,22 +1,33 @@
 """Hand-built event sequences shaped like the pool's (docs/design.md, "Event fields").
 
-``Trace`` emulates the HTTP/1.1 pool: it keeps an idle list (most recent first, as Go),
-dials when none is idle, counts requests per connection and emits the events in the
-pool's order.  ``H2Trace`` emulates the HTTP/2 one: streams share a connection up to
-the server's SETTINGS_MAX_CONCURRENT_STREAMS, a GOAWAY stops new streams on it and the
-unprocessed ones are retried elsewhere.  The scenarios below are shared by the analysis
+``Trace`` emulates the HTTP/1.1 pool: it keeps an idle list per key (most recent first,
+as Go), dials when none is idle, counts requests per connection and emits the events in
+the pool's order.  A body never read pins its connection until the pool closes
+(``fresh_pool``, as a scenario's pool step does, or ``end``).  ``H2Trace`` emulates the
+HTTP/2 one: streams share a connection up to the server's
+SETTINGS_MAX_CONCURRENT_STREAMS, a GOAWAY stops new streams on it and the unprocessed
+ones are retried elsewhere.  The scenarios below are shared by the analysis
 and report tests.
 """
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from reusecheck.analyze import Analysis, Expectation, RunError, RunRecord
 from reusecheck.trace import Event
 
 URL = "http://127.0.0.1:8080/"
+OTHER_URL = "http://localhost:8080/"  # the same server under its other name: another key
 STEP = 0.0005  # seconds between two events of the builder
+
+
+def pool_key(url: str) -> str:
+    """``scheme://host:port``, as get_conn's ``key``."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{parts.scheme}://{parts.hostname}:{port}"
 
 
 class Trace:
@@ -42,6 +53,8 @@ class Trace:
         self.conn_of: dict[int, int] = {}
         self.phase: dict[int, str] = {}
         self.retried: set[int] = set()
+        self.key_of: dict[int, str] = {}  # conn -> its pool key
+        self.pinned: dict[int, int] = {}  # conn -> the request whose unread body holds it
 
     def emit(self, name: str, request: int | None, conn: int | None, **fields: Any) -> None:
         self.events.append(Event(round(self.t, 6), name, request, conn, fields))
@@ -50,17 +63,21 @@ class Trace:
     def wait(self, seconds: float) -> None:
         self.t += seconds
 
-    def _dial(self, r: int) -> int:
-        c = self._connect(r)
+    def _dial(self, r: int, url: str | None = None) -> int:
+        c = self._connect(r, url)
         self._handshake(r, c)
         return c
 
-    def _connect(self, r: int) -> int:
+    def _connect(self, r: int, url: str | None = None) -> int:
         c = self._next_conn
         self._next_conn += 1
-        self.emit("dns_start", r, None, host="127.0.0.1")
+        parts = urlsplit(url or URL)
+        port = 8080 if url is None else parts.port or 80
+        self.emit("dns_start", r, None, host=parts.hostname)
         self.emit("dns_done", r, None, addrs=["127.0.0.1"])
-        self.emit("connect_start", r, c, addr="127.0.0.1:8080")
+        self.emit("connect_start", r, c, addr=f"127.0.0.1:{port}")
+        if url is not None:
+            self.key_of[c] = pool_key(url)
         return c
 
     def _handshake(self, r: int, c: int) -> None:
@@ -79,18 +96,24 @@ class Trace:
         self.open.add(c)
         self.carried[c] = 0
 
-    def start(self, r: int, phase: str = "sequential", fresh: bool = False) -> int:
+    def _idle_of(self, key: str) -> list[int]:
+        return [c for c in self.idle if self.key_of.get(c, pool_key(URL)) == key]
+
+    def start(self, r: int, phase: str = "sequential", fresh: bool = False, url: str = URL) -> int:
         self.phase[r] = phase
-        self.emit("get_conn", r, None, key="http://127.0.0.1:8080", method="GET", url=URL)
+        key = pool_key(url)
+        self.emit("get_conn", r, None, key=key, method="GET", url=url)
         protocol = "h2" if self.alpn == "h2" else "http/1.1"
-        if self.idle and not fresh:
-            c = self.idle.pop()
+        idle_here = self._idle_of(key)
+        if idle_here and not fresh:
+            c = idle_here[-1]
+            self.idle.remove(c)
             idle = round(self.t - self.idle_since[c], 6)
             self.emit(
                 "got_conn", r, c, reused=True, was_idle=True, idle_time_s=idle, protocol=protocol
             )
         else:
-            c = self._dial(r)
+            c = self._dial(r, None if url == URL else url)
             self.emit(
                 "got_conn", r, c, reused=False, was_idle=False, idle_time_s=0.0, protocol=protocol
             )
@@ -110,7 +133,11 @@ class Trace:
         drain: bool = True,
         eof_after: bool = False,
         client_close: bool = False,
+        pin: bool = False,
     ) -> None:
+        """``drain=False``: the body is closed unread and the pool closes the connection
+        at once (Go does); ``pin``: the body is never read nor closed, the connection
+        stays busy past request_done until the pool closes."""
         c = self.conn_of[r]
         self.t += 0.004
         self.emit("got_first_byte", r, c)
@@ -130,7 +157,9 @@ class Trace:
             headers=headers,
         )
         self.carried[c] += 1
-        if not drain:
+        if pin:
+            self.pinned[c] = r
+        elif not drain:
             self.emit("body_done", r, c, bytes=0, complete=False)
             self._refuse(r, c, "client", "body-not-drained")
         else:
@@ -146,7 +175,7 @@ class Trace:
                 self._refuse(r, c, "client", "connection-close-header")
             elif reason is not None:
                 self._refuse(r, c, "server", reason)
-            elif len(self.idle) >= self.max_idle:
+            elif len(self._idle_of(self.key_of.get(c, pool_key(URL)))) >= self.max_idle:
                 self._refuse(r, c, "client", "pool-full")
             else:
                 self.idle.append(c)
@@ -168,13 +197,14 @@ class Trace:
 
     def _close(self, r: int | None, c: int, by: str, reason: str, **extra: Any) -> None:
         self.open.discard(c)
+        self.pinned.pop(c, None)
         if c in self.idle:
             self.idle.remove(c)
         fields = {"closed_by": by, "reason": reason, "requests": self.carried[c], **extra}
         self.emit("conn_closed", r, c, **fields)
 
-    def request(self, r: int, phase: str = "sequential", **finish: Any) -> None:
-        self.start(r, phase)
+    def request(self, r: int, phase: str = "sequential", url: str = URL, **finish: Any) -> None:
+        self.start(r, phase, url=url)
         self.finish(r, **finish)
         self.wait(0.01)
 
@@ -192,9 +222,27 @@ class Trace:
         self.retried.add(r)
         self.start(r, self.phase[r], fresh=True)
 
-    def end(self) -> None:
+    def _close_pool(self) -> None:
+        """The runner's ``Pool.close``: a connection pinned by an unread body is put back
+        refused and closed as ``body-not-drained``; every other one ``end-of-run``."""
         for c in sorted(self.open):
-            self._close(None, c, "client", "end-of-run")
+            r = self.pinned.get(c)
+            if r is not None:
+                self.emit("put_idle", r, c, ok=False, reason="body-not-drained", idle_conns=0)
+                self._close(r, c, "client", "body-not-drained")
+            else:
+                self._close(None, c, "client", "end-of-run")
+
+    def fresh_pool(self, max_idle_per_host: int | None = None) -> None:
+        """A scenario's pool step: the old pool closes, connection ids keep counting."""
+        self._close_pool()
+        self.idle.clear()
+        if max_idle_per_host is not None:
+            self.max_idle = max_idle_per_host
+        self.wait(0.001)
+
+    def end(self) -> None:
+        self._close_pool()
 
     def record(
         self,
@@ -298,6 +346,85 @@ def burst(n: int = 4) -> RunRecord:
     return tr.record()
 
 
+# --- the built-in scenarios' shapes (reusecheck/scenarios/builtin.py) ----------------------
+
+
+def _scenario(name: str) -> dict[str, str]:
+    return {"name": name, "source": f"builtin:{name}"}
+
+
+def _pools(*parts: tuple[str | None, int]) -> list[dict[str, Any]]:
+    """``options.pools`` as the run records it: (from_step, max_idle_per_host) each."""
+    return [
+        {"from_step": step, "max_idle": 100, "max_idle_per_host": k, "http": "1.1"}
+        for step, k in parts
+    ]
+
+
+def cross_host(n: int = 3, connection: str | None = None) -> RunRecord:
+    """``builtin:cross-host``: ``n`` requests to one origin, ``n`` to the same server under
+    its other name (another key), two to the first again; ``connection="close"``: the
+    server closes every connection after one response."""
+    tr = Trace()
+    r = 0
+    for phase, url, count in (
+        ("origin-a", URL, n),
+        ("origin-b", OTHER_URL, n),
+        ("a-again", URL, 2),
+    ):
+        for _ in range(count):
+            tr.request(r, phase, url=url, connection=connection)
+            r += 1
+    tr.end()
+    return tr.record((), scenario=_scenario("cross-host"))
+
+
+def leaky_body(n: int = 5, fresh_pool: bool = True) -> RunRecord:
+    """``builtin:leaky-body``: ``n`` bodies never read nor closed, each pinning its
+    connection until the pool closes; then (``fresh_pool``) a fresh pool and ``n``
+    requests read to the end."""
+    tr = Trace()
+    for r in range(n):
+        tr.start(r, "leaky")
+        tr.finish(r, pin=True)
+    if not fresh_pool:
+        tr.end()
+        return tr.record((), scenario=_scenario("leaky-body"))
+    tr.fresh_pool()
+    for r in range(n, 2 * n):
+        tr.request(r, "drained")
+    tr.end()
+    return tr.record(
+        (), scenario=_scenario("leaky-body"), pools=_pools((None, 100), ("drained", 100))
+    )
+
+
+def go_default_pool(concurrency: int = 4, rounds: int = 3) -> RunRecord:
+    """``builtin:go-default-pool``: bursts through a pool keeping 2 idle per host, then a
+    fresh pool keeping ``concurrency``."""
+    tr = Trace(max_idle_per_host=2)
+    r = 0
+    fixed = f"idle-{concurrency}"
+    for phase, limit in (("go-default", 2), (fixed, concurrency)):
+        if phase == fixed:
+            tr.fresh_pool(max_idle_per_host=limit)
+        for _ in range(rounds):
+            burst = range(r, r + concurrency)
+            for i in burst:
+                tr.start(i, phase)
+            for i in burst:
+                tr.finish(i)
+            tr.wait(0.01)
+            r += concurrency
+    tr.end()
+    return tr.record(
+        (),
+        max_idle_per_host=2,
+        scenario=_scenario("go-default-pool"),
+        pools=_pools((None, 2), (fixed, concurrency)),
+    )
+
+
 def unreachable() -> RunRecord:
     tr = Trace()
     tr.emit("get_conn", 0, None, key="http://127.0.0.1:9", method="GET", url=URL)
@@ -362,22 +489,33 @@ class H2Trace(Trace):
         }
         self.emit("h2_settings", None, c, **{**settings, **more})
 
-    def _free(self, exclude: int | None) -> int | None:
+    @property
+    def _key(self) -> str:
+        return "https://127.0.0.1:8443" if self.tls else "http://127.0.0.1:8443"
+
+    def _free(self, exclude: int | None, key: str | None = None) -> int | None:
         for c in sorted(self.open):
+            if self.key_of.get(c, self._key) != (key or self._key):
+                continue  # a connection serves its own key only
             full = self.max_streams is not None and len(self.active[c]) >= self.max_streams
             if c != exclude and c not in self.going_away and not full:
                 return c
         return None
 
     def start(
-        self, r: int, phase: str = "sequential", fresh: bool = False, exclude: int | None = None
+        self,
+        r: int,
+        phase: str = "sequential",
+        fresh: bool = False,
+        exclude: int | None = None,
+        url: str = H2_URL,
     ) -> int:
         self.phase[r] = phase
-        key = "https://127.0.0.1:8443" if self.tls else "http://127.0.0.1:8443"
-        self.emit("get_conn", r, None, key=key, method="GET", url=H2_URL)
-        c = None if fresh else self._free(exclude)
+        key = self._key if url == H2_URL else pool_key(url)
+        self.emit("get_conn", r, None, key=key, method="GET", url=url)
+        c = None if fresh else self._free(exclude, key)
         if c is None:
-            c = self._dial(r)
+            c = self._dial(r, None if url == H2_URL else url)
             self._fresh(r, c)
         else:
             was_idle = not self.active[c]

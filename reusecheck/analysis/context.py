@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from reusecheck.analysis.connections import was_opened
 from reusecheck.analysis.events import EventIndex
 from reusecheck.analysis.model import ConnectionRow, RequestRow, RunError, ServerFacts
+from reusecheck.analysis.pools import PoolScopes
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +27,7 @@ class Context:
     peak: int
     found: frozenset[str]  # codes detected (warning or error) before this detector ran
     error: RunError | None = None  # the run stopped (exit 3)
+    scopes: PoolScopes = field(default_factory=PoolScopes)  # keys and pool epochs
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:

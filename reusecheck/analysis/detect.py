@@ -7,7 +7,7 @@ detected yet: tls-no-resumption (it needs resumption attempts in the record).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import replace
 
 from reusecheck import findings as cat
@@ -22,6 +22,8 @@ from reusecheck.analysis.context import (
 )
 from reusecheck.analysis.detect_h2 import h2_goaway, h2_no_multiplexing, h2_not_negotiated
 from reusecheck.analysis.events import as_float, as_int, get
+from reusecheck.analysis.pools import Scope
+from reusecheck.analysis.requests import peak_concurrency
 from reusecheck.analysis.server import (
     CLOSE_AFTER_RESPONSE_S,
     after_response_closes,
@@ -184,6 +186,20 @@ def stale_conn_retry(ctx: Context) -> Finding | None:
     )
 
 
+def _pool_option(ctx: Context, epochs: Collection[int], name: str) -> int | None:
+    """A pool option as it was in these pool epochs.  ``options.pools`` lists every pool
+    of a scenario that switched pools; it lines up with the epochs unless a switch left
+    no trace in the events (``analysis.pools``), and then only a value all pools share
+    is certain."""
+    pools = ctx.options.get("pools")
+    if not isinstance(pools, list) or not pools:
+        return as_int(ctx.options.get(name))
+    if len(pools) == ctx.scopes.epochs:
+        pools = [pools[e] for e in epochs if e < len(pools)]
+    values = {as_int(p.get(name)) if isinstance(p, Mapping) else None for p in pools}
+    return values.pop() if len(values) == 1 else None
+
+
 def pool_churn(ctx: Context) -> Finding | None:
     dropped = {c.id for c in ctx.conns if c.close_reason == "pool-full"}
     dropped |= {
@@ -194,28 +210,39 @@ def pool_churn(ctx: Context) -> Finding | None:
     if not dropped:
         return None
     dropped_rows = [c for c in ctx.conns if c.id in dropped]
-    first_drop = min(
-        (c.closed_at_s for c in dropped_rows if c.closed_at_s is not None), default=0.0
-    )
-    redialled = [c for c in opened(ctx) if c.opened_at_s > first_drop]
+    # Re-dials are counted where the drops happened: the same key in the same pool.  A
+    # later fresh pool dials its own connections whatever the old one kept.
+    first_drop: dict[Scope, float] = {}
+    for c in dropped_rows:
+        scope = ctx.scopes.of_conn(c.id)
+        t = c.closed_at_s if c.closed_at_s is not None else 0.0
+        first_drop[scope] = min(t, first_drop.get(scope, t))
+    redialled = [
+        c
+        for c in opened(ctx)
+        if (drop := first_drop.get(ctx.scopes.of_conn(c.id))) is not None and c.opened_at_s > drop
+    ]
     if not redialled:
         return None
-    limit = as_int(ctx.options.get("max_idle_per_host"))
+    limit = _pool_option(ctx, sorted({epoch for epoch, _ in first_drop}), "max_idle_per_host")
+    peak = peak_concurrency(r for r in ctx.rows if ctx.scopes.of_request(r.index) in first_drop)
     said = f"max_idle_per_host={limit}" if limit is not None else "its per-host idle limit"
     message = (
         f"pool closed {plural(len(dropped_rows), 'connection')} because its idle list was full "
-        f"({said}) and dialled {len(redialled)} new after; up to {ctx.peak} requests ran at once"
+        f"({said}) and dialled {len(redialled)} new after; up to {peak} requests ran at once"
     )
     return cat.finding(
         "pool-churn",
         message,
-        cat.pool_churn_remedy(max(ctx.peak, (limit or 0) + 1), limit),
+        cat.pool_churn_remedy(
+            max(peak, (limit or 0) + 1), limit, scenario="scenario" in ctx.options
+        ),
         connections=sorted(dropped),
         redialled_connections=[c.id for c in redialled],
         requests=sorted({c.request_indexes[0] for c in redialled if c.request_indexes}),
         times_s=[round(c.closed_at_s, 6) for c in dropped_rows if c.closed_at_s is not None],
         max_idle_per_host=limit,
-        peak_concurrency=ctx.peak,
+        peak_concurrency=peak,
     )
 
 

@@ -91,7 +91,7 @@ def _phase_line(
 
 
 def h2_no_multiplexing(ctx: Context) -> Finding | None:
-    extra = unshared(ctx.rows, ctx.conns, ctx.server, ctx.index.retry_dials())
+    extra = unshared(ctx.rows, ctx.conns, ctx.server, ctx.index.retry_dials(), ctx.scopes)
     if not extra:
         return None
     h2_rows = [r for r in ctx.rows if r.protocol == "h2"]

@@ -117,7 +117,9 @@ class RequestRow:
     ended_at_s: float | None = None
     # On its connection (HTTP/2: its stream) from got_conn until the connection was free
     # of it again (put_idle, a close, or request_done): the interval that tells streams
-    # sharing a connection at the same time from requests handed one to the next.
+    # sharing a connection at the same time from requests handed one to the next.  An
+    # HTTP/1.1 body never read holds the connection past request_done, until the pool
+    # closes it (put_idle refused, ``body-not-drained``).
     got_conn_at_s: float | None = None
     released_at_s: float | None = None
 

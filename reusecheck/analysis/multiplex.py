@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from reusecheck.analysis.connections import was_opened
 from reusecheck.analysis.h2 import capacity, unusable_at
 from reusecheck.analysis.model import ConnectionRow, RequestRow, ServerFacts
+from reusecheck.analysis.pools import PoolScopes
 from reusecheck.analysis.requests import at_peak, stream_span
 
 
@@ -33,14 +34,18 @@ def unshared(
     conns: Sequence[ConnectionRow],
     server: ServerFacts,
     retry_dials: Collection[int] = (),
+    scopes: PoolScopes | None = None,
 ) -> list[Unshared]:
     """HTTP/2 connections a multiplexing client would not have opened.
 
     A connection counts from its dial, before ALPN has said h2: a client that dials a
     second connection while the first is still in its handshake did not wait to learn
     that one would do (Go's http2 Transport waits, one dial per host).  A dial for a
-    retry (``retry_dials``) is the pool's rule, not a missed chance to share.
+    retry (``retry_dials``) is the pool's rule, not a missed chance to share.  Only a
+    connection of the same key and pool (``scopes``) could have carried the stream: Go
+    does not coalesce origins onto one connection.
     """
+    scopes = scopes or PoolScopes()
     h2 = sorted(
         (c for c in conns if c.protocol == "h2" and was_opened(c)),
         key=lambda c: (c.opened_at_s, c.id),
@@ -58,6 +63,8 @@ def unshared(
         for older in h2[:k]:
             gone = unusable_at(older)
             if older.opened_at_s >= t or (gone is not None and gone <= t):
+                continue
+            if scopes.of_conn(older.id) != scopes.of_conn(conn.id):
                 continue
             active = sum(1 for a, b in spans.get(older.id, ()) if a <= t and (b is None or b > t))
             limit = capacity(older, server)

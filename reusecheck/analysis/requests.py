@@ -67,14 +67,27 @@ def _stream_id(attempt: Attempt) -> int | None:
 
 def _released(attempt: Attempt, got: Event | None) -> Event | None:
     """When the connection was free of the request: put back (HTTP/2: the stream
-    ended), closed, or the request done, whichever came first after got_conn."""
+    ended) or closed, else the request done, whichever came first after got_conn.
+
+    An HTTP/1.1 body never read keeps its connection past request_done: the pool puts
+    it back (refused, ``body-not-drained``) only when it closes, at a fresh pool or at
+    the end of the run.  That put is the release.
+    """
     if got is None:
         return None
+    h2 = get(got, "protocol") == "h2"
     after = attempt.events[attempt.events.index(got) + 1 :]
+    done: Event | None = None
     for e in after:
-        if e.event in ("put_idle", "conn_closed", "request_done") and e.conn in (got.conn, None):
+        if e.conn not in (got.conn, None):
+            continue
+        if e.event in ("put_idle", "conn_closed"):
             return e
-    return after[-1] if after else got
+        if e.event == "request_done" and done is None:
+            done = e
+            if h2:
+                break
+    return done or (after[-1] if after else got)
 
 
 def request_row(index: int, events: Sequence[Event], attempts: Sequence[Attempt]) -> RequestRow:
@@ -155,17 +168,38 @@ def carried_by_conn(index: EventIndex) -> dict[int, list[int]]:
     return carried
 
 
+def held_until(row: RequestRow) -> float | None:
+    """Until when the request kept a connection busy: its release (past request_done
+    when an unread body pinned it), else its end; None: never ended."""
+    return row.released_at_s if row.released_at_s is not None else row.ended_at_s
+
+
+def pinned(row: RequestRow) -> bool:
+    """Done, but its connection was released only later: a body never read."""
+    return (
+        row.ended_at_s is not None
+        and row.released_at_s is not None
+        and row.released_at_s > row.ended_at_s
+    )
+
+
 class InFlight:
-    """How many requests were in flight at a time: started at or before it, not yet done."""
+    """How many requests wanted or held a connection at a time: from get_conn (waiting
+    for one counts) until the connection was free of them (``held_until``)."""
 
     def __init__(self, rows: Iterable[RequestRow]) -> None:
         rows = list(rows)
         self._starts = sorted(r.started_at_s for r in rows)
-        self._ends = sorted(r.ended_at_s for r in rows if r.ended_at_s is not None)
+        self._ends = sorted(t for t in map(held_until, rows) if t is not None)
+        self._pinned = [(r.ended_at_s or 0.0, r.released_at_s or 0.0) for r in rows if pinned(r)]
 
     def at(self, t: float) -> int:
-        # A request that ended by t also started by t, so the two counts subtract.
+        # A request released by t also started by t, so the two counts subtract.
         return bisect.bisect_right(self._starts, t) - bisect.bisect_right(self._ends, t)
+
+    def pinned_at(self, t: float) -> int:
+        """Of those, the requests already done whose unread body still held the connection."""
+        return sum(1 for done, released in self._pinned if done <= t < released)
 
 
 Span = tuple[float, float | None]  # start, end (None: never ended)

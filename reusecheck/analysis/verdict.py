@@ -1,11 +1,18 @@
 """The reuse verdict and the user's expectations.
 
-A new connection is *necessary* when more requests were in flight at the moment it was
-dialled than all connections opened before it could carry (one each for HTTP/1.1, the
+A new connection is *necessary* when more requests of its key wanted or held a
+connection at the moment it was dialled than all connections of that key and pool
+opened before it could carry (one each for HTTP/1.1, the
 ``SETTINGS_MAX_CONCURRENT_STREAMS`` it announced each for HTTP/2): that is the number of
 connections a pool with working keep-alive and no limits would have opened.  Any other
 new connection was *avoidable*: a server close or GOAWAY, a refused stream, a pool drop,
 an unread body, or an HTTP/2 client that did not multiplex cost it.
+
+Connections serve only their own key (``analysis.pools``), and a fresh pool mid-run
+starts with none, so the accounting runs per (pool epoch, key).  A request holds its
+connection from got_conn until the connection is free of it; one whose body was never
+read holds it past request_done, and a dial needed only because such requests pinned
+the earlier connections is avoidable too (``pinned: body-not-drained``).
 
 - ``yes``: no avoidable connection (a healthy server probed with bursts is ``yes``);
 - ``no``: the server closed every connection after one response, or no connection
@@ -41,13 +48,19 @@ from reusecheck.analysis.model import (
     Verdict,
 )
 from reusecheck.analysis.multiplex import spread
+from reusecheck.analysis.pools import PoolScopes, Scope, pool_scopes
 from reusecheck.analysis.requests import InFlight, peak_concurrency
+
+# The cause of a dial that was needed only because finished requests had not released
+# their connections: an HTTP/1.1 body nobody read pins its connection (Go's classic
+# leak: resp.Body never closed), so the next request must dial.
+PINNED = "pinned: body-not-drained"
 
 
 class _Causes:
     """Why the connections opened before a dial could not take its request: the most
     recent close among them (HTTP/2: from its GOAWAY on), else the most recent refusal to
-    put one back idle."""
+    put one back idle.  ``conns``: the connections of the dial's pool and key."""
 
     def __init__(self, index: EventIndex, conns: Sequence[ConnectionRow]) -> None:
         ends = ((unusable_at(c), c.opened_at_s, c) for c in conns)
@@ -58,9 +71,9 @@ class _Causes:
         self._close_times = [x[0] for x in self._closes]
         opened_at = {c.id: c.opened_at_s for c in conns}
         self._refusals = [
-            (e.t, opened_at.get(e.conn, 0.0), str(get(e, "reason")))
+            (e.t, opened_at[e.conn], str(get(e, "reason")))
             for e in index.named("put_idle")
-            if get(e, "ok") is False and get(e, "reason") and e.conn is not None
+            if get(e, "ok") is False and get(e, "reason") and e.conn in opened_at
         ]
         self._refusal_times = [x[0] for x in self._refusals]
         self._retry_dials = index.retry_dials()
@@ -90,23 +103,60 @@ class _Causes:
         return "not reused: idle connection available"
 
 
+def _by_scope(
+    conns: Sequence[ConnectionRow], rows: Sequence[RequestRow], scopes: PoolScopes
+) -> dict[Scope, tuple[list[ConnectionRow], list[RequestRow]]]:
+    """The opened connections (in dial order) and the requests of each (epoch, key)."""
+    groups: dict[Scope, tuple[list[ConnectionRow], list[RequestRow]]] = {}
+    for c in sorted((c for c in conns if was_opened(c)), key=lambda c: (c.opened_at_s, c.id)):
+        groups.setdefault(scopes.of_conn(c.id), ([], []))[0].append(c)
+    for r in rows:
+        groups.setdefault(scopes.of_request(r.index), ([], []))[1].append(r)
+    return groups
+
+
 def avoidable(
     index: EventIndex,
     rows: Sequence[RequestRow],
     conns: Sequence[ConnectionRow],
     server: ServerFacts,
+    scopes: PoolScopes | None = None,
 ) -> list[tuple[ConnectionRow, str]]:
     """New connections that working keep-alive would have avoided, each with its cause."""
-    opened = sorted((c for c in conns if was_opened(c)), key=lambda c: (c.opened_at_s, c.id))
-    in_flight = InFlight(rows)
-    causes = _Causes(index, opened)
+    if scopes is None:
+        scopes = pool_scopes(index)
     found: list[tuple[ConnectionRow, str]] = []
-    room = 0
-    for k, conn in enumerate(opened):
-        if k > 0 and in_flight.at(conn.opened_at_s) <= room:
-            found.append((conn, causes.at(conn.opened_at_s, conn)))
-        room += capacity(conn, server)
-    return found
+    for opened, served in _by_scope(conns, rows, scopes).values():
+        in_flight = InFlight(served)
+        causes = _Causes(index, opened)
+        room = 0
+        for k, conn in enumerate(opened):
+            t = conn.opened_at_s
+            if k > 0:
+                wanted = in_flight.at(t)
+                if wanted <= room:
+                    found.append((conn, causes.at(t, conn)))
+                elif wanted - in_flight.pinned_at(t) <= room:
+                    found.append((conn, PINNED))
+            room += capacity(conn, server)
+    return sorted(found, key=lambda x: (x[0].opened_at_s, x[0].id))
+
+
+def ideal_connections(
+    rows: Sequence[RequestRow],
+    conns: Sequence[ConnectionRow],
+    server: ServerFacts,
+    scopes: PoolScopes,
+) -> int:
+    """Connections a pool with working keep-alive needs: per key and pool, enough for
+    the peak of its requests in flight."""
+    total = 0
+    for opened, served in _by_scope(conns, rows, scopes).values():
+        if not opened:
+            continue
+        per_conn = max(capacity(c, server) for c in opened)
+        total += max(1, -(-peak_concurrency(served) // per_conn))
+    return max(1, total)
 
 
 def summarize(
@@ -131,7 +181,11 @@ def reuse_level(
     server: ServerFacts,
     summary: Summary,
     wasted: Sequence[tuple[ConnectionRow, str]],
+    ideal: int | None = None,
+    scopes: PoolScopes | None = None,
 ) -> tuple[ReuseLevel, str]:
+    """``ideal``: connections working keep-alive needed (``ideal_connections``);
+    ``scopes``: the run's keys and pools, named when there were several."""
     n, opened = summary.requests, summary.connections_opened
     on = f"{plural(n, 'request')} on {plural(opened, 'connection')}"
     if not any(c.requests for c in conns):
@@ -142,7 +196,13 @@ def reuse_level(
         # One burst on fresh connections is "yes": every connection was needed.
         if opened <= 1:
             return "yes", on
-        return "yes", f"{on}, each needed: up to {summary.peak_concurrency} at once"
+        apart = []
+        if scopes is not None and len(scopes.keys) > 1:
+            apart.append(plural(len(scopes.keys), "origin"))
+        if scopes is not None and scopes.epochs > 1:
+            apart.append(plural(scopes.epochs, "pool"))
+        where = f"{' and '.join(apart)}, " if apart else ""
+        return "yes", f"{on}, each needed: {where}up to {summary.peak_concurrency} at once"
     if not any(c.requests >= 2 for c in conns):
         return "no", f"{on}; no connection carried a second request"
     # "server closed: idle-timeout x3, connection-close-header; client closed: pool-full"
@@ -155,15 +215,11 @@ def reuse_level(
         for who, whats in by_who.items()
     )
     ids = ", ".join(str(c.id) for c, _ in wasted)
-    ideal = _ideal(conns, server, summary)
+    if ideal is None:
+        per_conn = max((capacity(c, server) for c in conns if was_opened(c)), default=1)
+        ideal = max(1, -(-summary.peak_concurrency // per_conn))
     fewer = f" where {ideal} would have done" if ideal < opened else ""
     return "partial", f"{on}{fewer}; re-dialled: conn {ids} ({why})"
-
-
-def _ideal(conns: Sequence[ConnectionRow], server: ServerFacts, summary: Summary) -> int:
-    """Connections a pool with working keep-alive needs: enough for the peak in flight."""
-    per_conn = max((capacity(c, server) for c in conns if was_opened(c)), default=1)
-    return max(1, -(-summary.peak_concurrency // per_conn))
 
 
 def _h2(
