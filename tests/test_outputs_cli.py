@@ -153,3 +153,19 @@ def test_schema_command_prints_the_schema() -> None:
     doc = json.loads(r.stdout)
     assert doc["$schema"].endswith("2020-12/schema")
     assert {"report", "event"} <= set(doc["$defs"])
+
+
+def test_secrets_are_redacted_in_the_terminal_report(servers: tuple[str, ...]) -> None:
+    good, _, _ = servers
+    r = invoke(
+        "probe",
+        good + "?api_key=url-s3cret",
+        *FAST,
+        "-H",
+        "Authorization: Basic auth-s3cret",
+        "-H",
+        "X-Api-Key: key-s3cret",
+    )
+    assert r.exit_code == 0
+    for secret in ("url-s3cret", "auth-s3cret", "key-s3cret"):
+        assert secret not in r.stdout and secret not in r.stderr
