@@ -152,9 +152,10 @@ def _event_sinks(path: str | None) -> Iterator[tuple[Recorder, Sink]]:
     else:
         try:
             stream = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed below
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+            why = exc.strerror if isinstance(exc, OSError) else "not a valid path"
             raise click.BadParameter(
-                f"cannot write {path!r}: {exc.strerror}", param_hint="'--events'"
+                f"cannot write {path!r}: {why}", param_hint="'--events'"
             ) from None
         close = True
     writer = NDJSONWriter(stream, redact=redact_headers, close_stream=close)

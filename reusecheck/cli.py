@@ -6,242 +6,25 @@ inside the commands, so ``reusecheck --help`` starts about as fast as Python its
 
 from __future__ import annotations
 
-import math
 import sys
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
 from reusecheck import __version__
-
-EXPECT_CHOICES = ("reuse", "none", "h2", "multiplex")
-
-
-def _fail_usage(message: str) -> NoReturn:
-    raise click.UsageError(message)
-
-
-def _finite(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
-    """click's FloatRange lets NaN and infinity through; a timeout of NaN is nonsense."""
-    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-        raise click.BadParameter(f"{value} is not a finite number")
-    return value
+from reusecheck.options import (
+    fail_usage,
+    finite,
+    output_options,
+    probe_options,
+    readable_file,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="reusecheck")
 def main() -> None:
     """Show whether HTTP connection reuse really happens against a server."""
-
-
-def probe_options(f: Any) -> Any:
-    """Options shared by ``probe`` and ``demo``."""
-    opts = [
-        click.option(
-            "--requests",
-            "requests",
-            type=click.IntRange(min=0),
-            default=5,
-            show_default=True,
-            help="Sequential requests in the first phase.",
-        ),
-        click.option(
-            "--idle",
-            type=click.FloatRange(min=0),
-            default=1.0,
-            show_default=True,
-            callback=_finite,
-            help="Idle gap in seconds before one more request (0 skips).",
-        ),
-        click.option(
-            "--concurrency",
-            type=click.IntRange(min=0),
-            default=4,
-            show_default=True,
-            help="Requests at once in each of the two bursts (0 skips them).",
-        ),
-        click.option("-X", "--method", default="GET", show_default=True, help="Request method."),
-        click.option(
-            "-H",
-            "--header",
-            "headers",
-            multiple=True,
-            metavar="'Name: value'",
-            help="Request header (repeatable).",
-        ),
-        click.option(
-            "--json",
-            "as_json",
-            is_flag=True,
-            help="Write one JSON report to stdout (human text goes to stderr).",
-        ),
-        click.option(
-            "--events",
-            "events_path",
-            metavar="FILE|-",
-            help="Write the NDJSON event stream to FILE (or stdout with -).",
-        ),
-        click.option(
-            "--expect",
-            "expect",
-            multiple=True,
-            type=click.Choice(EXPECT_CHOICES),
-            help="What must hold for exit 0 (default: reuse). 'none' only reports.",
-        ),
-        click.option(
-            "--min-reuse-ratio",
-            type=click.FloatRange(0, 1),
-            callback=_finite,
-            help="Fail unless reused/requests is at least R.",
-        ),
-        click.option(
-            "--max-connections",
-            type=click.IntRange(min=1),
-            help="Fail if more than N connections were opened.",
-        ),
-        click.option(
-            "--max-idle",
-            type=click.IntRange(min=0),
-            default=100,
-            show_default=True,
-            help="Idle connections kept overall (0 = no limit).",
-        ),
-        click.option(
-            "--max-idle-per-host",
-            type=click.IntRange(min=0),
-            default=100,
-            show_default=True,
-            help="Idle connections kept per host (Go's default: 2).",
-        ),
-        click.option(
-            "--max-conns-per-host",
-            type=click.IntRange(min=0),
-            default=0,
-            show_default=True,
-            help="Connections per host; 0 = unlimited.",
-        ),
-        click.option(
-            "--idle-timeout",
-            "client_idle_timeout",
-            type=click.FloatRange(min=0),
-            default=90.0,
-            show_default=True,
-            callback=_finite,
-            help="Client idle timeout in seconds (0 = none).",
-        ),
-        click.option(
-            "--disable-keepalives",
-            is_flag=True,
-            help="Send Connection: close and never reuse (Go's DisableKeepAlives).",
-        ),
-        click.option(
-            "--timeout",
-            type=click.FloatRange(min=0.001),
-            default=10.0,
-            show_default=True,
-            callback=_finite,
-            help="Bound on every single wait: connect, TLS, first byte, each body read.",
-        ),
-        click.option(
-            "--deadline",
-            type=click.FloatRange(min=0.001),
-            callback=_finite,
-            help="Bound on the whole run in seconds [default: 60 + idle gap].",
-        ),
-        click.option(
-            "--connect-timeout",
-            type=click.FloatRange(min=0.001),
-            callback=_finite,
-            help="Bound on DNS and the TCP connect [default: --timeout].",
-        ),
-        click.option(
-            "--tls-timeout",
-            type=click.FloatRange(min=0.001),
-            callback=_finite,
-            help="Bound on the TLS handshake [default: --timeout].",
-        ),
-        click.option(
-            "--first-byte-timeout",
-            type=click.FloatRange(min=0.001),
-            callback=_finite,
-            help="Bound on the wait for the response's first byte [default: --timeout].",
-        ),
-        click.option(
-            "--body-timeout",
-            type=click.FloatRange(min=0.001),
-            callback=_finite,
-            help="Bound on each wait between body reads [default: --timeout].",
-        ),
-        click.option(
-            "--rate",
-            type=click.FloatRange(min=0.001),
-            callback=_finite,
-            help="At most this many requests per second over the run (bursts included).",
-        ),
-        click.option(
-            "--max-drain",
-            type=click.IntRange(min=0),
-            default=100 * 1024 * 1024,
-            show_default=True,
-            help="Body bytes read per response before its connection is given up (0 = all).",
-        ),
-        click.option(
-            "--max-total-requests",
-            type=click.IntRange(min=1),
-            default=10_000,
-            show_default=True,
-            help="Ceiling on the requests one run may send (raise it on purpose).",
-        ),
-        click.option("--http1", "http", flag_value="1.1", help="Offer only HTTP/1.1 in ALPN."),
-        click.option(
-            "--http2",
-            "http",
-            flag_value="2",
-            help="Require h2: fail (exit 3) when the server picks HTTP/1.1.",
-        ),
-        click.option(
-            "--h2c", "http", flag_value="h2c", help="HTTP/2 with prior knowledge on http://."
-        ),
-        click.option(
-            "--strict-max-streams",
-            is_flag=True,
-            help="At the server's stream limit, wait for a free stream instead of dialling "
-            "another h2 connection (Go's StrictMaxConcurrentStreams).",
-        ),
-        click.option(
-            "--cacert",
-            type=click.Path(dir_okay=False),
-            help="CA certificate (PEM) to trust for https:// targets.",
-        ),
-        click.option("--insecure", is_flag=True, help="Do not verify the server's certificate."),
-        click.option(
-            "--no-tls-resume",
-            is_flag=True,
-            help="Full TLS handshake on every new connection (no session resumption).",
-        ),
-    ]
-    for o in reversed(opts):
-        f = o(f)
-    return f
-
-
-def output_options(f: Any) -> Any:
-    """Files for other tools, shared by ``probe`` and ``demo``."""
-    opts = [
-        click.option("--har", metavar="FILE", help="Write an HTTP Archive (HAR 1.2) of the run."),
-        click.option(
-            "--junit", metavar="FILE", help="Write JUnit XML: a test case per expectation."
-        ),
-        click.option(
-            "--output-dir",
-            metavar="DIR",
-            help="Write report.json, events.ndjson, run.har (and report.svg) to DIR.",
-        ),
-        click.option("--svg", is_flag=True, help="With --output-dir: the report as an SVG too."),
-    ]
-    for o in reversed(opts):
-        f = o(f)
-    return f
 
 
 def _read_targets(path: str) -> list[str]:
@@ -251,8 +34,8 @@ def _read_targets(path: str) -> list[str]:
             text = f.read()
     except IsADirectoryError:
         raise click.BadParameter(f"{path!r} is a directory", param_hint="'--targets'") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError, or a NUL in the path
+        why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text or not a valid path"
         raise click.BadParameter(f"cannot read {path!r}: {why}", param_hint="'--targets'") from None
     urls = []
     for line in text.splitlines():
@@ -337,12 +120,12 @@ def demo(**opts: Any) -> None:
 @click.option(
     "--deadline",
     type=click.FloatRange(min=0.001),
-    callback=_finite,
+    callback=finite,
     help="Bound on the whole run in seconds [default: the file's, else 60 + its waits].",
 )
 @click.option(
     "--cacert",
-    type=click.Path(dir_okay=False),
+    callback=readable_file,
     help="CA certificate (PEM) to trust for https:// targets (over the file's).",
 )
 @click.option("--insecure", is_flag=True, help="Do not verify the server's certificate.")
@@ -358,7 +141,7 @@ def run(scenario: str | None, url: str | None, list_builtins: bool, **opts: Any)
         click.echo(builtin_listing())
         sys.exit(0)
     if scenario is None:
-        _fail_usage("give a scenario file or builtin:NAME (reusecheck run --list shows them)")
+        fail_usage("give a scenario file or builtin:NAME (reusecheck run --list shows them)")
     sys.exit(run_scenario(scenario, url, opts))
 
 
@@ -374,7 +157,7 @@ def run(scenario: str | None, url: str | None, list_builtins: bool, **opts: Any)
 @click.option(
     "--idle-timeout",
     type=click.FloatRange(min=0),
-    callback=_finite,
+    callback=finite,
     help="Close keep-alive connections idle for this many seconds.",
 )
 @click.option(

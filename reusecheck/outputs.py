@@ -51,8 +51,9 @@ def _write(path: Path, text: str) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise OutputError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        why = exc.strerror if isinstance(exc, OSError) else "not a valid path"
+        raise OutputError(f"cannot write {str(path)!r}: {why or exc}") from None
 
 
 def har_text(outcomes: Sequence[Outcome]) -> str:

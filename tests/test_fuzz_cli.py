@@ -43,7 +43,7 @@ FLAGS = [
     "--no-tls-resume",
     "--svg",
 ]
-TEXT = ["-H", "--expect", "-X", "--events", "--cacert", "--targets"]
+TEXT = ["-H", "--expect", "-X", "--events", "--cacert", "--targets", "--har", "--junit", "--output-dir"]
 
 numbers = st.one_of(
     st.integers(-5, 10).map(str),

@@ -1,0 +1,253 @@
+"""The options the commands share, as click decorators, apart from the commands.
+
+click options are long to spell out; keeping them here keeps ``cli.py`` to the commands
+themselves.  Nothing here imports more than click.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, NoReturn
+
+import click
+
+EXPECT_CHOICES = ("reuse", "none", "h2", "multiplex")
+
+
+def fail_usage(message: str) -> NoReturn:
+    raise click.UsageError(message)
+
+
+def finite(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """click's FloatRange lets NaN and infinity through; a timeout of NaN is nonsense."""
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        raise click.BadParameter(f"{value} is not a finite number")
+    return value
+
+
+def readable_file(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """A file to read (a CA bundle): exists, is not a directory, has no NUL in its name.
+
+    click.Path would do, but it lets ``os.stat`` raise on a NUL byte (a traceback).
+    """
+    if value is None:
+        return None
+    import os
+
+    if "\0" in value or not os.path.exists(value):
+        raise click.BadParameter(f"{value!r} is not a readable file")
+    if os.path.isdir(value):
+        raise click.BadParameter(f"{value!r} is a directory, not a file")
+    if not os.access(value, os.R_OK):
+        raise click.BadParameter(f"{value!r} is not readable")
+    return value
+
+
+def probe_options(f: Any) -> Any:
+    """Options shared by ``probe`` and ``demo``."""
+    opts = [
+        click.option(
+            "--requests",
+            "requests",
+            type=click.IntRange(min=0),
+            default=5,
+            show_default=True,
+            help="Sequential requests in the first phase.",
+        ),
+        click.option(
+            "--idle",
+            type=click.FloatRange(min=0),
+            default=1.0,
+            show_default=True,
+            callback=finite,
+            help="Idle gap in seconds before one more request (0 skips).",
+        ),
+        click.option(
+            "--concurrency",
+            type=click.IntRange(min=0),
+            default=4,
+            show_default=True,
+            help="Requests at once in each of the two bursts (0 skips them).",
+        ),
+        click.option("-X", "--method", default="GET", show_default=True, help="Request method."),
+        click.option(
+            "-H",
+            "--header",
+            "headers",
+            multiple=True,
+            metavar="'Name: value'",
+            help="Request header (repeatable).",
+        ),
+        click.option(
+            "--json",
+            "as_json",
+            is_flag=True,
+            help="Write one JSON report to stdout (human text goes to stderr).",
+        ),
+        click.option(
+            "--events",
+            "events_path",
+            metavar="FILE|-",
+            help="Write the NDJSON event stream to FILE (or stdout with -).",
+        ),
+        click.option(
+            "--expect",
+            "expect",
+            multiple=True,
+            type=click.Choice(EXPECT_CHOICES),
+            help="What must hold for exit 0 (default: reuse). 'none' only reports.",
+        ),
+        click.option(
+            "--min-reuse-ratio",
+            type=click.FloatRange(0, 1),
+            callback=finite,
+            help="Fail unless reused/requests is at least R.",
+        ),
+        click.option(
+            "--max-connections",
+            type=click.IntRange(min=1),
+            help="Fail if more than N connections were opened.",
+        ),
+        click.option(
+            "--max-idle",
+            type=click.IntRange(min=0),
+            default=100,
+            show_default=True,
+            help="Idle connections kept overall (0 = no limit).",
+        ),
+        click.option(
+            "--max-idle-per-host",
+            type=click.IntRange(min=0),
+            default=100,
+            show_default=True,
+            help="Idle connections kept per host (Go's default: 2).",
+        ),
+        click.option(
+            "--max-conns-per-host",
+            type=click.IntRange(min=0),
+            default=0,
+            show_default=True,
+            help="Connections per host; 0 = unlimited.",
+        ),
+        click.option(
+            "--idle-timeout",
+            "client_idle_timeout",
+            type=click.FloatRange(min=0),
+            default=90.0,
+            show_default=True,
+            callback=finite,
+            help="Client idle timeout in seconds (0 = none).",
+        ),
+        click.option(
+            "--disable-keepalives",
+            is_flag=True,
+            help="Send Connection: close and never reuse (Go's DisableKeepAlives).",
+        ),
+        click.option(
+            "--timeout",
+            type=click.FloatRange(min=0.001),
+            default=10.0,
+            show_default=True,
+            callback=finite,
+            help="Bound on every single wait: connect, TLS, first byte, each body read.",
+        ),
+        click.option(
+            "--deadline",
+            type=click.FloatRange(min=0.001),
+            callback=finite,
+            help="Bound on the whole run in seconds [default: 60 + idle gap].",
+        ),
+        click.option(
+            "--connect-timeout",
+            type=click.FloatRange(min=0.001),
+            callback=finite,
+            help="Bound on DNS and the TCP connect [default: --timeout].",
+        ),
+        click.option(
+            "--tls-timeout",
+            type=click.FloatRange(min=0.001),
+            callback=finite,
+            help="Bound on the TLS handshake [default: --timeout].",
+        ),
+        click.option(
+            "--first-byte-timeout",
+            type=click.FloatRange(min=0.001),
+            callback=finite,
+            help="Bound on the wait for the response's first byte [default: --timeout].",
+        ),
+        click.option(
+            "--body-timeout",
+            type=click.FloatRange(min=0.001),
+            callback=finite,
+            help="Bound on each wait between body reads [default: --timeout].",
+        ),
+        click.option(
+            "--rate",
+            type=click.FloatRange(min=0.001),
+            callback=finite,
+            help="At most this many requests per second over the run (bursts included).",
+        ),
+        click.option(
+            "--max-drain",
+            type=click.IntRange(min=0),
+            default=100 * 1024 * 1024,
+            show_default=True,
+            help="Body bytes read per response before its connection is given up (0 = all).",
+        ),
+        click.option(
+            "--max-total-requests",
+            type=click.IntRange(min=1),
+            default=10_000,
+            show_default=True,
+            help="Ceiling on the requests one run may send (raise it on purpose).",
+        ),
+        click.option("--http1", "http", flag_value="1.1", help="Offer only HTTP/1.1 in ALPN."),
+        click.option(
+            "--http2",
+            "http",
+            flag_value="2",
+            help="Require h2: fail (exit 3) when the server picks HTTP/1.1.",
+        ),
+        click.option(
+            "--h2c", "http", flag_value="h2c", help="HTTP/2 with prior knowledge on http://."
+        ),
+        click.option(
+            "--strict-max-streams",
+            is_flag=True,
+            help="At the server's stream limit, wait for a free stream instead of dialling "
+            "another h2 connection (Go's StrictMaxConcurrentStreams).",
+        ),
+        click.option(
+            "--cacert",
+            callback=readable_file,
+            help="CA certificate (PEM) to trust for https:// targets.",
+        ),
+        click.option("--insecure", is_flag=True, help="Do not verify the server's certificate."),
+        click.option(
+            "--no-tls-resume",
+            is_flag=True,
+            help="Full TLS handshake on every new connection (no session resumption).",
+        ),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def output_options(f: Any) -> Any:
+    """Files for other tools, shared by ``probe`` and ``demo``."""
+    opts = [
+        click.option("--har", metavar="FILE", help="Write an HTTP Archive (HAR 1.2) of the run."),
+        click.option(
+            "--junit", metavar="FILE", help="Write JUnit XML: a test case per expectation."
+        ),
+        click.option(
+            "--output-dir",
+            metavar="DIR",
+            help="Write report.json, events.ndjson, run.har (and report.svg) to DIR.",
+        ),
+        click.option("--svg", is_flag=True, help="With --output-dir: the report as an SVG too."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
