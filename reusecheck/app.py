@@ -273,12 +273,24 @@ def write_files(outcomes: list[Outcome], outputs: OutputOptions) -> int | None:
     return None
 
 
-def emit(analysis: Analysis, settings: ProbeSettings, intro: str | None = None) -> int:
-    """Write the report where it belongs; returns the exit code."""
+def emit(
+    analysis: Analysis,
+    settings: ProbeSettings,
+    intro: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> int:
+    """Write the report where it belongs; returns the exit code.
+
+    ``extra``: top-level sections added to the JSON report (``discover``).
+    """
     if settings.as_json:
+        import json
+
         from reusecheck.report import json as json_report
 
-        sys.stdout.write(json_report.dumps(analysis) + "\n")
+        doc = json_report.to_document(analysis)
+        doc.update(extra or {})
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         sys.stdout.flush()
         if analysis.error is not None:
             click.echo(f"reusecheck: {analysis.error.kind}: {analysis.error.message}", err=True)
@@ -297,12 +309,40 @@ def emit(analysis: Analysis, settings: ProbeSettings, intro: str | None = None) 
     return exit_code(analysis)
 
 
-def run_probe(settings: ProbeSettings) -> int:
-    """``reusecheck probe``: the probe built-in, through the path every scenario takes."""
+def run_probe(settings: ProbeSettings, discover: bool = False) -> int:
+    """``reusecheck probe``: the probe built-in, through the path every scenario takes.
+
+    ``discover`` (``probe --discover``) then measures the server's limits and folds
+    them into the report: measured facts replace the probe's, field by field.
+    """
     outcome = asyncio.run(perform(settings.scenario(), settings, describe=False))
-    code = emit(outcome.analysis, settings)
+    extra: dict[str, Any] | None = None
+    if discover:
+        outcome, extra = _fold_discover(outcome, settings)
+    code = emit(outcome.analysis, settings, extra=extra)
     failed = write_files([outcome], settings.outputs)
     return failed if failed is not None else code
+
+
+def _fold_discover(outcome: Outcome, settings: ProbeSettings) -> tuple[Outcome, dict[str, Any]]:
+    from reusecheck.discover import DiscoverSettings
+    from reusecheck.discover.command import measure
+    from reusecheck.discover.document import to_document
+    from reusecheck.discover.fold import fold_into
+
+    t = settings.pool.timeouts
+    report = measure(
+        DiscoverSettings(
+            url=settings.url,
+            http=settings.pool.http,
+            timeout=max(t.connect, t.first_byte, t.body),
+            headers=settings.plan_args.get("headers", ()),
+            cacert=settings.pool.tls.cacert,
+            insecure=settings.pool.tls.insecure,
+        )
+    )
+    analysis = fold_into(outcome.analysis, report)
+    return replace(outcome, analysis=analysis), {"discover": to_document(report)["discover"]}
 
 
 def run_probes(all_settings: list[ProbeSettings], parallel: int) -> int:

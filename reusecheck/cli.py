@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from reusecheck import __version__
+from reusecheck.discover import DiscoverSettings, discover_options
 from reusecheck.options import (
     fail_usage,
     finite,
@@ -62,9 +63,21 @@ def _read_targets(path: str) -> list[str]:
     show_default=True,
     help="Targets probed at once when there are several.",
 )
+@click.option(
+    "--discover",
+    "with_discover",
+    is_flag=True,
+    help="Also measure the server's limits (as `discover` does) and fold them in.",
+)
 @probe_options
 @output_options
-def probe(urls: tuple[str, ...], targets_file: str | None, parallel: int, **opts: Any) -> None:
+def probe(
+    urls: tuple[str, ...],
+    targets_file: str | None,
+    parallel: int,
+    with_discover: bool,
+    **opts: Any,
+) -> None:
     """Probe URL: sequential requests, an idle gap, two concurrent bursts.
 
     Several URLs (or --targets) are probed side by side; the exit code is the worst.
@@ -77,8 +90,10 @@ def probe(urls: tuple[str, ...], targets_file: str | None, parallel: int, **opts
     if len(targets) > 1 and opts["events_path"]:
         raise click.UsageError("--events takes one target; use --output-dir for several")
     all_settings = [ProbeSettings.from_cli(url, opts) for url in targets]
+    if with_discover and len(all_settings) > 1:
+        raise click.UsageError("--discover takes one target")
     if len(all_settings) == 1:
-        sys.exit(run_probe(all_settings[0]))
+        sys.exit(run_probe(all_settings[0], discover=with_discover))
     sys.exit(run_probes(all_settings, parallel))
 
 
@@ -214,6 +229,20 @@ def serve(**opts: Any) -> None:
     except OSError as exc:
         click.echo(f"reusecheck: cannot listen on {opts['host']}:{opts['port']}: {exc}", err=True)
         sys.exit(2)
+
+
+@main.command()
+@click.argument("url")
+@discover_options
+def discover(url: str, **opts: Any) -> None:
+    """Measure URL's keep-alive limits: idle timeout, requests per connection, h2, TLS.
+
+    Each measurement is what the server did, not what it announces: a Keep-Alive hint
+    is shown beside the measured value.
+    """
+    from reusecheck.discover.command import run_discover
+
+    sys.exit(run_discover(DiscoverSettings.from_cli(url, opts)))
 
 
 @main.command()

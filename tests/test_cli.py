@@ -282,3 +282,23 @@ def test_request_ceiling_refuses_an_accidental_flood() -> None:
     assert r.exit_code == 2 and "--max-total-requests" in r.output
     r = invoke("probe", "http://127.0.0.1:1/", "--requests", "20", "--max-total-requests", "10")
     assert r.exit_code == 2
+
+
+def test_discover_command_measures_the_servers_limits() -> None:
+    config = ServerConfig(idle_timeout=0.4, max_requests=4, keepalive_hint=True)
+    with ServerThread(config) as srv:
+        r = invoke("discover", srv.url, "--json", "--samples", "2", "--max-wait", "5")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert 0.35 <= doc["server"]["idle_timeout_s"] <= 0.6
+    assert doc["server"]["max_requests_per_conn"] == 4
+
+
+def test_probe_discover_folds_the_measurements_into_the_report() -> None:
+    with ServerThread(ServerConfig(idle_timeout=0.4, max_requests=50)) as srv:
+        r = invoke("probe", srv.url, "--discover", "--json", *FAST)
+    doc = json.loads(r.stdout)
+    assert 0.35 <= doc["server"]["idle_timeout_s"] <= 0.6  # the probe alone never idles
+    assert doc["server"]["max_requests_per_conn"] == 50
+    assert {"idle_timeout", "max_requests"} <= set(doc["discover"])
+    assert invoke("probe", srv.url, srv.url, "--discover").exit_code == 2

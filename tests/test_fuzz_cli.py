@@ -43,7 +43,17 @@ FLAGS = [
     "--no-tls-resume",
     "--svg",
 ]
-TEXT = ["-H", "--expect", "-X", "--events", "--cacert", "--targets", "--har", "--junit", "--output-dir"]
+TEXT = [
+    "-H",
+    "--expect",
+    "-X",
+    "--events",
+    "--cacert",
+    "--targets",
+    "--har",
+    "--junit",
+    "--output-dir",
+]
 
 numbers = st.one_of(
     st.integers(-5, 10).map(str),
@@ -91,7 +101,9 @@ def test_option_lists_end_with_a_documented_exit(url: str, args: list[tuple[str,
     argv = ["probe", url, "--idle", "0", "--timeout", "0.5", "--deadline", "3"]
     for a in args:
         argv.extend(a)
-    result = CliRunner().invoke(main, argv)
+    runner = CliRunner()
+    with runner.isolated_filesystem():  # --events/--har/... values become files here
+        result = runner.invoke(main, argv)
     assert result.exception is None or isinstance(result.exception, SystemExit), (
         argv,
         result.exception,

@@ -47,6 +47,10 @@ class ServerConfig:
     # After N answered requests, close without answering when request N+1 arrives.
     drop_after: int | None = None
     tls: bool = False
+    # False: the server never resumes a TLS session.  It sends no TLS 1.3 session tickets
+    # (num_tickets 0) and speaks TLS 1.3 only, because Python's ssl cannot turn off the
+    # TLS 1.2 session-ID cache (OP_NO_TICKET alone still resumes, statefully, in both).
+    tls_resumption: bool = True
     cert_names: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
     h2: bool = False
     max_streams: int | None = None
@@ -92,6 +96,8 @@ class ServerConfig:
                 parts.append("Keep-Alive hint")
             if self.drop_after is not None:
                 parts.append(f"drops request {self.drop_after + 1} unanswered")
+        if self.tls and not self.tls_resumption:
+            parts.append("TLS 1.3 without session resumption")
         if self.h2:
             how = "h2 by ALPN or http/1.1" if self.tls else "h2c (prior knowledge) or HTTP/1.1"
             streams = self.max_streams if self.max_streams is not None else DEFAULT_MAX_STREAMS

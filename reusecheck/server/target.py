@@ -153,7 +153,12 @@ class TargetServer:
         write_ca(bundle, self.ca_path)
         self.ca_pem = bundle.ca_pem
         alpn = ("h2", "http/1.1") if self.config.h2 else ("http/1.1",)
-        return server_context(bundle, alpn=alpn)
+        ctx = server_context(bundle, alpn=alpn)
+        if not self.config.tls_resumption:
+            ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+            ctx.num_tickets = 0
+            ctx.options |= ssl.OP_NO_TICKET
+        return ctx
 
     def _remove_tmpdir(self) -> None:
         if self._tmpdir is not None:

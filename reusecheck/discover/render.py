@@ -1,0 +1,212 @@
+"""The terminal report of ``discover``: what was measured, beside what the server says.
+
+Renderables built from a DiscoverReport and nothing else (imported lazily: rich costs
+start-up time a ``--json`` run should not pay).  Text from the run goes in as ``Text``,
+never as markup, so a Server header with brackets prints as it is.  Laid out for 80
+columns.  Times: the idle timeout to the millisecond (its resolution is a few), the
+handshakes in milliseconds.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from rich.console import Console, Group, RenderableType
+from rich.padding import Padding
+from rich.table import Table
+from rich.text import Text
+
+from reusecheck.discover.facts import said
+from reusecheck.discover.model import (
+    DiscoverReport,
+    H2Result,
+    IdleTimeoutResult,
+    MaxRequestsResult,
+    TlsResult,
+)
+from reusecheck.findings import Finding, seconds
+from reusecheck.redact import redact_url
+
+SEVERITY_STYLE: Final = {"error": "bold red", "warning": "bold yellow", "info": "bold cyan"}
+NOT_MEASURED: Final = "dim"
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value * 1000:.1f} ms"
+
+
+def _s(value: float) -> str:
+    return f"{value:.3f} s"
+
+
+def _took(value: float | None) -> str:
+    if value is None:
+        return ""
+    return f" in {value * 1000:.0f} ms" if value < 1.0 else f" in {value:.2f} s"
+
+
+def _grid() -> Table:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(no_wrap=True, style="bold")
+    grid.add_column()
+    return grid
+
+
+def _failed(status: str, error: object) -> Text:
+    message = getattr(error, "message", None)
+    return Text(f"{status}: {message}" if message else status, style=NOT_MEASURED)
+
+
+def idle_text(r: IdleTimeoutResult) -> Text:
+    if r.status == "measured" and r.median_s is not None:
+        closed = [s for s in r.samples if s.idle_time_s is not None and not s.after_response]
+        reasons = sorted({said(s.reason) for s in closed})
+        text = Text(_s(r.median_s), style="bold")
+        n = len(closed)
+        text.append(
+            f"  median of {n} idle connection{'s' if n != 1 else ''}"
+            + (f" ({r.min_s or 0:.3f}-{_s(r.max_s or 0)})" if n > 1 else "")
+            + f", closed by {', '.join(reasons)}"
+        )
+        if r.hint_s is not None:
+            delta = r.hint_delta_s or 0.0
+            off = "matches" if abs(delta) < 0.05 else f"{delta:+.1f} s vs measured"
+            text.append(f"\nhint Keep-Alive timeout={seconds(r.hint_s)} ({off})")
+        still = [s for s in r.samples if s.at_least_s is not None]
+        if still:
+            text.append(
+                f"\n{len(still)} still open after {min(s.at_least_s or 0 for s in still):.1f} s"
+            )
+        text.append("\nidle time counted from the end of each response body", style="dim")
+        return text
+    if r.status == "at-least" and r.at_least_s is not None:
+        text = Text(f"at least {r.at_least_s:.1f} s", style="bold")
+        text.append(f"  no idle connection was closed within --max-wait {r.max_wait_s:g} s")
+        if r.hint_s is not None:
+            text.append(f"\nhint Keep-Alive timeout={seconds(r.hint_s)}")
+        return text
+    if r.status == "no-keepalive":
+        reason = next((s.reason for s in r.samples if s.after_response), None)
+        return Text(
+            f"none: the server closed each connection right after its response ({said(reason)})"
+        )
+    return _failed(r.status, r.error)
+
+
+def count_text(r: MaxRequestsResult) -> Text:
+    how = said(r.signal)
+    if r.signal == "connection-close-header":
+        how += " on the last response"
+    took = _took(r.duration_s)
+    if r.status == "measured" and r.count is not None:
+        text = Text(f"{r.count} per connection", style="bold")
+        text.append(f"  ended by {how} ({r.requests_sent} requests sent{took})")
+    elif r.status == "no-keepalive":
+        text = Text("1 per connection", style="bold")
+        text.append(f"  the server ended it after the first response ({how})")
+    elif r.status == "at-least" and r.at_least is not None:
+        text = Text(f"at least {r.at_least}", style="bold")
+        if r.signal == "idle-timeout":
+            idle = r.idle_before_close_s or 0.0
+            text.append(
+                f"  the connection was closed while idle ({idle:.1f} s) between paced "
+                "requests: raise --rate to count further"
+            )
+        else:
+            text.append(f"  the server kept the connection through all {r.at_least}{took}")
+    else:
+        return _failed(r.status, r.error)
+    if r.hint_max is not None:
+        delta = ""
+        if r.hint_delta is not None:
+            delta = " (matches)" if r.hint_delta == 0 else f" ({r.hint_delta:+d} vs measured)"
+        text.append(f"\nhint Keep-Alive max={r.hint_max}{delta}")
+    if r.protocol == "h2":
+        text.append("\nHTTP/2: one stream at a time", style="dim")
+    return text
+
+
+def h2_text(r: H2Result) -> Text:
+    if r.status == "not-applicable":
+        chose = f" (ALPN chose {r.alpn})" if r.alpn else ""
+        return Text(f"not measured: {r.note or 'not negotiated'}{chose}", style=NOT_MEASURED)
+    if r.status != "measured" or r.settings is None:
+        return _failed(r.status, r.error)
+    s = r.settings
+
+    def v(value: int | None) -> str:
+        return "not sent" if value is None else str(value)
+
+    text = Text(f"max_concurrent_streams {v(s.max_concurrent_streams)}", style="bold")
+    text.append(
+        f"\ninitial_window_size {v(s.initial_window_size)} · max_frame_size "
+        f"{v(s.max_frame_size)}\nmax_header_list_size {v(s.max_header_list_size)}"
+    )
+    text.append(
+        f"\n{r.requested} streams at once: {r.achieved} open together and answered on one "
+        f"connection, {r.refused} refused"
+    )
+    if r.goaway:
+        text.append(
+            f"\nGOAWAY ({r.goaway}) cut the burst short: {r.answered} answered on "
+            f"{r.connections} connection{'s' if r.connections != 1 else ''}"
+            + (f", {r.failed} not processed" if r.failed else "")
+        )
+    elif r.failed:
+        text.append(f"\n{r.failed} failed")
+    return text
+
+
+def tls_text(r: TlsResult) -> Text:
+    if r.status == "not-applicable":
+        return Text(f"not measured: {r.note or 'no TLS'}", style=NOT_MEASURED)
+    if r.status != "measured":
+        return _failed(r.status, r.error)
+    resumed = r.resumed is True
+    text = Text(f"resumption {'yes' if resumed else 'no'}", style="bold" if resumed else "bold red")
+    text.append(f" ({r.version or 'TLS'})  full handshake {_ms(r.full_handshake_s)}")
+    if resumed:
+        text.append(f", resumed {_ms(r.resumed_handshake_s)}")
+    n = sum(1 for h in r.handshakes if h.offered)
+    took = sum(1 for h in r.handshakes if h.offered and h.resumed)
+    text.append(f"\n{took} of {n} offered sessions resumed", style="dim")
+    return text
+
+
+def _finding(f: Finding) -> RenderableType:
+    head = Text()
+    head.append(f"{f.severity} ", style=SEVERITY_STYLE[f.severity])
+    head.append(f.code, style="bold")
+    head.append(f"  {f.message}")
+    return Group(head, Padding(Text("fix: " + f.remedy, style="dim"), (0, 0, 0, 2)))
+
+
+def renderables(report: DiscoverReport) -> list[RenderableType]:
+    head = _grid()
+    head.add_row("target", Text(redact_url(report.target)))
+    about = [report.protocol or "no answer"]
+    if report.server.software:
+        about.append(report.server.software)
+    head.add_row("server", Text(" · ".join(about)))
+    head.add_row("took", Text(f"{report.duration_s:.2f} s (the measurements run at once)"))
+    body = _grid()
+    if report.idle_timeout is not None:
+        body.add_row("Idle timeout", idle_text(report.idle_timeout))
+    if report.max_requests is not None:
+        body.add_row("Max requests", count_text(report.max_requests))
+    if report.h2 is not None:
+        body.add_row("HTTP/2", h2_text(report.h2))
+    if report.tls is not None:
+        body.add_row("TLS", tls_text(report.tls))
+    out: list[RenderableType] = [head, Text(""), body]
+    if report.findings:
+        out += [Text(""), Text("Findings", style="bold underline")]
+        out += [_finding(f) for f in report.findings]
+    if report.error is not None:
+        out += [Text(""), Text(f"stopped: {report.error.kind}: {report.error.message}", "red")]
+    return out
+
+
+def render(report: DiscoverReport, console: Console) -> None:
+    for r in renderables(report):
+        console.print(r)

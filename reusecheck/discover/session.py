@@ -1,0 +1,196 @@
+"""What the measurements share: one clock and record, pools with their own connections,
+one way to send a request, and a way to wait for an event.
+
+Each measurement gets pools of its own, so none takes another's connection (an idle
+connection being watched must never carry a request the counter sends).  They all emit
+through one Tracer, so every event is on one clock and in one record; connection ids
+come in blocks per pool (``CONN_BLOCK``) and request indexes from one counter, so both
+stay unique across the run, as the event stream's readers expect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, Final
+
+from reusecheck.analysis.model import RunError
+from reusecheck.discover.settings import DiscoverSettings
+from reusecheck.lifecycle import Conn
+from reusecheck.net.dial import Timeouts
+from reusecheck.net.errors import RequestError
+from reusecheck.net.request import Request
+from reusecheck.net.tls import TLSOptions
+from reusecheck.pool import Pool, PoolOptions
+from reusecheck.trace import Event, Tracer
+
+# Errors that stop a measurement (and make the run exit 3): the target cannot be reached,
+# does not speak the protocol asked for, or a wait timed out (going on would only repeat
+# the wait).  Unlike a probe, a GOAWAY, a reset stream or a close is not among them:
+# that is the server's behaviour, which discover is there to measure.
+STOPS: Final = frozenset(
+    {
+        "dns",
+        "connect",
+        "connect-timeout",
+        "tls",
+        "tls-timeout",
+        "first-byte-timeout",
+        "body-timeout",
+        "h2-not-negotiated",
+        "protocol",
+    }
+)
+
+# Connection ids per pool: pool k numbers its connections from k * CONN_BLOCK + 1.  A
+# discover pool dials one connection, a few more only after a GOAWAY or a stale retry.
+CONN_BLOCK: Final = 100
+
+
+class Unreachable(Exception):
+    """A request failed in a way that stops its measurement (``STOPS``)."""
+
+    def __init__(self, error: RequestError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+@dataclass(slots=True)
+class Trail:
+    """A measurement's own requests (in order) and what stopped or skipped it; the
+    results are derived from these and the shared record."""
+
+    name: str
+    requests: list[int] = field(default_factory=list)
+    roles: dict[int, str] = field(default_factory=dict)  # request index -> role
+    error: RunError | None = None
+    skipped: str | None = None  # why it does not apply (status not-applicable)
+
+
+@dataclass(slots=True)
+class Live:
+    """A measurement's progress as the progress bar shows it."""
+
+    text: str
+    done: float = 0.0
+    total: float | None = None
+    finished: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    index: int
+    conn_id: int | None
+    status: int | None
+    error: RequestError | None
+    conn: Conn | None = None  # the connection that answered
+
+
+class EventWatch:
+    """A sink that wakes whoever waits for a matching event (a connection's close, for
+    the idle watch), so no measurement polls the record."""
+
+    def __init__(self) -> None:
+        self._waiters: list[tuple[Callable[[Event], bool], asyncio.Future[Event]]] = []
+
+    def write(self, event: Event) -> None:
+        if not self._waiters:
+            return
+        for match, fut in self._waiters:
+            if not fut.done() and match(event):
+                fut.set_result(event)
+
+    def close(self) -> None:
+        pass
+
+    async def wait_for(self, match: Callable[[Event], bool], timeout: float) -> Event | None:
+        """The first matching event emitted from now on, or None after ``timeout``."""
+        fut: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
+        waiter = (match, fut)
+        self._waiters.append(waiter)
+        try:
+            async with asyncio.timeout(max(timeout, 0.0)):
+                return await fut
+        except TimeoutError:
+            return None
+        finally:
+            self._waiters.remove(waiter)
+
+
+class Session:
+    def __init__(self, settings: DiscoverSettings, tracer: Tracer, watch: EventWatch) -> None:
+        self.settings = settings
+        self.tracer = tracer
+        self.watch = watch
+        self.request = Request("GET", settings.url, list(settings.headers))
+        self.live: dict[str, Live] = {}
+        t = settings.timeout
+        self.base_options = PoolOptions(
+            timeouts=Timeouts(connect=t, tls=t, first_byte=t, body=t),
+            tls=TLSOptions(cacert=settings.cacert, insecure=settings.insecure),
+            http=settings.http,
+        )
+        self._indexes = itertools.count()
+        self._pools = 0
+        self._settled: dict[str, asyncio.Event] = {}
+
+    def settled(self, name: str) -> asyncio.Event:
+        """Set once measurement ``name`` no longer sends anything (engine.QUIET_AFTER)."""
+        return self._settled.setdefault(name, asyncio.Event())
+
+    @property
+    def scheme(self) -> str:
+        return self.request.key.scheme
+
+    def pool(self, **changes: Any) -> Pool:
+        """A pool of its own (``changes``: PoolOptions fields), in the next id block."""
+        first = self._pools * CONN_BLOCK + 1
+        self._pools += 1
+        return Pool(self.tracer, replace(self.base_options, **changes), first_conn_id=first)
+
+    async def fetch(self, pool: Pool, trail: Trail, role: str = "") -> Fetched:
+        """One GET, its body read to the end, ``request_done`` emitted with the
+        measurement as the phase.  Raises Unreachable for the errors in ``STOPS``."""
+        index = next(self._indexes)
+        trail.requests.append(index)
+        if role:
+            trail.roles[index] = role
+        tracer = self.tracer
+        try:
+            resp = await pool.round_trip(self.request, index)
+        except RequestError as exc:
+            tracer.emit(
+                "request_done",
+                index,
+                None,
+                status=None,
+                error=exc.to_dict(),
+                retried=exc.retried,
+                phase=trail.name,
+            )
+            if exc.kind in STOPS:
+                raise Unreachable(exc) from None
+            return Fetched(index, None, None, exc)
+        failure: RequestError | None = None
+        try:
+            await resp.read()
+        except RequestError as exc:
+            failure = exc
+        tracer.emit(
+            "request_done",
+            index,
+            resp.conn.id,
+            status=resp.status,
+            error=failure.to_dict() if failure is not None else None,
+            retried=resp.retried,
+            phase=trail.name,
+        )
+        if failure is not None and failure.kind in STOPS:
+            raise Unreachable(failure)
+        return Fetched(index, resp.conn.id, resp.status, failure, resp.conn)
+
+
+def is_open(pool: Pool, conn_id: int) -> bool:
+    return any(c.id == conn_id for c in pool.open_connections)
