@@ -6,6 +6,9 @@ loopback port (exit 3, quickly). Never a traceback. Case count: docs/reliability
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
+
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -101,9 +104,9 @@ def test_option_lists_end_with_a_documented_exit(url: str, args: list[tuple[str,
     argv = ["probe", url, "--idle", "0", "--timeout", "0.5", "--deadline", "3"]
     for a in args:
         argv.extend(a)
-    runner = CliRunner()
-    with runner.isolated_filesystem():  # --events/--har/... values become files here
-        result = runner.invoke(main, argv)
+    # --events/--har/... values become files: keep them out of the checkout.
+    with tempfile.TemporaryDirectory() as scratch, contextlib.chdir(scratch):
+        result = CliRunner().invoke(main, argv)
     assert result.exception is None or isinstance(result.exception, SystemExit), (
         argv,
         result.exception,
