@@ -193,3 +193,24 @@ def test_serve_misbehave_list_and_unknown_kind() -> None:
     assert [ln.split()[0] for ln in listing.output.splitlines()] == list(KINDS)
     unknown = CliRunner().invoke(main, ["serve", "--misbehave", "nope"])
     assert unknown.exit_code == 2 and "--misbehave list" in unknown.output
+
+
+def test_a_window_that_never_opens_ends_a_request_body_in_its_timeout() -> None:
+    from reusecheck.net.dial import Timeouts
+    from reusecheck.net.errors import RequestError
+    from reusecheck.net.request import Request
+    from reusecheck.pool import Pool, PoolOptions
+    from reusecheck.trace import Tracer
+
+    async def main(url: str) -> RequestError:
+        pool = Pool(Tracer(), PoolOptions(http="h2c", timeouts=Timeouts(body=0.3)))
+        try:
+            with pytest.raises(RequestError) as info:
+                await pool.round_trip(Request("POST", url, body=b"x" * 100_000), 0)
+        finally:
+            await pool.close()
+        return info.value
+
+    with _Thread("h2-zero-window") as server:
+        err = asyncio.run(asyncio.wait_for(main(server.url), 10))
+    assert err.kind == "body-timeout" and "window update" in err.message

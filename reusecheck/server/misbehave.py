@@ -42,7 +42,8 @@ KINDS: Final[dict[str, str]] = {
     "h2-hpack-garbage": "h2c: HEADERS whose HPACK block is garbage",
     "h2-goaway-storm": "h2c: a GOAWAY on every connection as soon as it opens",
     "h2-rst-every-stream": "h2c: RST_STREAM (INTERNAL_ERROR) on every stream",
-    "h2-zero-window": "h2c: answers headers, then never opens its flow-control window",
+    "h2-zero-window": "h2c: a zero flow-control window that never opens; responses stall "
+    "after their headers",
 }
 H2_PREFACE: Final = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
@@ -161,7 +162,12 @@ class _Misbehaving(asyncio.Protocol):
             if k == "h2-bad-settings":
                 self._write(_settings(window=0x80000000))  # above 2^31-1: FLOW_CONTROL_ERROR
                 return
-            self._write(_settings(streams=100))
+            if k == "h2-zero-window":
+                # INITIAL_WINDOW_SIZE 0 and never a WINDOW_UPDATE: a request body can
+                # never be sent (RFC 9113 6.9.2).
+                self._write(_settings(streams=100, window=0))
+            else:
+                self._write(_settings(streams=100))
             if k == "h2-goaway-storm":
                 for last in (2**31 - 1, 1001, 101, 1):
                     self._write(_frame(0x7, 0, 0, struct.pack(">II", last, 0)))
