@@ -30,6 +30,10 @@ if TYPE_CHECKING:
 Conn = HTTP1Connection | HTTP2Connection
 Got = tuple[Conn, bool, float]  # connection, was_idle, idle_time
 
+# Responses after which a connection's TLS session is read for the next dial, at most
+# (TLS 1.3 tickets arrive after the handshake; a server may send a later one).
+_SESSION_CHECKS = 3
+
 # close reasons that mean the server ended the connection
 SERVER_REASONS = frozenset(
     {"connection-close-header", "http10", "idle-timeout", "max-requests", "goaway", "eof", "reset"}
@@ -62,16 +66,22 @@ class ConnectionBook:
 
         Taken after a response was read, not after the handshake: TLS 1.3 servers send
         their session tickets after the handshake, so only then does the session hold one.
+        Reading ``SSLObject.session`` copies the session (CPython serialises and parses
+        it, certificates included: ~0.1 ms), so it is read after a connection's first
+        responses only, not after every one; a session with a ticket ends the checks.
         """
         sslobj = conn.channel.ssl_object
         if sslobj is not None and self.options.tls_resume:
             session = sslobj.session
+            conn.session_checks += 1
             if session is not None:
                 self._sessions[conn.key] = session
+                if session.has_ticket:
+                    conn.session_checks = _SESSION_CHECKS
 
     def _response_done(self, resp: Response, error: RequestError | None) -> None:
         conn = resp.conn
-        if error is None and conn.tls is not None:
+        if error is None and conn.tls is not None and conn.session_checks < _SESSION_CHECKS:
             self._remember_session(conn)
         self._pending.pop(resp.request, None)
         request = resp.request

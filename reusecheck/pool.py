@@ -103,7 +103,7 @@ class Pool(ConnectionBook):
         retried = False
         while True:
             attempts += 1
-            tracer.emit("get_conn", request, None, key=str(req.key), method=req.method, url=req.url)
+            tracer.emit("get_conn", request, None, key=req.key_text, method=req.method, url=req.url)
             conn, was_idle, idle_time = await self._get_conn(req.key, request, fresh=retried)
             reused = conn.requests > 0
             tracer.emit(

@@ -29,6 +29,18 @@ _UNSOLICITED_KEEP = 200
 # and most proxies cap at 8-64 KiB) do: a diagnostic must not buffer without bound.
 MAX_HEADER_BYTES = 64 * 1024
 _CLOSE = [(b"Connection", b"close")]
+_END = h11.EndOfMessage()
+
+
+def _h11_request(req: Request, close: bool) -> h11.Request:
+    """The request's h11 event, built (and validated, which is costly) once per Request
+    and reused for every attempt."""
+    ev = req.wire_cache.get(close)
+    if isinstance(ev, h11.Request):
+        return ev
+    headers = req.wire_headers + _CLOSE if close else req.wire_headers
+    new = req.wire_cache[close] = h11.Request(method=req.method, target=req.target, headers=headers)
+    return new
 
 
 def header_tokens(value: bytes | None) -> set[bytes]:
@@ -58,6 +70,7 @@ class HTTP1Connection:
         self.remote = dialed.remote
         self.tls = dialed.tls
         self.tls_session = dialed.session
+        self.session_checks = 0  # times the pool read its TLS session (lifecycle.py)
         self.tracer = tracer
         self.timeouts = timeouts
         self.requests = 0  # requests sent on it; reused == requests > 0 at got_conn
@@ -68,10 +81,22 @@ class HTTP1Connection:
         self.unsolicited = b""  # what the server sent while nobody asked (e.g. a 408)
         self.on_idle_event: Callable[[HTTP1Connection], None] | None = None
         self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEADER_BYTES)
+        self._loop = asyncio.get_running_loop()
         self._waiter: asyncio.Future[bool] | None = None
+        # One timer per connection, re-armed lazily (as the pool's idle timer is): a
+        # wait only moves the deadline, so a request costs no TimerHandle of its own.
+        self._deadline = 0.0
+        self._timer: asyncio.TimerHandle | None = None
         self._first_byte_for: int | None = None
         self._cycle_bytes = 0
         self._response: h11.Response | None = None
+        self._last_raw: list[tuple[bytes, bytes]] | None = None
+        self._last_parsed: tuple[int, bytes | None, bytes | None, list[list[str]]] = (
+            0,
+            None,
+            None,
+            [],
+        )
         self.channel.attach(self)
 
     # -- Receiver (called by the Channel) ------------------------------------------
@@ -117,17 +142,31 @@ class HTTP1Connection:
             w.set_result(True)
 
     async def _wait(self, timeout: float, kind: str, what: str) -> None:
-        loop = asyncio.get_running_loop()
+        loop = self._loop
         fut: asyncio.Future[bool] = loop.create_future()
         self._waiter = fut
-        handle = loop.call_later(timeout, _expire, fut)
+        deadline = self._deadline = loop.time() + timeout
+        timer = self._timer
+        if timer is None or timer.when() > deadline:
+            if timer is not None:
+                timer.cancel()
+            self._timer = loop.call_at(deadline, self._on_timer)
         try:
             ok = await fut
         finally:
-            handle.cancel()
             self._waiter = None
         if not ok:
             raise RequestError(kind, f"no {what} from {self.key} within {timeout:g} s")
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        w = self._waiter
+        if w is None or w.done():
+            return
+        if self._loop.time() < self._deadline:
+            self._timer = self._loop.call_at(self._deadline, self._on_timer)
+            return
+        w.set_result(False)
 
     # -- pool interface ------------------------------------------------------------
 
@@ -157,11 +196,10 @@ class HTTP1Connection:
         h = self._h11
         tracer = self.tracer
         try:
-            headers = req.wire_headers + _CLOSE if close else req.wire_headers
-            data = h.send(h11.Request(method=req.method, target=req.target, headers=headers))
+            data = h.send(_h11_request(req, close))
             if req.body:
                 data += h.send(h11.Data(data=req.body))
-            data += h.send(h11.EndOfMessage())
+            data += h.send(_END)
         except h11.LocalProtocolError as exc:
             raise RequestError("protocol", f"cannot send this request: {exc}") from None
         self._first_byte_for = request
@@ -204,28 +242,33 @@ class HTTP1Connection:
                 before_response=self._cycle_bytes == 0,
             )
         resp_headers = ev.headers
-        size = sum(len(n) + len(v) + 4 for n, v in resp_headers)
+        raw_items = resp_headers.raw_items()
+        if raw_items == self._last_raw:
+            # The same headers as the previous response (the usual case in a sequence):
+            # share its text pairs, as every wrote_headers shares the request's, so a
+            # long run does not hold one copy of the same strings per response.
+            size, conn_hdr, ka_hdr, pairs = self._last_parsed
+        else:
+            size, conn_hdr, ka_hdr, pairs = self._last_parsed = _parse_headers(raw_items)
+            self._last_raw = raw_items
         if size > MAX_HEADER_BYTES:
             raise RequestError(
                 "protocol",
                 f"response headers are {size // 1024} KiB, over the "
                 f"{MAX_HEADER_BYTES // 1024} KiB limit",
             )
-        conn_hdr = _get(resp_headers, b"connection")
-        ka_hdr = _get(resp_headers, b"keep-alive")
+        http_version = ev.http_version.decode()
         tracer.emit(
             "response_headers",
             request,
             self.id,
             status=ev.status_code,
-            http_version=ev.http_version.decode(),
+            http_version=http_version,
             connection=conn_hdr.decode("latin-1") if conn_hdr is not None else None,
             keep_alive=ka_hdr.decode("latin-1") if ka_hdr is not None else None,
-            headers=[[n.decode("latin-1"), v.decode("latin-1")] for n, v in resp_headers],
+            headers=pairs,
         )
-        return Response(
-            self, request, ev.status_code, ev.http_version.decode(), resp_headers, conn_hdr
-        )
+        return Response(self, request, ev.status_code, http_version, resp_headers, conn_hdr)
 
     def _protocol_error(self, exc: h11.RemoteProtocolError) -> RequestError:
         if self.remote_closed and "peer closed" in str(exc).lower():
@@ -255,11 +298,11 @@ class HTTP1Connection:
             if ev is h11.NEED_DATA:
                 await self._wait(self.timeouts.body, "body-timeout", "body bytes")
                 continue
-            if isinstance(ev, h11.Data):
+            if type(ev) is h11.Data:
                 n += len(ev.data)
                 if limit is not None and n >= limit:
                     return n, False
-            elif isinstance(ev, h11.EndOfMessage):
+            elif type(ev) is h11.EndOfMessage:
                 extra = len(h.trailing_data[0])
                 if extra:
                     # Nothing was pipelined, so these bytes belong to no response.
@@ -304,9 +347,25 @@ class HTTP1Connection:
         return {"local": self.local, "remote": self.remote, "tls": self.tls}
 
 
-def _expire(fut: asyncio.Future[bool]) -> None:
-    if not fut.done():
-        fut.set_result(False)
+def _parse_headers(
+    raw_items: list[tuple[bytes, bytes]],
+) -> tuple[int, bytes | None, bytes | None, list[list[str]]]:
+    """One pass over the response headers: their size, Connection, Keep-Alive (values
+    of repeated headers comma-joined) and the trace's text pairs, names lower-cased as
+    h11 gives them.  raw_items() is a plain list; iterating h11's Headers itself goes
+    through the generic Sequence protocol, item by item."""
+    size = 0
+    conn_hdr = ka_hdr = None
+    pairs: list[list[str]] = []
+    for raw, value in raw_items:
+        name = raw.lower()
+        size += len(name) + len(value) + 4
+        if name == b"connection":
+            conn_hdr = value if conn_hdr is None else conn_hdr + b", " + value
+        elif name == b"keep-alive":
+            ka_hdr = value if ka_hdr is None else ka_hdr + b", " + value
+        pairs.append([name.decode("latin-1"), value.decode("latin-1")])
+    return size, conn_hdr, ka_hdr, pairs
 
 
 def _get(headers: Any, name: bytes) -> bytes | None:

@@ -23,6 +23,7 @@ import h2.errors
 import h2.events
 import h2.exceptions
 import h2.settings
+from hpack import HeaderTuple, NeverIndexedHeaderTuple
 
 from reusecheck.net.dial import ConnectionKey, Dialed, Timeouts
 from reusecheck.net.errors import RequestError
@@ -48,6 +49,9 @@ _DROP = frozenset(
         b"te",
     }
 )
+# Kept out of HPACK's dynamic table, as h2's own outbound normalisation does (Firefox's
+# and nghttp2's rule); done here because that normalisation is turned off (see below).
+_SECRET = frozenset({b"authorization", b"proxy-authorization"})
 _SETTING_NAMES = {
     h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: "max_concurrent_streams",
     h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: "initial_window_size",
@@ -58,7 +62,7 @@ _SETTING_NAMES = {
 
 
 class _Stream:
-    __slots__ = ("ended", "error", "headers", "id", "request", "unread", "waiter")
+    __slots__ = ("deadline", "ended", "error", "headers", "id", "request", "unread", "waiter")
 
     def __init__(self, stream_id: int, request: int) -> None:
         self.id = stream_id
@@ -68,6 +72,7 @@ class _Stream:
         self.ended = False
         self.error: RequestError | None = None
         self.waiter: asyncio.Future[bool] | None = None
+        self.deadline = 0.0  # loop time at which the current wait times out
 
     def wake(self) -> None:
         w = self.waiter
@@ -96,6 +101,7 @@ class HTTP2Connection:
         self.remote = dialed.remote
         self.tls = dialed.tls
         self.tls_session = dialed.session
+        self.session_checks = 0  # times the pool read its TLS session (lifecycle.py)
         self.tracer = tracer
         self.timeouts = timeouts
         self.requests = 0  # streams started; reused == requests > 0 at got_conn
@@ -112,7 +118,22 @@ class HTTP2Connection:
         self._hold = b""  # an incomplete frame header or GOAWAY frame
         self._skip = 0  # bytes of the current (non-GOAWAY) frame still to pass to h2
         self._window_waiters: list[asyncio.Future[bool]] = []
-        config = h2.config.H2Configuration(client_side=True, header_encoding=None)
+        # Outbound headers are built (lower-cased, hop-by-hop dropped, secrets
+        # never-indexed) once per Request by _request_headers, so h2's per-send
+        # validation and normalisation, most of the cost of send_headers, is skipped.
+        # What the server sends is still validated.
+        config = h2.config.H2Configuration(
+            client_side=True,
+            header_encoding=None,
+            validate_outbound_headers=False,
+            normalize_outbound_headers=False,
+        )
+        self._loop = asyncio.get_running_loop()
+        self._timer: asyncio.TimerHandle | None = None
+        self._flush_pending = False
+        self._last_headers: list[tuple[bytes, bytes]] | None = None
+        self._unacked: dict[int, int] = {}  # stream id -> bytes received, not yet acknowledged
+        self._last_parsed: tuple[int, list[list[str]]] = (0, [])
         self._h2 = h2.connection.H2Connection(config=config)
         self._h2.local_settings = h2.settings.Settings(
             client=True,
@@ -194,7 +215,7 @@ class HTTP2Connection:
             pos = end
         self._hold = data[pos:] if pos < n else b""
         self._feed(data[start:pos])
-        self._flush()
+        self._flush_soon()
 
     def _feed(self, data: bytes) -> bool:
         if not data:
@@ -206,7 +227,19 @@ class HTTP2Connection:
             return False
         for ev in events:
             self._dispatch(ev)
+        if self._unacked:
+            self._acknowledge()
         return True
+
+    def _acknowledge(self) -> None:
+        """Give back the flow-control window for what this read brought, once per stream
+        (not once per DATA frame: nginx sends 8 KiB frames, 12,800 per 100 MiB)."""
+        unacked, self._unacked = self._unacked, {}
+        try:
+            for stream_id, size in unacked.items():
+                self._h2.acknowledge_received_data(size, stream_id)
+        except h2.exceptions.ProtocolError:
+            pass  # the connection is closing: nothing more will be read on it
 
     def _goaway_frame(self, payload: bytes) -> None:
         if len(payload) < 8:
@@ -252,7 +285,8 @@ class HTTP2Connection:
         if t is h2.events.DataReceived:
             s = self._streams.get(ev.stream_id)
             if ev.flow_controlled_length:
-                self._h2.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+                unacked = self._unacked
+                unacked[ev.stream_id] = unacked.get(ev.stream_id, 0) + ev.flow_controlled_length
             if s is not None:
                 s.unread += len(ev.data)
                 s.wake()
@@ -339,9 +373,18 @@ class HTTP2Connection:
             self.on_idle_event(self)
 
     def _flush(self) -> None:
+        self._flush_pending = False
         out = self._h2.data_to_send()
         if out and not self.channel.lost:
             self.channel.write(out)
+
+    def _flush_soon(self) -> None:
+        """Write what h2 has queued once this turn of the loop ends: the streams that
+        one read woke all start their next request in the same turn, and share one
+        TLS record and one send instead of one each."""
+        if not self._flush_pending:
+            self._flush_pending = True
+            self._loop.call_soon(self._flush)
 
     def _wake_windows(self) -> None:
         waiters, self._window_waiters = self._window_waiters, []
@@ -354,14 +397,7 @@ class HTTP2Connection:
     async def send(self, req: Request, request: int, close: bool = False) -> Response:
         """Open a stream, send the request, wait for the response headers."""
         h = self._h2
-        key = self.key
-        headers = [
-            (b":method", req.method.encode()),
-            (b":authority", req.host.encode("idna")),
-            (b":scheme", key.scheme.encode()),
-            (b":path", req.target.encode()),
-        ]
-        headers += [(n.lower(), v) for n, v in req.wire_headers if n.lower() not in _DROP]
+        headers = _request_headers(req, self.key.scheme)
         try:
             sid = h.get_next_available_stream_id()
             h.send_headers(sid, headers, end_stream=not req.body)
@@ -371,7 +407,10 @@ class HTTP2Connection:
         self.last_active = self.tracer.now()
         stream = _Stream(sid, request)
         self._streams[sid] = stream
-        self._flush()
+        if req.body:
+            self._flush()
+        else:
+            self._flush_soon()
         self.tracer.emit("wrote_headers", request, self.id, stream_id=sid, headers=req.header_pairs)
         if req.body:
             await self._send_body(stream, req.body)
@@ -382,11 +421,21 @@ class HTTP2Connection:
                 raise stream.error
             await self._wait(stream, timeout, "first-byte-timeout", "response")
         hdrs = stream.headers
-        status = 0
-        for n, v in hdrs:
-            if n == b":status":
-                status = int(v)
-                break
+        if hdrs == self._last_headers:
+            # As on HTTP/1.1: the same headers as the previous response share its text.
+            status, pairs = self._last_parsed
+        else:
+            status = 0
+            for n, v in hdrs:
+                if n == b":status":
+                    status = int(v)
+                    break
+            pairs = [
+                [n.decode("latin-1"), v.decode("latin-1")]
+                for n, v in hdrs
+                if not n.startswith(b":")
+            ]
+            self._last_headers, self._last_parsed = hdrs, (status, pairs)
         self.tracer.emit(
             "response_headers",
             request,
@@ -395,11 +444,7 @@ class HTTP2Connection:
             http_version="2",
             connection=None,
             keep_alive=None,
-            headers=[
-                [n.decode("latin-1"), v.decode("latin-1")]
-                for n, v in hdrs
-                if not n.startswith(b":")
-            ],
+            headers=pairs,
         )
         return Response(self, request, status, "2", hdrs, None, sid)
 
@@ -421,12 +466,43 @@ class HTTP2Connection:
             await self.channel.drain()
 
     async def _wait(self, stream: _Stream, timeout: float, kind: str, what: str) -> None:
-        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        """Wait for the stream to be woken, at most ``timeout`` seconds.
+
+        The streams share one timer per connection, armed for the earliest deadline
+        and re-armed lazily when it fires (as HTTP1Connection does), so a wait costs a
+        future and no TimerHandle of its own.
+        """
+        loop = self._loop
+        fut: asyncio.Future[bool] = loop.create_future()
         stream.waiter = fut
+        deadline = stream.deadline = loop.time() + timeout
+        timer = self._timer
+        if timer is None or timer.when() > deadline:
+            if timer is not None:
+                timer.cancel()
+            self._timer = loop.call_at(deadline, self._on_timer)
         try:
-            await self._wait_future(fut, timeout, kind, what)
+            ok = await fut
         finally:
             stream.waiter = None
+        if not ok:
+            raise RequestError(kind, f"no {what} from {self.key} within {timeout:g} s")
+
+    def _on_timer(self) -> None:
+        """Time out the streams whose wait is over; re-arm for the next deadline."""
+        self._timer = None
+        now = self._loop.time()
+        upcoming: float | None = None
+        for s in list(self._streams.values()):
+            w = s.waiter
+            if w is None or w.done():
+                continue
+            if s.deadline <= now:
+                w.set_result(False)
+            elif upcoming is None or s.deadline < upcoming:
+                upcoming = s.deadline
+        if upcoming is not None:
+            self._timer = self._loop.call_at(upcoming, self._on_timer)
 
     async def _wait_future(
         self, fut: asyncio.Future[bool], timeout: float, kind: str, what: str
@@ -479,6 +555,32 @@ class HTTP2Connection:
     def drop_stream(self, resp_stream_id: int | None) -> None:
         if resp_stream_id is not None:
             self._streams.pop(resp_stream_id, None)
+
+
+def _request_headers(req: Request, scheme: str) -> list[HeaderTuple]:
+    """The request's HTTP/2 header block, built once per Request and reused.
+
+    What h2's outbound normalisation would do per send: names lower-cased, hop-by-hop
+    headers dropped (RFC 9113 8.2.2), Authorization and short Cookie values made
+    never-indexed (RFC 7541 7.1.3).
+    """
+    key = ("h2", scheme)
+    cached = req.wire_cache.get(key)
+    if cached is None:
+        headers = [
+            HeaderTuple(b":method", req.method.encode()),
+            HeaderTuple(b":authority", req.host.encode("idna")),
+            HeaderTuple(b":scheme", scheme.encode()),
+            HeaderTuple(b":path", req.target.encode()),
+        ]
+        for n, v in req.wire_headers:
+            name = n.lower()
+            if name in _DROP:
+                continue
+            secret = name in _SECRET or (name == b"cookie" and len(v) < 20)
+            headers.append((NeverIndexedHeaderTuple if secret else HeaderTuple)(name, v))
+        cached = req.wire_cache[key] = headers
+    return cached  # type: ignore[return-value]
 
 
 def _expire(fut: asyncio.Future[bool]) -> None:

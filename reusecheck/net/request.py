@@ -78,6 +78,11 @@ class Request:
     wire_headers: list[tuple[bytes, bytes]] = field(init=False)
     # The same headers for the trace (HAR, NDJSON): built once, shared by every event.
     header_pairs: list[list[str]] = field(init=False)
+    # What the protocol layers build from the request once and reuse for every send
+    # (HTTP/1.1: the validated h11 event, with and without Connection: close).
+    wire_cache: dict[object, object] = field(init=False, repr=False, compare=False)
+    # ``key`` as text (``scheme://host:port``), as get_conn carries it.
+    key_text: str = field(init=False)
 
     def __post_init__(self) -> None:
         self.method = self.method.upper()
@@ -95,6 +100,8 @@ class Request:
             hdrs.append(("Content-Length", str(len(self.body))))
         self.wire_headers = [(n.encode("ascii"), v.encode("latin-1")) for n, v in hdrs]
         self.header_pairs = [[n, v] for n, v in hdrs]
+        self.wire_cache = {}
+        self.key_text = str(self.key)
 
     @property
     def replayable(self) -> bool:
