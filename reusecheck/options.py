@@ -43,6 +43,53 @@ def readable_file(ctx: click.Context, param: click.Parameter, value: Any) -> Any
     return value
 
 
+# Options several commands take, declared once (click builds a new Option per use).
+HEADERS = click.option(
+    "-H",
+    "--header",
+    "headers",
+    multiple=True,
+    metavar="'Name: value'",
+    help="Request header (repeatable).",
+)
+JSON = click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Write one JSON report to stdout (human text goes to stderr).",
+)
+EVENTS = click.option(
+    "--events",
+    "events_path",
+    metavar="FILE|-",
+    help="Write the NDJSON event stream to FILE (or stdout with -).",
+)
+TIMEOUT = click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.001),
+    default=10.0,
+    show_default=True,
+    callback=finite,
+    help="Bound on every single wait: connect, TLS, first byte, each body read.",
+)
+HTTP1 = click.option("--http1", "http", flag_value="1.1", help="Offer only HTTP/1.1 in ALPN.")
+HTTP2 = click.option(
+    "--http2",
+    "http",
+    flag_value="2",
+    help="Require h2: fail (exit 3) when the server picks HTTP/1.1.",
+)
+H2C = click.option(
+    "--h2c", "http", flag_value="h2c", help="HTTP/2 with prior knowledge on http://."
+)
+CACERT = click.option(
+    "--cacert",
+    callback=readable_file,
+    help="CA certificate (PEM) to trust for https:// targets.",
+)
+INSECURE = click.option("--insecure", is_flag=True, help="Do not verify the server's certificate.")
+
+
 def probe_options(f: Any) -> Any:
     """Options shared by ``probe`` and ``demo``."""
     opts = [
@@ -70,26 +117,9 @@ def probe_options(f: Any) -> Any:
             help="Requests at once in each of the two bursts (0 skips them).",
         ),
         click.option("-X", "--method", default="GET", show_default=True, help="Request method."),
-        click.option(
-            "-H",
-            "--header",
-            "headers",
-            multiple=True,
-            metavar="'Name: value'",
-            help="Request header (repeatable).",
-        ),
-        click.option(
-            "--json",
-            "as_json",
-            is_flag=True,
-            help="Write one JSON report to stdout (human text goes to stderr).",
-        ),
-        click.option(
-            "--events",
-            "events_path",
-            metavar="FILE|-",
-            help="Write the NDJSON event stream to FILE (or stdout with -).",
-        ),
+        HEADERS,
+        JSON,
+        EVENTS,
         click.option(
             "--expect",
             "expect",
@@ -143,14 +173,7 @@ def probe_options(f: Any) -> Any:
             is_flag=True,
             help="Send Connection: close and never reuse (Go's DisableKeepAlives).",
         ),
-        click.option(
-            "--timeout",
-            type=click.FloatRange(min=0.001),
-            default=10.0,
-            show_default=True,
-            callback=finite,
-            help="Bound on every single wait: connect, TLS, first byte, each body read.",
-        ),
+        TIMEOUT,
         click.option(
             "--deadline",
             type=click.FloatRange(min=0.001),
@@ -201,28 +224,17 @@ def probe_options(f: Any) -> Any:
             show_default=True,
             help="Ceiling on the requests one run may send (raise it on purpose).",
         ),
-        click.option("--http1", "http", flag_value="1.1", help="Offer only HTTP/1.1 in ALPN."),
-        click.option(
-            "--http2",
-            "http",
-            flag_value="2",
-            help="Require h2: fail (exit 3) when the server picks HTTP/1.1.",
-        ),
-        click.option(
-            "--h2c", "http", flag_value="h2c", help="HTTP/2 with prior knowledge on http://."
-        ),
+        HTTP1,
+        HTTP2,
+        H2C,
         click.option(
             "--strict-max-streams",
             is_flag=True,
             help="At the server's stream limit, wait for a free stream instead of dialling "
             "another h2 connection (Go's StrictMaxConcurrentStreams).",
         ),
-        click.option(
-            "--cacert",
-            callback=readable_file,
-            help="CA certificate (PEM) to trust for https:// targets.",
-        ),
-        click.option("--insecure", is_flag=True, help="Do not verify the server's certificate."),
+        CACERT,
+        INSECURE,
         click.option(
             "--no-tls-resume",
             is_flag=True,

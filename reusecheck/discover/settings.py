@@ -14,7 +14,17 @@ from typing import Any, Final
 
 import click
 
-from reusecheck.options import readable_file
+from reusecheck.options import (
+    CACERT,
+    EVENTS,
+    H2C,
+    HEADERS,
+    HTTP1,
+    HTTP2,
+    INSECURE,
+    JSON,
+    TIMEOUT,
+)
 
 # Every measurement, in the order the report shows them.
 MEASUREMENTS: Final = ("idle-timeout", "max-requests", "h2", "tls")
@@ -210,56 +220,21 @@ def discover_options(f: Any) -> Any:
             show_default=True,
             help="Most HTTP/2 streams opened at once to test the announced limit.",
         ),
-        click.option(
-            "-H",
-            "--header",
-            "headers",
-            multiple=True,
-            metavar="'Name: value'",
-            help="Request header (repeatable).",
-        ),
-        click.option(
-            "--json",
-            "as_json",
-            is_flag=True,
-            help="Write one JSON report to stdout (human text goes to stderr).",
-        ),
-        click.option(
-            "--events",
-            "events_path",
-            metavar="FILE|-",
-            help="Write the NDJSON event stream to FILE (or stdout with -).",
-        ),
-        click.option("--http1", "http", flag_value="1.1", help="Offer only HTTP/1.1 in ALPN."),
-        click.option(
-            "--http2",
-            "http",
-            flag_value="2",
-            help="Require h2: fail (exit 3) when the server picks HTTP/1.1.",
-        ),
-        click.option(
-            "--h2c", "http", flag_value="h2c", help="HTTP/2 with prior knowledge on http://."
-        ),
-        click.option(
-            "--timeout",
-            type=click.FloatRange(min=0.001),
-            default=10.0,
-            show_default=True,
-            callback=_finite,
-            help="Bound on every single wait: connect, TLS, first byte, each body read.",
-        ),
+        HEADERS,
+        JSON,
+        EVENTS,
+        HTTP1,
+        HTTP2,
+        H2C,
+        TIMEOUT,
         click.option(
             "--deadline",
             type=click.FloatRange(min=0.001),
             callback=_finite,
             help="Bound on the whole run in seconds [default: the longest wait + 60].",
         ),
-        click.option(
-            "--cacert",
-            callback=readable_file,
-            help="CA certificate (PEM) to trust for https:// targets.",
-        ),
-        click.option("--insecure", is_flag=True, help="Do not verify the server's certificate."),
+        CACERT,
+        INSECURE,
     ]
     for o in reversed(opts):
         f = o(f)
