@@ -24,6 +24,7 @@ from reusecheck.options import (
     INSECURE,
     JSON,
     TIMEOUT,
+    finite,
 )
 
 # Every measurement, in the order the report shows them.
@@ -167,13 +168,6 @@ class DiscoverSettings:
             raise click.UsageError(str(exc)) from None
 
 
-def _finite(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
-    """click's FloatRange lets NaN and infinity through."""
-    if isinstance(value, float) and not math.isfinite(value):
-        raise click.BadParameter(f"{value} is not a finite number")
-    return value
-
-
 def discover_options(f: Any) -> Any:
     """The options of ``reusecheck discover`` (the URL argument is the command's own)."""
     opts = [
@@ -197,7 +191,7 @@ def discover_options(f: Any) -> Any:
             type=click.FloatRange(min=0.001),
             default=120.0,
             show_default=True,
-            callback=_finite,
+            callback=finite,
             help="Longest wait in seconds for the server to close an idle connection.",
         ),
         click.option(
@@ -210,7 +204,7 @@ def discover_options(f: Any) -> Any:
         click.option(
             "--rate",
             type=click.FloatRange(min=0.001),
-            callback=_finite,
+            callback=finite,
             help="Requests per second on that connection [default: unlimited].",
         ),
         click.option(
@@ -230,7 +224,7 @@ def discover_options(f: Any) -> Any:
         click.option(
             "--deadline",
             type=click.FloatRange(min=0.001),
-            callback=_finite,
+            callback=finite,
             help="Bound on the whole run in seconds [default: the longest wait + 60].",
         ),
         CACERT,
