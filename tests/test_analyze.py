@@ -106,7 +106,7 @@ def test_http10_server() -> None:
     assert a.server.keepalive is False
     assert codes(a) == ["http10-server"]
     assert "HTTP/1.0" in finding(a, "http10-server").message
-    assert "3 of 3 connections" in finding(a, "http10-server").message
+    assert "3 of 3 connections after 1 request each" in finding(a, "http10-server").message
     assert a.verdict.reuse == "no"
     assert {c.close_reason for c in a.connections} == {"http10"}
     assert a.requests[0].http_version == "1.0"

@@ -64,11 +64,16 @@ def http10_server(ctx: Context) -> Finding | None:
     if not closes:
         return None
     used = [c for c in ctx.conns if c.requests]
-    n_req = sum(c.requests for c in closes)
+    per_conn = sorted({c.requests for c in closes})
+    after = (
+        f"after {plural(per_conn[0], 'request')} each"
+        if len(per_conn) == 1
+        else f"after {per_conn[0]}-{per_conn[-1]} requests"
+    )
     return cat.finding(
         "http10-server",
         f"server answered HTTP/1.0 without keep-alive and closed {len(closes)} of "
-        f"{plural(len(used), 'connection')} after {plural(n_req, 'request')}",
+        f"{plural(len(used), 'connection')} {after}",
         cat.entry("http10-server").remedy,
         **evidence(closes),
     )
