@@ -13,11 +13,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import Callable
 from typing import Any
 
 import h11
 
+from reusecheck.net.conn import PooledConnection
 from reusecheck.net.dial import ConnectionKey, Dialed, Timeouts
 from reusecheck.net.errors import RequestError
 from reusecheck.net.request import Request
@@ -49,7 +49,7 @@ def header_tokens(value: bytes | None) -> set[bytes]:
     return {t.strip().lower() for t in value.split(b",")}
 
 
-class HTTP1Connection:
+class HTTP1Connection(PooledConnection):
     """One keep-alive connection; the pool decides who uses it and when it closes."""
 
     protocol = "http/1.1"
@@ -63,23 +63,9 @@ class HTTP1Connection:
         tracer: Tracer,
         timeouts: Timeouts,
     ) -> None:
-        self.id = conn_id
-        self.key = key
-        self.channel = dialed.channel
-        self.local = dialed.local
-        self.remote = dialed.remote
-        self.tls = dialed.tls
-        self.tls_session = dialed.session
-        self.session_checks = 0  # times the pool read its TLS session (lifecycle.py)
-        self.tracer = tracer
-        self.timeouts = timeouts
-        self.requests = 0  # requests sent on it; reused == requests > 0 at got_conn
+        super().__init__(conn_id, key, dialed, tracer, timeouts)
         self.in_use = False
         self.idle_since = 0.0
-        self.closed = False
-        self.remote_closed: str | None = None  # "eof" / "reset" once the peer ended it
-        self.unsolicited = b""  # what the server sent while nobody asked (e.g. a 408)
-        self.on_idle_event: Callable[[HTTP1Connection], None] | None = None
         self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEADER_BYTES)
         self._loop = asyncio.get_running_loop()
         self._waiter: asyncio.Future[bool] | None = None

@@ -25,6 +25,7 @@ import h2.exceptions
 import h2.settings
 from hpack import HeaderTuple, NeverIndexedHeaderTuple
 
+from reusecheck.net.conn import PooledConnection
 from reusecheck.net.dial import ConnectionKey, Dialed, Timeouts
 from reusecheck.net.errors import RequestError
 from reusecheck.net.request import Request
@@ -87,32 +88,18 @@ def _code_name(code: Any) -> str:
         return f"0x{int(code):x}"
 
 
-class HTTP2Connection:
+class HTTP2Connection(PooledConnection):
     protocol = "h2"
     multiplexed = True
 
     def __init__(
         self, conn_id: int, key: ConnectionKey, dialed: Dialed, tracer: Tracer, timeouts: Timeouts
     ) -> None:
-        self.id = conn_id
-        self.key = key
-        self.channel = dialed.channel
-        self.local = dialed.local
-        self.remote = dialed.remote
-        self.tls = dialed.tls
-        self.tls_session = dialed.session
-        self.session_checks = 0  # times the pool read its TLS session (lifecycle.py)
-        self.tracer = tracer
-        self.timeouts = timeouts
-        self.requests = 0  # streams started; reused == requests > 0 at got_conn
+        super().__init__(conn_id, key, dialed, tracer, timeouts)
         self.active = 0  # streams reserved or open
         self.last_active = tracer.now()
-        self.closed = False
-        self.remote_closed: str | None = None  # "eof" / "reset" / "goaway"
         self.goaway: tuple[str, int] | None = None  # (error code name, last stream id)
         self.max_streams = INITIAL_MAX_STREAMS
-        self.unsolicited = b""
-        self.on_idle_event: Callable[[Any], None] | None = None
         self.on_stream_slot: Callable[[Any], None] | None = None
         self._streams: dict[int, _Stream] = {}
         self._hold = b""  # an incomplete frame header or GOAWAY frame

@@ -1,0 +1,38 @@
+"""What every pooled connection carries, whatever its protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from reusecheck.net.dial import ConnectionKey, Dialed, Timeouts
+from reusecheck.trace import Tracer
+
+
+class PooledConnection:
+    """The pool's view of a connection: identity, addresses, TLS, and how it ended.
+
+    HTTP1Connection and HTTP2Connection add their protocol; the pool reads only this.
+    """
+
+    protocol = ""
+    multiplexed = False
+
+    def __init__(
+        self, conn_id: int, key: ConnectionKey, dialed: Dialed, tracer: Tracer, timeouts: Timeouts
+    ) -> None:
+        self.id = conn_id
+        self.key = key
+        self.channel = dialed.channel
+        self.local = dialed.local
+        self.remote = dialed.remote
+        self.tls = dialed.tls
+        self.tls_session = dialed.session
+        self.session_checks = 0  # times the pool read its TLS session (lifecycle.py)
+        self.tracer = tracer
+        self.timeouts = timeouts
+        self.requests = 0  # requests (streams) sent; reused == requests > 0 at got_conn
+        self.closed = False
+        self.remote_closed: str | None = None  # "eof" / "reset" (h2: "goaway") once ended
+        self.unsolicited = b""  # what the server sent while nobody asked (e.g. a 408)
+        self.on_idle_event: Callable[[Any], None] | None = None
