@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from reusecheck.analysis.model import RunError
-from reusecheck.net.errors import RequestError
+from reusecheck.net.errors import UNUSABLE_TARGET, RequestError
 from reusecheck.net.request import Request
 from reusecheck.pool import Pool, PoolOptions
 from reusecheck.scenario import (
@@ -33,21 +33,7 @@ from reusecheck.trace import Event, FanOut, Tracer
 # answered with something that is not HTTP (a malformed response, a reset stream, an
 # h2 connection error).  A reused connection closed before or during a response is a
 # keep-alive race, the target's reuse behaviour: recorded, and the run goes on.
-FATAL = frozenset(
-    {
-        "dns",
-        "connect",
-        "connect-timeout",
-        "tls",
-        "tls-timeout",
-        "first-byte-timeout",
-        "body-timeout",
-        "h2-not-negotiated",
-        "protocol",
-        "stream-reset",
-        "goaway",
-    }
-)
+FATAL = UNUSABLE_TARGET | {"stream-reset", "goaway"}
 
 
 def stops_run(exc: RequestError) -> bool:

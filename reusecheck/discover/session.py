@@ -20,7 +20,7 @@ from reusecheck.analysis.model import RunError
 from reusecheck.discover.settings import DiscoverSettings
 from reusecheck.lifecycle import Conn
 from reusecheck.net.dial import Timeouts
-from reusecheck.net.errors import RequestError
+from reusecheck.net.errors import UNUSABLE_TARGET, RequestError
 from reusecheck.net.request import Request
 from reusecheck.net.tls import TLSOptions
 from reusecheck.pool import Pool, PoolOptions
@@ -30,19 +30,7 @@ from reusecheck.trace import Event, Tracer
 # does not speak the protocol asked for, or a wait timed out (going on would only repeat
 # the wait).  Unlike a probe, a GOAWAY, a reset stream or a close is not among them:
 # that is the server's behaviour, which discover is there to measure.
-STOPS: Final = frozenset(
-    {
-        "dns",
-        "connect",
-        "connect-timeout",
-        "tls",
-        "tls-timeout",
-        "first-byte-timeout",
-        "body-timeout",
-        "h2-not-negotiated",
-        "protocol",
-    }
-)
+STOPS: Final = UNUSABLE_TARGET
 
 # Connection ids per pool: pool k numbers its connections from k * CONN_BLOCK + 1.  A
 # discover pool dials one connection, a few more only after a GOAWAY or a stale retry.

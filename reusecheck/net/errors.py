@@ -28,6 +28,25 @@ ERROR_KINDS: Final = frozenset(
 )
 
 
+# The target cannot be reached, does not speak what was asked for, answered with
+# something that is not HTTP, or a wait timed out (going on would only repeat the
+# wait).  Both the runner and discover stop on these; the runner also stops on what
+# discover measures (a reset stream, a GOAWAY with an error).
+UNUSABLE_TARGET: Final = frozenset(
+    {
+        "dns",
+        "connect",
+        "connect-timeout",
+        "tls",
+        "tls-timeout",
+        "first-byte-timeout",
+        "body-timeout",
+        "h2-not-negotiated",
+        "protocol",
+    }
+)
+
+
 class RequestError(Exception):
     """A request failed; ``kind`` says how, ``message`` says what the peer did."""
 
