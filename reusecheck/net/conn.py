@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -36,3 +37,18 @@ class PooledConnection:
         self.remote_closed: str | None = None  # "eof" / "reset" (h2: "goaway") once ended
         self.unsolicited = b""  # what the server sent while nobody asked (e.g. a 408)
         self.on_idle_event: Callable[[Any], None] | None = None
+        self._loop = asyncio.get_running_loop()
+        # One timer per connection for every wait on it, armed for the earliest deadline
+        # and re-armed lazily by _on_timer: a wait costs a future, not a TimerHandle.
+        self._timer: asyncio.TimerHandle | None = None
+
+    def _arm_timer(self, deadline: float) -> None:
+        """Make sure the connection's timer fires no later than ``deadline``."""
+        timer = self._timer
+        if timer is None or timer.when() > deadline:
+            if timer is not None:
+                timer.cancel()
+            self._timer = self._loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        raise NotImplementedError

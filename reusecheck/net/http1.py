@@ -67,12 +67,8 @@ class HTTP1Connection(PooledConnection):
         self.in_use = False
         self.idle_since = 0.0
         self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEADER_BYTES)
-        self._loop = asyncio.get_running_loop()
         self._waiter: asyncio.Future[bool] | None = None
-        # One timer per connection, re-armed lazily (as the pool's idle timer is): a
-        # wait only moves the deadline, so a request costs no TimerHandle of its own.
-        self._deadline = 0.0
-        self._timer: asyncio.TimerHandle | None = None
+        self._deadline = 0.0  # of the current wait (see PooledConnection._arm_timer)
         self._first_byte_for: int | None = None
         self._cycle_bytes = 0
         self._response: h11.Response | None = None
@@ -131,12 +127,8 @@ class HTTP1Connection(PooledConnection):
         loop = self._loop
         fut: asyncio.Future[bool] = loop.create_future()
         self._waiter = fut
-        deadline = self._deadline = loop.time() + timeout
-        timer = self._timer
-        if timer is None or timer.when() > deadline:
-            if timer is not None:
-                timer.cancel()
-            self._timer = loop.call_at(deadline, self._on_timer)
+        self._deadline = loop.time() + timeout
+        self._arm_timer(self._deadline)
         try:
             ok = await fut
         finally:

@@ -115,8 +115,6 @@ class HTTP2Connection(PooledConnection):
             validate_outbound_headers=False,
             normalize_outbound_headers=False,
         )
-        self._loop = asyncio.get_running_loop()
-        self._timer: asyncio.TimerHandle | None = None
         self._flush_pending = False
         self._last_headers: list[tuple[bytes, bytes]] | None = None
         self._unacked: dict[int, int] = {}  # stream id -> bytes received, not yet acknowledged
@@ -462,12 +460,8 @@ class HTTP2Connection(PooledConnection):
         loop = self._loop
         fut: asyncio.Future[bool] = loop.create_future()
         stream.waiter = fut
-        deadline = stream.deadline = loop.time() + timeout
-        timer = self._timer
-        if timer is None or timer.when() > deadline:
-            if timer is not None:
-                timer.cancel()
-            self._timer = loop.call_at(deadline, self._on_timer)
+        stream.deadline = loop.time() + timeout
+        self._arm_timer(stream.deadline)
         try:
             ok = await fut
         finally:
