@@ -207,6 +207,27 @@ _ENTRIES = (
         ),
     ),
     CatalogueEntry(
+        code="h2-stream-refused",
+        title="Server refused HTTP/2 streams below the limit it announced",
+        severity="warning",
+        explanation=(
+            "The server reset streams with RST_STREAM REFUSED_STREAM before processing "
+            "them (RFC 9113 section 8.7) while fewer streams were open than its "
+            "SETTINGS_MAX_CONCURRENT_STREAMS allowed. The requests are safe to retry and "
+            "were, but each refusal costs a round trip, and a client that trusts the "
+            "announced limit keeps running into it. Servers do this when shedding load, or "
+            "when what stands behind the HTTP/2 front end serves fewer requests at once "
+            "than the front end announces."
+        ),
+        remedy=(
+            "Announce the concurrency the server really serves: nginx "
+            "http2_max_concurrent_streams, Go http2.Server.MaxConcurrentStreams, Node "
+            "http2 settings.maxConcurrentStreams, Envoy max_concurrent_streams. Clients "
+            "retry refused streams (Go's Transport and httpx do); one that sends "
+            "non-idempotent requests must be able to as well."
+        ),
+    ),
+    CatalogueEntry(
         code="pool-churn",
         title="The client's pool closed connections it soon had to re-open",
         severity="warning",

@@ -611,7 +611,8 @@ def test_refused_stream_is_retried_without_blaming_the_client() -> None:
     a = analyze(tr.record())
     assert a.requests[1].retried and a.requests[1].conn_id == 2
     assert a.requests[2].conn_id == 1
-    assert codes(a) == []  # neither stale-conn-retry nor h2-no-multiplexing
+    # neither stale-conn-retry nor h2-no-multiplexing: the server's refusal, named
+    assert codes(a) == ["h2-stream-refused"]
     assert a.verdict.detail.endswith("(server refused: REFUSED_STREAM)")
 
 

@@ -32,6 +32,7 @@ DESIGN_CODES = (
     "h2-not-negotiated",
     "h2-no-multiplexing",
     "h2-goaway",
+    "h2-stream-refused",
     "pool-churn",
     "body-not-drained",
     "tls-no-resumption",

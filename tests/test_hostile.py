@@ -49,6 +49,8 @@ EXPECTED: dict[str, tuple[int, str]] = {
     "h2-goaway-storm": (1, "h2-goaway"),
     "h2-rst-every-stream": (3, "stream-reset"),
     "h2-zero-window": (3, "body-timeout"),
+    "h2-refuse-stream": (0, "h2-stream-refused"),
+    "h2-calm": (1, "h2-goaway"),
 }
 TIMEOUT, DEADLINE = 0.5, 3.0
 # A drip of one byte a second beats any per-read timeout above 1 s: only the deadline

@@ -20,7 +20,12 @@ from reusecheck.analysis.context import (
     secs,
     tally,
 )
-from reusecheck.analysis.detect_h2 import h2_goaway, h2_no_multiplexing, h2_not_negotiated
+from reusecheck.analysis.detect_h2 import (
+    h2_goaway,
+    h2_no_multiplexing,
+    h2_not_negotiated,
+    h2_stream_refused,
+)
 from reusecheck.analysis.events import as_float, as_int, get
 from reusecheck.analysis.pools import Scope
 from reusecheck.analysis.requests import peak_concurrency
@@ -340,6 +345,7 @@ DETECTORS: tuple[Callable[[Context], Finding | None], ...] = (
     h2_not_negotiated,
     h2_goaway,
     h2_no_multiplexing,
+    h2_stream_refused,
     pool_churn,
     body_not_drained,
     new_conn_per_request,  # last: it defers to the findings above

@@ -139,6 +139,60 @@ def h2_no_multiplexing(ctx: Context) -> Finding | None:
     )
 
 
+def _open_streams(ctx: Context, conn: int, t: float, request: int) -> int:
+    """Streams open on ``conn`` just before ``t``: written and not yet ended (put back,
+    refused, closed), counting the one ``request`` was on."""
+    opened: set[int] = set()
+    for e in ctx.index.by_conn.get(conn, ()):
+        if e.t > t or e.request is None:
+            continue
+        if e.event == "wrote_headers":
+            opened.add(e.request)
+        elif e.event in ("put_idle", "retry", "conn_closed") and e.request != request:
+            opened.discard(e.request)
+    return len(opened | {request})
+
+
+def h2_stream_refused(ctx: Context) -> Finding | None:
+    """Streams refused with REFUSED_STREAM while the connection was below its limit."""
+    refused = [e for e in ctx.index.named("retry") if get(e, "reason") == "refused-stream"]
+    if not refused:
+        return None
+    by_conn = {c.id: c for c in ctx.conns}
+    below: list[tuple[int, int, int, int | None]] = []  # request, conn, open, limit
+    for e in refused:
+        if e.request is None or e.conn is None:
+            continue
+        row = by_conn.get(e.conn)
+        limit = row.h2.max_concurrent_streams if row and row.h2 else None
+        streams = _open_streams(ctx, e.conn, e.t, e.request)
+        if limit is None or streams <= limit:
+            below.append((e.request, e.conn, streams, limit))
+    if not below:
+        return None
+    n = len(below)
+    most = max(s for _, _, s, _ in below)
+    limits = sorted({lim for _, _, _, lim in below if lim is not None})
+    said = (
+        f"below the {listed(limits)} it announced" if limits else "although it announced no limit"
+    )
+    on = "its connection" if len({c for _, c, _, _ in below}) == 1 else "each connection"
+    message = (
+        f"server refused {plural(n, 'stream')} (RST_STREAM REFUSED_STREAM) with at most "
+        f"{most} open on {on}, {said}; the client retried {'it' if n == 1 else 'them'}"
+    )
+    return cat.finding(
+        "h2-stream-refused",
+        message,
+        cat.entry("h2-stream-refused").remedy,
+        requests=sorted({r for r, _, _, _ in below}),
+        connections=sorted({c for _, c, _, _ in below}),
+        open_streams=[s for _, _, s, _ in below],
+        max_concurrent_streams=limits[0] if limits else None,
+        times_s=[round(e.t, 6) for e in refused],
+    )
+
+
 def h2_goaway(ctx: Context) -> Finding | None:
     goaways = ctx.index.named("h2_goaway")
     ids = {e.conn for e in goaways if e.conn is not None}

@@ -53,6 +53,9 @@ class ServerConfig:
     tls_resumption: bool = True
     cert_names: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
     h2: bool = False
+    # False (tests only): the TLS server selects no ALPN protocol at all, as TLS stacks
+    # and proxies without ALPN support do.
+    alpn: bool = True
     max_streams: int | None = None
     # Bound on every wait inside a request: the rest of a request once its first byte
     # arrived, the TLS handshake, a client that stops reading a response.

@@ -44,6 +44,10 @@ KINDS: Final[dict[str, str]] = {
     "h2-rst-every-stream": "h2c: RST_STREAM (INTERNAL_ERROR) on every stream",
     "h2-zero-window": "h2c: a zero flow-control window that never opens; responses stall "
     "after their headers",
+    "h2-refuse-stream": "h2c: refuses the second stream of every connection (RST_STREAM "
+    "REFUSED_STREAM) although it announced 100",
+    "h2-calm": "h2c: answers the first stream of every connection, then GOAWAY "
+    "ENHANCE_YOUR_CALM ('too many resets')",
 }
 H2_PREFACE: Final = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
@@ -74,6 +78,7 @@ class _Misbehaving(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.buffer = b""
         self.answered = 0
+        self.streams = 0  # h2: streams the client opened on this connection
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -190,7 +195,16 @@ class _Misbehaving(asyncio.Protocol):
 
     def _h2_stream(self, stream: int) -> None:
         k = self.kind
-        if k == "h2-hpack-garbage":
+        self.streams += 1
+        if k == "h2-refuse-stream" and self.streams == 2:
+            self._write(_frame(0x3, 0, stream, struct.pack(">I", 0x7)))  # REFUSED_STREAM
+        elif k == "h2-calm":
+            if self.streams == 1:
+                self._write(_frame(0x1, 0x5, stream, _STATUS_200))
+                goaway = struct.pack(">II", stream, 0xB) + b"too many resets"  # ENHANCE_YOUR_CALM
+                self._write(_frame(0x7, 0, 0, goaway))
+            # later streams are above last_stream_id: never processed (RFC 9113 6.8)
+        elif k == "h2-hpack-garbage":
             self._write(_frame(0x1, 0x4, stream, b"\xff\xff\xff\xff\x7f"))
         elif k == "h2-rst-every-stream":
             self._write(_frame(0x3, 0, stream, struct.pack(">I", 0x2)))

@@ -152,7 +152,9 @@ class TargetServer:
         self.ca_path = self._tmpdir / "ca.pem"
         write_ca(bundle, self.ca_path)
         self.ca_pem = bundle.ca_pem
-        alpn = ("h2", "http/1.1") if self.config.h2 else ("http/1.1",)
+        alpn: tuple[str, ...] = ("h2", "http/1.1") if self.config.h2 else ("http/1.1",)
+        if not self.config.alpn:
+            alpn = ()
         ctx = server_context(bundle, alpn=alpn)
         if not self.config.tls_resumption:
             ctx.minimum_version = ssl.TLSVersion.TLSv1_3
