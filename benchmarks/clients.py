@@ -81,7 +81,7 @@ async def reusecheck_run(client: str, workload: str, url: str, n: int) -> tuple[
     from reusecheck.net.request import Request
     from reusecheck.net.tls import TLSOptions
     from reusecheck.pool import PoolOptions
-    from reusecheck.redact import redact_headers
+    from reusecheck.trace.redact import redact_headers
     from reusecheck.runner import Runner
     from reusecheck.scenario import Plan
     from reusecheck.trace import FanOut, NDJSONWriter, NullSink, Recorder, Sink, Tracer

@@ -24,11 +24,11 @@ from reusecheck.net.request import URLError, parse_header, parse_url
 from reusecheck.net.tls import TLSOptions
 from reusecheck.outputs import Outcome, OutputError, OutputOptions, write_outputs
 from reusecheck.pool import PoolOptions
-from reusecheck.redact import redact_headers
 from reusecheck.runner import RunLimits, Runner, plain_sleep
 from reusecheck.scenario import Plan, Scenario
 from reusecheck.scenarios import apply_checks, probe_scenario
 from reusecheck.trace import FanOut, NDJSONWriter, Recorder, Sink, Tracer
+from reusecheck.trace.redact import redact_headers
 
 EXIT_USAGE = 2
 DEFAULT_TIMEOUT = 10.0  # --timeout's default: every single wait

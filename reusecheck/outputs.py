@@ -17,8 +17,8 @@ from datetime import datetime
 from pathlib import Path
 
 from reusecheck.analyze import Analysis
-from reusecheck.redact import redact_headers, redact_url
 from reusecheck.trace import Event, NDJSONWriter
+from reusecheck.trace.redact import redact_headers, redact_url
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reusecheck.net.dial import Timeouts
-from reusecheck.net.errors import ERROR_KINDS, RequestError
+from reusecheck.net.errors import RequestError
 from reusecheck.net.request import Request
 from reusecheck.pool import Pool, PoolOptions
 from reusecheck.trace import NullSink, Tracer
+from reusecheck.trace.vocab import ERROR_KINDS
 
 CASES = 100  # per test; recorded in docs/reliability.md
 FAST = Timeouts(connect=1.0, tls=1.0, first_byte=0.1, body=0.1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reusecheck.redact import (
+from reusecheck.trace.redact import (
     REDACTED,
     SENSITIVE_HEADERS,
     is_sensitive_header,

@@ -23,10 +23,10 @@ from schema_check import ProbeRun, probe, to_events
 
 from reusecheck import __version__
 from reusecheck.analyze import Analysis, Expectation, RunRecord, analyze
-from reusecheck.redact import REDACTED
 from reusecheck.report.har import dumps, to_har, to_har_runs
 from reusecheck.server import ServerConfig, ServerThread
 from reusecheck.trace import Event
+from reusecheck.trace.redact import REDACTED
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 

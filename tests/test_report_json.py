@@ -19,8 +19,8 @@ from builders import (
 )
 
 from reusecheck.analyze import RunRecord, analyze
-from reusecheck.redact import REDACTED
 from reusecheck.report.json import SCHEMA, dumps, to_document
+from reusecheck.trace.redact import REDACTED
 
 # The schema-1 field names (docs/design.md); additions are allowed, these must stay.
 TOP = {"schema", "target", "protocol", "requests", "connections", "server", "findings",

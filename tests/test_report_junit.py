@@ -28,9 +28,9 @@ from reusecheck.analyze import (
     RunRecord,
     analyze,
 )
-from reusecheck.redact import REDACTED
 from reusecheck.report.junit import classname, to_junit
 from reusecheck.server import ServerConfig, ServerThread
+from reusecheck.trace.redact import REDACTED
 
 SUREFIRE_TIME = re.compile(r"(([0-9]{0,3},)*[0-9]{3}|[0-9]{0,3})*(\.[0-9]*)?")
 SUITE_CHILDREN = {"testsuite", "properties", "testcase", "system-out", "system-err"}

@@ -25,9 +25,9 @@ from builders import (
 from rich.console import Console
 
 from reusecheck.analyze import Analysis, RunRecord, analyze
-from reusecheck.redact import REDACTED
 from reusecheck.report.terminal import Report, TimelineView, render
 from reusecheck.report.timeline import layout
+from reusecheck.trace.redact import REDACTED
 
 
 def show(a: Analysis, width: int = 80) -> list[str]:

@@ -23,7 +23,6 @@ from schema_check import ProbeRun, check_report, event_validator, probe, report_
 from reusecheck import findings, lifecycle
 from reusecheck.analysis import connections as analysis_connections
 from reusecheck.analyze import analyze
-from reusecheck.net.errors import ERROR_KINDS
 from reusecheck.report.json import SCHEMA, to_document
 from reusecheck.schema import (
     CLOSE_REASONS,
@@ -36,6 +35,7 @@ from reusecheck.schema import (
 from reusecheck.schema.events import _event_specs
 from reusecheck.server import ServerConfig, ServerThread
 from reusecheck.trace import EVENT_NAMES
+from reusecheck.trace.vocab import ERROR_KINDS
 
 DESIGN = Path(__file__).resolve().parent.parent / "docs" / "design.md"
 FAST = ("--idle", "0")

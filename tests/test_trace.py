@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 import json
 
-from reusecheck.redact import redact_headers
 from reusecheck.trace import EVENT_NAMES, FanOut, NDJSONWriter, NullSink, Recorder, Tracer
+from reusecheck.trace.redact import redact_headers
 
 
 def test_events_carry_time_request_and_connection_in_order() -> None:

@@ -22,8 +22,8 @@ from reusecheck.discover import progress
 from reusecheck.discover.engine import discover
 from reusecheck.discover.model import DiscoverReport
 from reusecheck.discover.settings import DiscoverSettings
-from reusecheck.redact import redact_headers
 from reusecheck.trace import NDJSONWriter, Sink
+from reusecheck.trace.redact import redact_headers
 
 EXIT_OK: Final = 0
 EXIT_UNREACHABLE: Final = 3

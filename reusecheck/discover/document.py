@@ -22,7 +22,7 @@ from reusecheck.discover.model import (
     TlsResult,
 )
 from reusecheck.findings import Finding
-from reusecheck.redact import redact_url
+from reusecheck.trace.redact import redact_url
 
 SCHEMA: Final = "reusecheck/1"
 Document = dict[str, Any]

@@ -25,7 +25,7 @@ from reusecheck.discover.model import (
     TlsResult,
 )
 from reusecheck.findings import Finding, seconds
-from reusecheck.redact import redact_url
+from reusecheck.trace.redact import redact_url
 
 SEVERITY_STYLE: Final = {"error": "bold red", "warning": "bold yellow", "info": "bold cyan"}
 NOT_MEASURED: Final = "dim"

@@ -1,4 +1,4 @@
-"""Failures of a request, each with a ``kind`` from one vocabulary (docs/design.md).
+"""Failures of a request, each with a ``kind`` from one vocabulary (``trace.vocab``).
 
 The kind is what users read ("first-byte-timeout after 30.0 s") and what the analysis
 keys on, so every layer raises these rather than letting socket or h11 errors escape.
@@ -8,31 +8,13 @@ from __future__ import annotations
 
 from typing import Final
 
-ERROR_KINDS: Final = frozenset(
-    {
-        "dns",
-        "connect",
-        "connect-timeout",
-        "tls",
-        "tls-timeout",
-        "first-byte-timeout",
-        "body-timeout",
-        "deadline",
-        "protocol",
-        "server-closed",
-        "stream-reset",
-        "goaway",
-        "h2-not-negotiated",
-        "cancelled",
-    }
-)
-
+from reusecheck.trace.vocab import ErrorKind
 
 # The target cannot be reached, does not speak what was asked for, answered with
 # something that is not HTTP, or a wait timed out (going on would only repeat the
 # wait).  Both the runner and discover stop on these; the runner also stops on what
 # discover measures (a reset stream, a GOAWAY with an error).
-UNUSABLE_TARGET: Final = frozenset(
+UNUSABLE_TARGET: Final[frozenset[ErrorKind]] = frozenset(
     {
         "dns",
         "connect",
@@ -50,7 +32,7 @@ UNUSABLE_TARGET: Final = frozenset(
 class RequestError(Exception):
     """A request failed; ``kind`` says how, ``message`` says what the peer did."""
 
-    def __init__(self, kind: str, message: str, *, before_response: bool = False) -> None:
+    def __init__(self, kind: ErrorKind, message: str, *, before_response: bool = False) -> None:
         super().__init__(f"{kind}: {message}")
         self.kind = kind
         self.message = message

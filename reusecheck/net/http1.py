@@ -23,6 +23,7 @@ from reusecheck.net.errors import RequestError
 from reusecheck.net.request import Request
 from reusecheck.net.response import Response
 from reusecheck.trace import Tracer
+from reusecheck.trace.vocab import ErrorKind
 
 _UNSOLICITED_KEEP = 200
 # Response headers larger than this are refused, as browsers and Go (1 MiB, but nginx
@@ -123,7 +124,7 @@ class HTTP1Connection(PooledConnection):
         if w is not None and not w.done():
             w.set_result(True)
 
-    async def _wait(self, timeout: float, kind: str, what: str) -> None:
+    async def _wait(self, timeout: float, kind: ErrorKind, what: str) -> None:
         loop = self._loop
         fut: asyncio.Future[bool] = loop.create_future()
         self._waiter = fut

@@ -31,6 +31,7 @@ from reusecheck.net.errors import RequestError
 from reusecheck.net.request import Request
 from reusecheck.net.response import Response
 from reusecheck.trace import Tracer
+from reusecheck.trace.vocab import ErrorKind
 
 _GOAWAY = 0x7  # frame type (RFC 9113 6.8)
 STREAM_WINDOW = 4 * 1024 * 1024
@@ -257,7 +258,7 @@ class HTTP2Connection(PooledConnection):
         if self.active == 0 and not self.closed and self.on_idle_event is not None:
             self.on_idle_event(self)
 
-    def _fatal(self, kind: str, message: str) -> None:
+    def _fatal(self, kind: ErrorKind, message: str) -> None:
         for s in self._streams.values():
             if not s.ended and s.error is None:
                 s.error = RequestError(kind, message)
@@ -450,7 +451,7 @@ class HTTP2Connection(PooledConnection):
             self._flush()
             await self.channel.drain()
 
-    async def _wait(self, stream: _Stream, timeout: float, kind: str, what: str) -> None:
+    async def _wait(self, stream: _Stream, timeout: float, kind: ErrorKind, what: str) -> None:
         """Wait for the stream to be woken, at most ``timeout`` seconds.
 
         The streams share one timer per connection, armed for the earliest deadline
@@ -486,7 +487,7 @@ class HTTP2Connection(PooledConnection):
             self._timer = self._loop.call_at(upcoming, self._on_timer)
 
     async def _wait_future(
-        self, fut: asyncio.Future[bool], timeout: float, kind: str, what: str
+        self, fut: asyncio.Future[bool], timeout: float, kind: ErrorKind, what: str
     ) -> None:
         handle = asyncio.get_running_loop().call_later(timeout, _expire, fut)
         try:

@@ -4,5 +4,5 @@
 the CLI, since importing rich costs start-up time), ``timeline`` (the lanes the terminal
 draws), ``har`` (HTTP Archive 1.2; it also reads the events, for per-phase timings and
 headers) and ``junit`` (JUnit XML for CI test reports).  Every renderer passes URLs and
-header values through ``reusecheck.redact``.
+header values through ``reusecheck.trace.redact``.
 """

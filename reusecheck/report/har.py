@@ -21,7 +21,7 @@ Custom fields (HAR allows names starting with ``_``) carry what HAR has no word 
 ``_index``, ``_phase``, ``_reused``, ``_wasIdle``, ``_idleTime`` (ms), ``_streamId``,
 ``_retried``; ``connection`` (and Chromium's ``_connectionId``) is the connection id,
 ``_resourceType`` "fetch" files the entries under Fetch/XHR.  Headers and URLs pass
-through ``reusecheck.redact`` unless ``reveal``; so do URL-valued headers (Location).
+through ``reusecheck.trace.redact`` unless ``reveal``; so do URL-valued headers (Location).
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ from urllib.parse import parse_qsl
 from reusecheck import __version__
 from reusecheck.analysis.events import Attempt, EventIndex
 from reusecheck.analysis.model import Analysis, ConnectionRow, RequestRow
-from reusecheck.redact import redact_headers, redact_url
 from reusecheck.trace import Event
+from reusecheck.trace.redact import redact_headers, redact_url
 
 HAR_VERSION: Final = "1.2"
 

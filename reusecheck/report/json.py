@@ -22,7 +22,7 @@ from reusecheck.analysis.model import (
     Timings,
 )
 from reusecheck.findings import Finding
-from reusecheck.redact import redact_url
+from reusecheck.trace.redact import redact_url
 
 SCHEMA: Final = "reusecheck/1"
 

@@ -26,7 +26,7 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from reusecheck.analysis.model import Analysis, ExpectationResult
-from reusecheck.redact import redact_url
+from reusecheck.trace.redact import redact_url
 
 # XML 1.0 section 2.2 "Char": no C0 controls but tab, LF, CR; no surrogates, no FFFE/FFFF.
 _NOT_XML: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")

@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from reusecheck.analyze import Analysis
-from reusecheck.redact import redact_url
+from reusecheck.trace.redact import redact_url
 
 
 def _verdict(a: Analysis) -> Text:

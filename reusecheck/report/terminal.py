@@ -18,9 +18,9 @@ from rich.text import Text
 
 from reusecheck.analysis.model import Analysis, ConnectionRow, ServerFacts
 from reusecheck.findings import Finding, seconds
-from reusecheck.redact import redact_url
 from reusecheck.report.tables import connections_table, requests_table
 from reusecheck.report.timeline import LEGEND, Cell, glyph, layout
+from reusecheck.trace.redact import redact_url
 
 SEVERITY_STYLE: Final = {"error": "bold red", "warning": "bold yellow", "info": "bold cyan"}
 REUSE_STYLE: Final = {"yes": "green", "partial": "yellow", "no": "red"}

@@ -14,10 +14,10 @@ from typing import Final
 
 from reusecheck.net.request import URLError, parse_url
 from reusecheck.pool import HTTP_MODES
-from reusecheck.redact import redact_url
 from reusecheck.scenario import check_body_mode
 from reusecheck.scenarios.fields import Where, shown
 from reusecheck.scenarios.variables import VariableError, expand
+from reusecheck.trace.redact import redact_url
 
 MAX_BODY: Final = 16 << 20
 TOKEN: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")

@@ -5,7 +5,7 @@ every event line they produce against it, so the contract in docs/design.md ("JS
 report (contract, schema 1)" and "Event fields") is enforced, not only described.
 
 The vocabularies come from where the code declares them (``trace.EVENT_NAMES``,
-``findings.KNOWN_CODES`` and ``SEVERITIES``, ``net.errors.ERROR_KINDS``), so a new
+``findings.KNOWN_CODES`` and ``SEVERITIES``, ``trace.vocab``), so a new
 event name or finding code reaches the schema without an edit here.  The close-reason
 vocabularies have no declaration of their own in the code yet: they are the design
 doc's lists, declared in ``blocks``.  ``report`` and ``events`` hold the two schemas.
@@ -21,20 +21,22 @@ today is required, additions included: once emitted, a field is part of schema 1
 from __future__ import annotations
 
 from reusecheck.schema.blocks import (
-    CLOSE_REASONS,
-    CLOSED_BY,
     DOCUMENT_ID,
     DRAFT,
     EVENT_ID,
-    IDLE_CLOSE_REASONS,
-    PROTOCOLS,
     REPORT_ID,
-    RETRY_REASONS,
     REUSE_LEVELS,
     Schema,
 )
 from reusecheck.schema.events import event_schema
 from reusecheck.schema.report import report_schema
+from reusecheck.trace.vocab import (
+    CLOSE_REASONS,
+    CLOSED_BY,
+    IDLE_CLOSE_REASONS,
+    PROTOCOLS,
+    RETRY_REASONS,
+)
 
 __all__ = [
     "CLOSED_BY",

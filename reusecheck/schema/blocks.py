@@ -1,15 +1,15 @@
 """The schema's vocabulary and building blocks, shared by the report and event schemas.
 
-The close-reason vocabularies have no declaration of their own in the code yet: they are
-docs/design.md's lists, declared here once.  ``obj`` is where ``strict`` acts: a
-strict object refuses fields it does not name, a published one lets schema 1 grow.
+The vocabularies come from where the code declares them (``trace.vocab``).  ``obj`` is
+where ``strict`` acts: a strict object refuses fields it does not name, a published one
+lets schema 1 grow.
 """
 
 from __future__ import annotations
 
 from typing import Any, Final
 
-from reusecheck.net.errors import ERROR_KINDS
+from reusecheck.trace.vocab import ERROR_KINDS
 
 Schema = dict[str, Any]
 
@@ -18,33 +18,6 @@ REPORT_ID: Final = "urn:reusecheck:schema:report:1"
 EVENT_ID: Final = "urn:reusecheck:schema:event:1"
 DOCUMENT_ID: Final = "urn:reusecheck:schema:1"
 
-# docs/design.md, "JSON report": conn_closed.reason, put_idle.reason, close_reason.
-CLOSE_REASONS: Final = (
-    "connection-close-header",
-    "http10",
-    "idle-timeout",
-    "max-requests",
-    "goaway",
-    "eof",
-    "reset",
-    "pool-full",
-    "client-idle-timeout",
-    "body-not-drained",
-    "end-of-run",
-    "error",
-)
-# idle_closed.reason: how an idle connection ended (docs/design.md, "Event fields").
-IDLE_CLOSE_REASONS: Final = (
-    "eof",
-    "reset",
-    "unsolicited-response",
-    "goaway",
-    "client-idle-timeout",
-    "pool-full",
-)
-RETRY_REASONS: Final = ("stale", "connection-lost", "goaway", "refused-stream")
-CLOSED_BY: Final = ("server", "client")
-PROTOCOLS: Final = ("http/1.1", "h2")
 REUSE_LEVELS: Final = ("yes", "partial", "no")
 
 # --- building blocks ----------------------------------------------------------------------

@@ -6,14 +6,9 @@ from typing import Final
 
 from reusecheck.schema.blocks import (
     BOOL,
-    CLOSE_REASONS,
-    CLOSED_BY,
     COUNT,
     DRAFT,
     EVENT_ID,
-    IDLE_CLOSE_REASONS,
-    PROTOCOLS,
-    RETRY_REASONS,
     SECONDS,
     STRING,
     Schema,
@@ -24,6 +19,13 @@ from reusecheck.schema.blocks import (
     ref,
 )
 from reusecheck.trace import EVENT_NAMES
+from reusecheck.trace.vocab import (
+    CLOSE_REASONS,
+    CLOSED_BY,
+    IDLE_CLOSE_REASONS,
+    PROTOCOLS,
+    RETRY_REASONS,
+)
 
 # What ``request`` and ``conn`` hold for each event (docs/design.md, "Event fields"):
 # "index" an integer, "null" always null, "either" an integer or null.

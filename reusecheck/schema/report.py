@@ -5,11 +5,8 @@ from __future__ import annotations
 from reusecheck.findings import KNOWN_CODES, SEVERITIES
 from reusecheck.schema.blocks import (
     BOOL,
-    CLOSE_REASONS,
-    CLOSED_BY,
     COUNT,
     DRAFT,
-    PROTOCOLS,
     REPORT_ID,
     REUSE_LEVELS,
     SECONDS,
@@ -21,6 +18,11 @@ from reusecheck.schema.blocks import (
     null,
     obj,
     ref,
+)
+from reusecheck.trace.vocab import (
+    CLOSE_REASONS,
+    CLOSED_BY,
+    PROTOCOLS,
 )
 
 

@@ -8,13 +8,13 @@ conclusions can be checked against it.
 """
 
 from reusecheck.server.config import ServerConfig
-from reusecheck.server.records import CLOSE_REASONS, ConnRecord
+from reusecheck.server.records import SERVER_SIDE_REASONS, ConnRecord
 from reusecheck.server.serve import serve_forever
 from reusecheck.server.target import TargetServer
 from reusecheck.server.thread import ServerThread
 
 __all__ = [
-    "CLOSE_REASONS",
+    "SERVER_SIDE_REASONS",
     "ConnRecord",
     "ServerConfig",
     "ServerThread",

@@ -22,7 +22,7 @@ ClosedBy = Literal["server", "client"]
 # (bad-request; protocol-error when HTTP/2 framing broke, answered with GOAWAY), a client
 # too slow to send a request or read a response (request-timeout, write-timeout), and
 # shutdown.  Client side: eof (FIN or TLS close_notify) and reset.
-CLOSE_REASONS: Final = (
+SERVER_SIDE_REASONS: Final = (
     "idle-timeout",
     "max-requests",
     "close-always",

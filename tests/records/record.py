@@ -77,8 +77,8 @@ async def _spread(url: str, ca: str | None, events: Path) -> dict[str, Any]:
     from reusecheck.net.request import Request
     from reusecheck.net.tls import TLSOptions
     from reusecheck.pool import Pool, PoolOptions
-    from reusecheck.redact import redact_headers
     from reusecheck.trace import NDJSONWriter, Tracer
+    from reusecheck.trace.redact import redact_headers
 
     with events.open("w", encoding="utf-8") as f:
         tracer = Tracer(NDJSONWriter(f, redact=redact_headers))

@@ -1,10 +1,7 @@
-"""Trace events: the one record every other part of reusecheck reads.
+"""Where events go: the in-memory record, the NDJSON stream, several at once, nowhere.
 
-Modelled on Go's ``net/http/httptrace`` hooks and OkHttp's EventListener: each step
-of each request is an event with a timestamp from one monotonic clock, the request
-index and the connection id.  Emitting is on the hot path of every request, so an
-event is a slotted object holding the caller's values; nothing is formatted until a
-sink writes it (``to_dict`` / the NDJSON writer).
+Sinks are the only place an event is formatted; the emitters hand over the values they
+already hold.
 """
 
 from __future__ import annotations
@@ -13,88 +10,11 @@ import json
 import json.encoder
 import os
 import stat
-import time
 from collections.abc import Iterable, Iterator
-from typing import IO, Any, Final, Protocol
+from typing import IO, Any, Final
 
-from reusecheck.redact import redact_url
-
-_perf_counter = time.perf_counter
-
-# The vocabulary of the NDJSON stream (docs/design.md).  Declared once; the analysis
-# and the schema read it from here.
-EVENT_NAMES: Final = (
-    "get_conn",
-    "dns_start",
-    "dns_done",
-    "connect_start",
-    "connect_done",
-    "tls_start",
-    "tls_done",
-    "got_conn",
-    "wrote_headers",
-    "wrote_request",
-    "got_first_byte",
-    "response_headers",
-    "body_done",
-    "put_idle",
-    "idle_closed",
-    "conn_closed",
-    "retry",
-    "h2_settings",
-    "h2_goaway",
-    "request_done",
-)
-
-
-class Event:
-    """One step: when (seconds since run start), what, for which request and connection."""
-
-    __slots__ = ("conn", "event", "fields", "request", "t")
-
-    def __init__(
-        self, t: float, event: str, request: int | None, conn: int | None, fields: dict[str, Any]
-    ) -> None:
-        self.t = t
-        self.event = event
-        self.request = request
-        self.conn = conn
-        self.fields = fields
-
-    def to_dict(self) -> dict[str, Any]:
-        """The NDJSON line's shape: fixed keys first, then the event's own fields."""
-        d: dict[str, Any] = {
-            "t": round(self.t, 6),
-            "event": self.event,
-            "request": self.request,
-            "conn": self.conn,
-        }
-        d.update(self.fields)
-        return d
-
-    def __repr__(self) -> str:
-        return (
-            f"Event({self.t:.6f}, {self.event!r}, req={self.request}, conn={self.conn}, "
-            f"{self.fields})"
-        )
-
-
-class Sink(Protocol):
-    def write(self, event: Event) -> None: ...
-
-    def close(self) -> None: ...
-
-
-class Clock:
-    """Seconds since the run started, from ``perf_counter`` (monotonic, sub-microsecond)."""
-
-    __slots__ = ("t0",)
-
-    def __init__(self) -> None:
-        self.t0 = time.perf_counter()
-
-    def now(self) -> float:
-        return time.perf_counter() - self.t0
+from reusecheck.trace.event import Event, Sink
+from reusecheck.trace.redact import redact_url
 
 
 class Recorder:
@@ -243,25 +163,3 @@ class FanOut:
     def close(self) -> None:
         for s in self.sinks:
             s.close()
-
-
-class Tracer:
-    """The emitter every layer holds: one clock, one sink."""
-
-    __slots__ = ("_t0", "_write", "clock", "now", "sink")
-
-    def __init__(self, sink: Sink | None = None, clock: Clock | None = None) -> None:
-        self.clock = clock or Clock()
-        self.sink: Sink = sink if sink is not None else Recorder()
-        self.now = self.clock.now
-        self._t0 = self.clock.t0
-        # A Recorder's write is a list append: call it directly, one frame less per event.
-        self._write = self.sink.events.append if type(self.sink) is Recorder else self.sink.write
-
-    def emit(
-        self, event: str, request: int | None = None, conn: int | None = None, **fields: Any
-    ) -> Event:
-        # Clock.now inlined: this runs about ten times per request.
-        ev = Event(_perf_counter() - self._t0, event, request, conn, fields)
-        self._write(ev)
-        return ev
