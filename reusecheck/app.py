@@ -98,7 +98,7 @@ class ProbeSettings:
             as_json=o["as_json"],
             events_path=o["events_path"],
             deadline=deadline,
-            options=pool_record(pool),
+            options=pool.to_record(),
             limits=RunLimits(rate=o.get("rate"), max_drain=o.get("max_drain") or None),
             max_total_requests=o.get("max_total_requests") or 10_000,
             outputs=OutputOptions(
@@ -125,20 +125,6 @@ def check_outputs(o: dict[str, Any]) -> None:
         raise click.UsageError("--events - and --json both want stdout; give --events a file")
     if o["cacert"] and not os.path.isfile(o["cacert"]):
         raise click.BadParameter(f"{o['cacert']!r} is not a readable file", param_hint="'--cacert'")
-
-
-def pool_record(pool: PoolOptions) -> dict[str, Any]:
-    """A pool's options as the JSON report's ``options`` shows them."""
-    return {
-        "max_idle": pool.max_idle,
-        "max_idle_per_host": pool.max_idle_per_host,
-        "max_conns_per_host": pool.max_conns_per_host,
-        "idle_timeout_s": pool.idle_timeout,
-        "disable_keepalives": pool.disable_keepalives,
-        "http": pool.http,
-        "strict_max_streams": pool.strict_max_streams,
-        "tls_resume": pool.tls_resume,
-    }
 
 
 @contextlib.contextmanager
@@ -248,12 +234,12 @@ async def perform(
             settings.limits,
         )
         error = await runner.run(settings.deadline)
-    options = pool_record(scenario.plan.pool)
+    options: dict[str, Any] = scenario.plan.pool.to_record()
     if describe:
         options["scenario"] = {"name": scenario.name, "source": scenario.source}
         if len(runner.pools) > 1:
             options["pools"] = [
-                {"from_step": step or None, **pool_record(pool)} for step, pool in runner.pools
+                {"from_step": step or None, **pool.to_record()} for step, pool in runner.pools
             ]
     record = RunRecord(
         target=scenario.plan.target,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reusecheck.idle import IdleLimits, IdleList
+from reusecheck.pool.idle import IdleLimits, IdleList
 
 
 @dataclass(eq=False)

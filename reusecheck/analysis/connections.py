@@ -8,12 +8,7 @@ from reusecheck.analysis.events import EventIndex, as_float, as_str, get
 from reusecheck.analysis.h2 import h2_connection, is_h2
 from reusecheck.analysis.model import ConnectionRow, RequestRow, TlsInfo
 from reusecheck.analysis.requests import peak_streams
-
-# Close reasons (docs/design.md) by which side decides them.  The pool stamps
-# ``closed_by`` on every conn_closed; these sets read the reason when it did not.
-SERVER_CLOSE_REASONS = frozenset(
-    {"connection-close-header", "http10", "idle-timeout", "max-requests", "goaway", "eof", "reset"}
-)
+from reusecheck.trace.vocab import SERVER_CLOSE_REASONS
 
 
 def _tls(index: EventIndex, conn: int) -> tuple[TlsInfo | None, str | None]:

@@ -18,12 +18,11 @@ from typing import Any, Final
 
 from reusecheck.analysis.model import RunError
 from reusecheck.discover.settings import DiscoverSettings
-from reusecheck.lifecycle import Conn
 from reusecheck.net.dial import Timeouts
 from reusecheck.net.errors import UNUSABLE_TARGET, RequestError
 from reusecheck.net.request import Request
 from reusecheck.net.tls import TLSOptions
-from reusecheck.pool import Pool, PoolOptions
+from reusecheck.pool import Conn, Pool, PoolOptions
 from reusecheck.trace import Event, Tracer
 
 # Errors that stop a measurement (and make the run exit 3): the target cannot be reached,

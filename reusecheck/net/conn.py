@@ -1,19 +1,38 @@
-"""What every pooled connection carries, whatever its protocol."""
+"""What every pooled connection carries, whatever its protocol, and where it is in its life."""
 
 from __future__ import annotations
 
 import asyncio
+import enum
 from collections.abc import Callable
 from typing import Any
 
 from reusecheck.net.dial import ConnectionKey, Dialed, Timeouts
 from reusecheck.trace import Tracer
+from reusecheck.trace.vocab import CloseReason, IdleCloseReason
+
+
+class ConnState(enum.Enum):
+    """Where a connection is in its life: httpcore's HTTPConnectionState, plus DRAINING.
+
+    ``IDLE`` and ``ACTIVE`` alternate while the connection is reused (HTTP/2: ACTIVE while
+    any stream is open).  The server ending it (EOF, a reset, unsolicited bytes, a GOAWAY)
+    makes it ``DRAINING``: what is in flight may still finish, nothing new may start.
+    ``CLOSED`` once the pool closed it; nothing leaves CLOSED.
+    """
+
+    IDLE = "idle"
+    ACTIVE = "active"
+    DRAINING = "draining"
+    CLOSED = "closed"
 
 
 class PooledConnection:
-    """The pool's view of a connection: identity, addresses, TLS, and how it ended.
+    """The pool's view of a connection: identity, addresses, TLS, state, how it ended.
 
-    HTTP1Connection and HTTP2Connection add their protocol; the pool reads only this.
+    HTTP1Connection and HTTP2Connection add their protocol; the pool reads this interface
+    and branches on ``multiplexed`` only where HTTP/2's sharing differs from HTTP/1.1's
+    one-request-at-a-time.
     """
 
     protocol = ""
@@ -28,19 +47,45 @@ class PooledConnection:
         self.local = dialed.local
         self.remote = dialed.remote
         self.tls = dialed.tls
-        self.tls_session = dialed.session
-        self.session_checks = 0  # times the pool read its TLS session (lifecycle.py)
+        self.session_checks = 0  # times the pool read its TLS session (pool/sessions.py)
         self.tracer = tracer
         self.timeouts = timeouts
         self.requests = 0  # requests (streams) sent; reused == requests > 0 at got_conn
-        self.closed = False
-        self.remote_closed: str | None = None  # "eof" / "reset" (h2: "goaway") once ended
+        self.state = ConnState.IDLE
+        self.remote_closed: CloseReason | None = None  # "eof" / "reset" (h2: "error")
         self.unsolicited = b""  # what the server sent while nobody asked (e.g. a 408)
+        # HTTP/2's GOAWAY (error code name, last stream id); never set on HTTP/1.1.
+        self.goaway: tuple[str, int] | None = None
         self.on_idle_event: Callable[[Any], None] | None = None
         self._loop = asyncio.get_running_loop()
         # One timer per connection for every wait on it, armed for the earliest deadline
         # and re-armed lazily by _on_timer: a wait costs a future, not a TimerHandle.
         self._timer: asyncio.TimerHandle | None = None
+
+    @property
+    def closed(self) -> bool:
+        return self.state is ConnState.CLOSED
+
+    def is_usable(self) -> bool:
+        """Open and not ended by the server (HTTP/2: it may be at its stream limit)."""
+        return self.state is ConnState.IDLE or self.state is ConnState.ACTIVE
+
+    def reserve(self) -> None:
+        """The pool picked it for a request.  HTTP/1.1's ``send`` takes it then; HTTP/2
+        counts the stream at once, so the next pick sees it."""
+
+    def _drain(self) -> None:
+        """The server ended the connection: no new request may start on it."""
+        if self.state is not ConnState.CLOSED:
+            self.state = ConnState.DRAINING
+
+    def idle_close_reason(self) -> IdleCloseReason:
+        """How the server ended it while idle (``idle_closed.reason``)."""
+        if self.goaway is not None:
+            return "goaway"
+        if self.remote_closed in ("eof", "reset"):
+            return self.remote_closed
+        return "unsolicited-response"
 
     def _arm_timer(self, deadline: float) -> None:
         """Make sure the connection's timer fires no later than ``deadline``."""

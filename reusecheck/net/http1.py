@@ -17,13 +17,13 @@ from typing import Any
 
 import h11
 
-from reusecheck.net.conn import PooledConnection
+from reusecheck.net.conn import ConnState, PooledConnection
 from reusecheck.net.dial import ConnectionKey, Dialed, Timeouts
 from reusecheck.net.errors import RequestError
 from reusecheck.net.request import Request
 from reusecheck.net.response import Response
 from reusecheck.trace import Tracer
-from reusecheck.trace.vocab import ErrorKind
+from reusecheck.trace.vocab import CloseReason, ErrorKind
 
 _UNSOLICITED_KEEP = 200
 # Response headers larger than this are refused, as browsers and Go (1 MiB, but nginx
@@ -65,8 +65,7 @@ class HTTP1Connection(PooledConnection):
         timeouts: Timeouts,
     ) -> None:
         super().__init__(conn_id, key, dialed, tracer, timeouts)
-        self.in_use = False
-        self.idle_since = 0.0
+        self.idle_since = 0.0  # when the pool last put it idle
         self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEADER_BYTES)
         self._waiter: asyncio.Future[bool] | None = None
         self._deadline = 0.0  # of the current wait (see PooledConnection._arm_timer)
@@ -85,9 +84,11 @@ class HTTP1Connection(PooledConnection):
     # -- Receiver (called by the Channel) ------------------------------------------
 
     def on_data(self, data: bytes) -> None:
-        if not self.in_use:
+        if self.state is not ConnState.ACTIVE:
+            # Bytes nobody asked for (a 408 before the close): the connection is done.
             if len(self.unsolicited) < _UNSOLICITED_KEEP:
                 self.unsolicited += data[: _UNSOLICITED_KEEP - len(self.unsolicited)]
+            self._drain()
             if self.on_idle_event is not None:
                 self.on_idle_event(self)
             return
@@ -111,12 +112,14 @@ class HTTP1Connection(PooledConnection):
         self._peer_gone()
 
     def _peer_gone(self) -> None:
-        if self.in_use:
+        if self.state is ConnState.ACTIVE:
             if self._h11.their_state is not h11.CLOSED:
                 with contextlib.suppress(RuntimeError):
                     self._h11.receive_data(b"")
             self._wake()
-        elif not self.closed and self.on_idle_event is not None:
+            return
+        self._drain()
+        if not self.closed and self.on_idle_event is not None:
             self.on_idle_event(self)
 
     def _wake(self) -> None:
@@ -151,14 +154,14 @@ class HTTP1Connection(PooledConnection):
 
     def is_available(self) -> bool:
         """Free to carry a request now (HTTP/1.1: idle, open, nothing unexpected seen)."""
-        return not (self.in_use or self.closed or self.remote_closed or self.unsolicited)
+        return self.state is ConnState.IDLE
 
     def close(self) -> None:
-        self.closed = True
+        self.state = ConnState.CLOSED
         self.channel.close()
 
     def abort(self) -> None:
-        self.closed = True
+        self.state = ConnState.CLOSED
         self.channel.abort()
 
     # -- a request/response cycle --------------------------------------------------
@@ -169,7 +172,7 @@ class HTTP1Connection(PooledConnection):
         ``close`` asks the server to end the connection after this response, as Go's
         ``DisableKeepAlives`` does with ``Connection: close``.
         """
-        self.in_use = True
+        self.state = ConnState.ACTIVE
         self.requests += 1
         self._cycle_bytes = 0
         h = self._h11
@@ -296,9 +299,14 @@ class HTTP1Connection(PooledConnection):
                     "server-closed", f"server closed the connection after {n} body bytes"
                 )
 
-    def finish_cycle(self) -> str | None:
+    def finish_cycle(self) -> CloseReason | None:
         """After a complete response: None if reusable, else the close reason."""
-        self.in_use = False
+        reason = self._cycle_end()
+        reusable = reason is None and not self.remote_closed and not self.unsolicited
+        self.state = ConnState.IDLE if reusable else ConnState.DRAINING
+        return reason
+
+    def _cycle_end(self) -> CloseReason | None:
         h = self._h11
         resp = self._response
         self._response = None
@@ -321,9 +329,6 @@ class HTTP1Connection(PooledConnection):
         if self.remote_closed:
             return self.remote_closed
         return "error"
-
-    def info(self) -> dict[str, Any]:
-        return {"local": self.local, "remote": self.remote, "tls": self.tls}
 
 
 def _parse_headers(

@@ -25,13 +25,13 @@ import h2.exceptions
 import h2.settings
 from hpack import HeaderTuple, NeverIndexedHeaderTuple
 
-from reusecheck.net.conn import PooledConnection
+from reusecheck.net.conn import ConnState, PooledConnection
 from reusecheck.net.dial import ConnectionKey, Dialed, Timeouts
 from reusecheck.net.errors import RequestError
 from reusecheck.net.request import Request
 from reusecheck.net.response import Response
 from reusecheck.trace import Tracer
-from reusecheck.trace.vocab import ErrorKind
+from reusecheck.trace.vocab import CloseReason, ErrorKind
 
 _GOAWAY = 0x7  # frame type (RFC 9113 6.8)
 STREAM_WINDOW = 4 * 1024 * 1024
@@ -99,7 +99,6 @@ class HTTP2Connection(PooledConnection):
         super().__init__(conn_id, key, dialed, tracer, timeouts)
         self.active = 0  # streams reserved or open
         self.last_active = tracer.now()
-        self.goaway: tuple[str, int] | None = None  # (error code name, last stream id)
         self.max_streams = INITIAL_MAX_STREAMS
         self.on_stream_slot: Callable[[Any], None] | None = None
         self._streams: dict[int, _Stream] = {}
@@ -138,16 +137,13 @@ class HTTP2Connection(PooledConnection):
 
     def is_available(self) -> bool:
         """May take another stream now."""
-        return (
-            not self.closed
-            and self.remote_closed is None
-            and self.goaway is None
-            and self.active < self.max_streams
-        )
+        return self.is_usable() and self.active < self.max_streams
 
-    def is_usable(self) -> bool:
-        """Open and not going away (it may be at its stream limit)."""
-        return not self.closed and self.remote_closed is None and self.goaway is None
+    def reserve(self) -> None:
+        """One more stream will be opened on it (the pool picked it for a request)."""
+        self.active += 1
+        if self.state is ConnState.IDLE:
+            self.state = ConnState.ACTIVE
 
     def close(self) -> None:
         """Say goodbye with GOAWAY NO_ERROR, then close (RFC 9113 6.8)."""
@@ -157,11 +153,11 @@ class HTTP2Connection(PooledConnection):
                 self._flush()
             except h2.exceptions.ProtocolError:
                 pass
-        self.closed = True
+        self.state = ConnState.CLOSED
         self.channel.close()
 
     def abort(self) -> None:
-        self.closed = True
+        self.state = ConnState.CLOSED
         self.channel.abort()
 
     # -- Receiver ------------------------------------------------------------------
@@ -243,9 +239,10 @@ class HTTP2Connection(PooledConnection):
     def on_lost(self, exc: BaseException | None) -> None:
         self._peer_gone("reset" if isinstance(exc, ConnectionError) else "eof")
 
-    def _peer_gone(self, how: str) -> None:
+    def _peer_gone(self, how: CloseReason) -> None:
         if self.remote_closed is None:
             self.remote_closed = how
+        self._drain()
         for s in self._streams.values():
             if not s.ended and s.error is None:
                 s.error = RequestError(
@@ -330,6 +327,7 @@ class HTTP2Connection(PooledConnection):
         if self.goaway is not None and self.goaway[1] <= last:
             return  # a repeated GOAWAY may only lower last_stream_id (RFC 9113 6.8)
         self.goaway = (name, last)
+        self._drain()
         unprocessed = [s.request for sid, s in self._streams.items() if sid > last]
         extra = data.decode("utf-8", "replace") if data else None
         self.tracer.emit(
@@ -514,7 +512,7 @@ class HTTP2Connection(PooledConnection):
                 raise stream.error
             await self._wait(stream, self.timeouts.body, "body-timeout", "body bytes")
 
-    def finish_stream(self, resp: Response, complete: bool) -> str | None:
+    def finish_stream(self, resp: Response, complete: bool) -> CloseReason | None:
         """The caller is done with a stream; returns a close reason when the connection
         is finished too (GOAWAY received and no stream left)."""
         stream = self._streams.pop(resp.stream_id or 0, None)
@@ -526,11 +524,16 @@ class HTTP2Connection(PooledConnection):
                 pass
         return self.release()
 
-    def release(self) -> str | None:
-        """One reserved stream slot is free again."""
+    def release(self) -> CloseReason | None:
+        """One reserved stream slot is free again; returns a close reason when that was
+        the last stream of a connection the server ended."""
         self.active -= 1
         self.last_active = self.tracer.now()
-        if self.active == 0 and (self.goaway is not None or self.remote_closed):
+        if self.active:
+            return None
+        if self.state is ConnState.ACTIVE:
+            self.state = ConnState.IDLE
+        if self.goaway is not None or self.remote_closed:
             return "goaway" if self.goaway is not None else self.remote_closed
         return None
 

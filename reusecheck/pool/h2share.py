@@ -26,6 +26,8 @@ class SharedConn(Protocol):
 
     def is_usable(self) -> bool: ...
 
+    def reserve(self) -> None: ...
+
 
 C = TypeVar("C", bound=SharedConn)
 
@@ -62,7 +64,7 @@ class SharedConns(Generic[C]):
             return None
         was_idle = best.active == 0 and best.requests > 0
         idle_time = now - best.last_active if was_idle else 0.0
-        best.active += 1
+        best.reserve()
         return best, was_idle, idle_time
 
     def at_limit(self, key: Hashable) -> bool:
