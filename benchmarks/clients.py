@@ -82,8 +82,8 @@ async def reusecheck_run(client: str, workload: str, url: str, n: int) -> tuple[
     from reusecheck.net.tls import TLSOptions
     from reusecheck.pool import PoolOptions
     from reusecheck.trace.redact import redact_headers
-    from reusecheck.runner import Runner
-    from reusecheck.scenario import Plan
+    from reusecheck.scenarios.runner import Runner
+    from reusecheck.scenarios.model import Plan
     from reusecheck.trace import FanOut, NDJSONWriter, NullSink, Recorder, Sink, Tracer
 
     stream = None

@@ -24,9 +24,9 @@ from reusecheck.net.request import URLError, parse_header, parse_url
 from reusecheck.net.tls import TLSOptions
 from reusecheck.outputs import Outcome, OutputError, OutputOptions, write_outputs
 from reusecheck.pool import PoolOptions
-from reusecheck.runner import RunLimits, Runner, plain_sleep
-from reusecheck.scenario import Plan, Scenario
 from reusecheck.scenarios import apply_checks, probe_scenario
+from reusecheck.scenarios.model import Plan, Scenario
+from reusecheck.scenarios.runner import RunLimits, Runner, plain_sleep
 from reusecheck.trace import FanOut, NDJSONWriter, Recorder, Sink, Tracer
 from reusecheck.trace.redact import redact_headers
 

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from reusecheck.pool import PoolOptions
-from reusecheck.runner import Runner
-from reusecheck.scenario import MeasureIdleStep, Plan, PoolStep, RequestStep, SleepStep, Step
+from reusecheck.scenarios.model import MeasureIdleStep, Plan, PoolStep, RequestStep, SleepStep, Step
+from reusecheck.scenarios.runner import Runner
 from reusecheck.server import ServerConfig, ServerThread
 from reusecheck.trace import Recorder, Tracer
 

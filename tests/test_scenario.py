@@ -21,11 +21,11 @@ from reusecheck.analyze import (
     Verdict,
 )
 from reusecheck.pool import PoolOptions
-from reusecheck.scenario import PoolStep, RequestStep, SleepStep
 from reusecheck.scenarios import ScenarioError, StepExpect, apply_checks, from_document
 from reusecheck.scenarios.builtin import other_origin, race_margin, race_steps
 from reusecheck.scenarios.checks import EXPECT_KEYS
 from reusecheck.scenarios.loader import load_file
+from reusecheck.scenarios.model import PoolStep, RequestStep, SleepStep
 from reusecheck.scenarios.variables import VariableError, expand
 
 ENV = {"HOST": "127.0.0.1:8080", "TOKEN": "t0k", "EMPTY": ""}

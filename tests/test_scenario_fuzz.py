@@ -16,10 +16,10 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reusecheck.scenario import RequestStep, Scenario
 from reusecheck.scenarios import ScenarioError, from_document, load_file
 from reusecheck.scenarios.checks import EXPECT_KEYS
 from reusecheck.scenarios.loader import DEFAULT_KEYS, POOL_KEYS, STEP_KEYS
+from reusecheck.scenarios.model import RequestStep, Scenario
 
 SOURCE = "fuzz.toml"
 ENV = {"TARGET": "http://127.0.0.1:8080", "TOKEN": "s3cr3t", "EMPTY": ""}

@@ -22,6 +22,7 @@ from reusecheck.discover.facts import build_report
 from reusecheck.discover.model import DiscoverReport
 from reusecheck.discover.session import EventWatch, Session, Trail, Unreachable
 from reusecheck.discover.settings import DiscoverSettings
+from reusecheck.scenarios.deadline import Deadline
 from reusecheck.trace import Event, FanOut, Recorder, Sink, Tracer
 
 Driver = Callable[[Session, Trail], Awaitable[None]]
@@ -83,13 +84,10 @@ async def measure(
         side = loop.create_task(watcher(session))
     error: RunError | None = None
     try:
-        async with asyncio.timeout(settings.total_deadline):
+        async with Deadline(settings.total_deadline, session.interruption) as limit:
             await asyncio.gather(*tasks)
     except TimeoutError:
-        error = RunError(
-            "deadline",
-            f"the run did not finish within --deadline {settings.total_deadline:g} s",
-        )
+        error = RunError("deadline", limit.message)
     finally:
         for task in tasks:
             task.cancel()

@@ -22,7 +22,9 @@ from reusecheck.net.dial import Timeouts
 from reusecheck.net.errors import UNUSABLE_TARGET, RequestError
 from reusecheck.net.request import Request
 from reusecheck.net.tls import TLSOptions
-from reusecheck.pool import Conn, Pool, PoolOptions
+from reusecheck.pool import Pool, PoolOptions
+from reusecheck.scenarios.deadline import Interruption
+from reusecheck.scenarios.fetch import Fetched, fetch
 from reusecheck.trace import Event, Tracer
 
 # Errors that stop a measurement (and make the run exit 3): the target cannot be reached,
@@ -64,15 +66,6 @@ class Live:
     done: float = 0.0
     total: float | None = None
     finished: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Fetched:
-    index: int
-    conn_id: int | None
-    status: int | None
-    error: RequestError | None
-    conn: Conn | None = None  # the connection that answered
 
 
 class EventWatch:
@@ -122,6 +115,8 @@ class Session:
         self._indexes = itertools.count()
         self._pools = 0
         self._settled: dict[str, asyncio.Event] = {}
+        # Set by the engine before its deadline cancels the measurements.
+        self.interruption = Interruption()
 
     def settled(self, name: str) -> asyncio.Event:
         """Set once measurement ``name`` no longer sends anything (engine.QUIET_AFTER)."""
@@ -144,39 +139,12 @@ class Session:
         trail.requests.append(index)
         if role:
             trail.roles[index] = role
-        tracer = self.tracer
-        try:
-            resp = await pool.round_trip(self.request, index)
-        except RequestError as exc:
-            tracer.emit(
-                "request_done",
-                index,
-                None,
-                status=None,
-                error=exc.to_dict(),
-                retried=exc.retried,
-                phase=trail.name,
-            )
-            if exc.kind in STOPS:
-                raise Unreachable(exc) from None
-            return Fetched(index, None, None, exc)
-        failure: RequestError | None = None
-        try:
-            await resp.read()
-        except RequestError as exc:
-            failure = exc
-        tracer.emit(
-            "request_done",
-            index,
-            resp.conn.id,
-            status=resp.status,
-            error=failure.to_dict() if failure is not None else None,
-            retried=resp.retried,
-            phase=trail.name,
+        got = await fetch(
+            pool, self.tracer, self.request, index, trail.name, interruption=self.interruption
         )
-        if failure is not None and failure.kind in STOPS:
-            raise Unreachable(failure)
-        return Fetched(index, resp.conn.id, resp.status, failure, resp.conn)
+        if got.error is not None and got.error.kind in STOPS:
+            raise Unreachable(got.error)
+        return got
 
 
 def is_open(pool: Pool, conn_id: int) -> bool:

@@ -2,7 +2,7 @@
 
 ``resolve`` turns what the user gave to ``reusecheck run`` (a file, or ``builtin:NAME``)
 into a ``Scenario``; ``apply_checks`` judges its ``expect`` blocks after the run.  The
-model itself (Plan, steps, Scenario) is ``reusecheck.scenario``.
+model itself (Plan, steps, Scenario) is ``reusecheck.scenarios.model``.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from reusecheck.pool import PoolOptions
-from reusecheck.scenario import PoolStep, Scenario
 from reusecheck.scenarios.builtin import BUILTINS, Builtin, builtin_scenario, probe_scenario
 from reusecheck.scenarios.checks import StepExpect, apply_checks
 from reusecheck.scenarios.fields import ScenarioError
 from reusecheck.scenarios.loader import from_document, load_file
+from reusecheck.scenarios.model import PoolStep, Scenario
 
 __all__ = [
     "BUILTINS",

@@ -16,7 +16,9 @@ from urllib.parse import urlsplit, urlunsplit
 from reusecheck.analyze import Analysis, Expectation, ExpectationResult
 from reusecheck.net.request import URLError, parse_url
 from reusecheck.pool import PoolOptions
-from reusecheck.scenario import (
+from reusecheck.scenarios.checks import StepExpect
+from reusecheck.scenarios.fields import ScenarioError, shown
+from reusecheck.scenarios.model import (
     MeasureIdleStep,
     Plan,
     PoolStep,
@@ -26,8 +28,6 @@ from reusecheck.scenario import (
     Step,
     probe_plan,
 )
-from reusecheck.scenarios.checks import StepExpect
-from reusecheck.scenarios.fields import ScenarioError, shown
 
 ParamValue = int | float | str | None
 

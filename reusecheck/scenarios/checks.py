@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Final
 
 from reusecheck.analyze import Analysis, ExpectationResult, RequestRow
-from reusecheck.scenario import Check
+from reusecheck.scenarios.model import Check
 
 # The keys an expect block may hold besides ``step``, in the order they are reported.
 EXPECT_KEYS: Final = (

@@ -21,7 +21,9 @@ from reusecheck.analyze import Expectation
 from reusecheck.net.dial import Timeouts
 from reusecheck.net.request import Request
 from reusecheck.pool import PoolOptions
-from reusecheck.scenario import (
+from reusecheck.scenarios.checks import COUNTED, EXPECT_KEYS, PROTOCOLS, StepExpect
+from reusecheck.scenarios.fields import ScenarioError, Where, kind, shown
+from reusecheck.scenarios.model import (
     Check,
     Plan,
     PoolStep,
@@ -30,8 +32,6 @@ from reusecheck.scenario import (
     SleepStep,
     Step,
 )
-from reusecheck.scenarios.checks import COUNTED, EXPECT_KEYS, PROTOCOLS, StepExpect
-from reusecheck.scenarios.fields import ScenarioError, Where, kind, shown
 from reusecheck.scenarios.values import (
     MAX_BODY,
     read_body_mode,

@@ -14,7 +14,7 @@ from typing import Final
 
 from reusecheck.net.request import URLError, parse_url
 from reusecheck.pool import HTTP_MODES
-from reusecheck.scenario import check_body_mode
+from reusecheck.scenarios.fetch import check_body_mode
 from reusecheck.scenarios.fields import Where, shown
 from reusecheck.scenarios.variables import VariableError, expand
 from reusecheck.trace.redact import redact_url

@@ -10,7 +10,6 @@ the runner only ever sees the plan.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
@@ -19,21 +18,6 @@ from reusecheck.pool import PoolOptions
 
 if TYPE_CHECKING:
     from reusecheck.analyze import Analysis, Expectation, ExpectationResult
-
-BODY_MODES = ("drain", "ignore", "close-early")
-_PARTIAL = re.compile(r"^partial:(\d+)$")
-
-
-def check_body_mode(mode: str) -> str:
-    """``drain`` | ``ignore`` | ``close-early`` | ``partial:N``; raises ValueError otherwise."""
-    if mode in BODY_MODES or _PARTIAL.match(mode):
-        return mode
-    raise ValueError(f"response_body {mode!r} is not one of drain, ignore, close-early, partial:N")
-
-
-def partial_limit(mode: str) -> int | None:
-    m = _PARTIAL.match(mode)
-    return int(m.group(1)) if m else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,9 @@
-"""Executes a Plan on a Pool: pacing, concurrency, what happens to each response body.
+"""Executes a Plan on a Pool: the steps in order, pacing, concurrency, the deadline.
 
-The runner is where a request ends (``request_done``): it knows the phase and what the
-step does with the body, which the pool does not.  It also owns the parts of a plan
-that are not requests: sleeps (``busy`` ones block the loop on purpose), a fresh pool
-from a step on, and waiting for the server to close an idle connection.
+Each request goes through ``fetch.py`` (which ends it with ``request_done``); the
+runner owns the parts of a plan that are not requests: sleeps (``busy`` ones block the
+loop on purpose), a fresh pool from a step on, waiting for the server to close an idle
+connection, and deciding which failures stop the run.
 """
 
 from __future__ import annotations
@@ -17,14 +17,15 @@ from reusecheck.analysis.model import RunError
 from reusecheck.net.errors import UNUSABLE_TARGET, RequestError
 from reusecheck.net.request import Request
 from reusecheck.pool import Pool, PoolOptions
-from reusecheck.scenario import (
+from reusecheck.scenarios.deadline import Deadline, Interruption
+from reusecheck.scenarios.fetch import fetch, paced
+from reusecheck.scenarios.model import (
     MeasureIdleStep,
     Plan,
     PoolStep,
     RequestStep,
     SleepStep,
     Step,
-    partial_limit,
 )
 from reusecheck.trace import Event, FanOut, Tracer
 
@@ -103,7 +104,8 @@ class Runner:
         self.tracer = tracer
         self.sleeper = sleeper
         self.limits = limits or RunLimits()
-        self._next_start = 0.0
+        self.interruption = Interruption()
+        self._next_start = [0.0]
         self._watch: IdleCloseWatch | None = None
         # The pool emits through a tracer on the same clock and sink; when the plan
         # measures the server's idle timeout, the watch sees the pool's events too.
@@ -117,12 +119,17 @@ class Runner:
         self._index = 0
 
     async def run(self, deadline: float | None = None) -> RunError | None:
-        """Run every step; returns why the run stopped early, or None."""
+        """Run every step; returns why the run stopped early, or None.
+
+        The requests the deadline cuts short end with kind ``deadline``.  Cancellation
+        from outside (Ctrl-C) propagates, after every request and connection has been
+        ended in the record.
+        """
         try:
-            async with asyncio.timeout(deadline):
+            async with Deadline(deadline, self.interruption) as limit:
                 await self._run_steps(self.plan.steps)
         except TimeoutError:
-            return RunError("deadline", f"the run did not finish within --deadline {deadline:g} s")
+            return RunError("deadline", limit.message)
         except _Stop as u:
             return RunError(u.error.kind, u.error.message)
         finally:
@@ -180,65 +187,18 @@ class Runner:
         self._index += 1
         return i
 
-    async def _pace(self) -> None:
-        """--rate: request starts at least 1/rate apart, bursts included."""
-        rate = self.limits.rate
-        if not rate:
-            return
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        start = max(now, self._next_start)
-        self._next_start = start + 1.0 / rate
-        if start > now:
-            await asyncio.sleep(start - now)
-
-    async def fetch(self, req: Request, index: int, phase: str, body_mode: str) -> None:
-        tracer = self.tracer
-        await self._pace()
-        limit_hit: int | None = None
-        try:
-            resp = await self.pool.round_trip(req, index)
-        except RequestError as exc:
-            tracer.emit(
-                "request_done",
-                index,
-                None,
-                status=None,
-                error=exc.to_dict(),
-                retried=exc.retried,
-                phase=phase,
-            )
-            if stops_run(exc):
-                raise _Stop(exc) from None
-            return
-        failure: RequestError | None = None
-        try:
-            if body_mode == "drain":
-                cap = self.limits.max_drain
-                await resp.read(cap)
-                if cap is not None and not resp.complete:
-                    # Past --max-drain the connection is given up (body-not-drained).
-                    limit_hit = cap
-                    resp.close()
-            elif body_mode == "close-early":
-                resp.close()
-            elif body_mode.startswith("partial:"):
-                await resp.read(partial_limit(body_mode))
-                resp.close()
-            # "ignore": never read, never closed; the connection stays pinned.
-        except RequestError as exc:
-            exc.on_reused = resp.reused
-            failure = exc
-        extra = {"max_drain_hit": limit_hit} if limit_hit is not None else {}
-        tracer.emit(
-            "request_done",
+    async def fetch(self, req: Request, index: int, phase: str, body: str) -> None:
+        """One request of the plan; a failure that stops the run raises ``_Stop``."""
+        await paced(self._next_start, self.limits.rate)
+        got = await fetch(
+            self.pool,
+            self.tracer,
+            req,
             index,
-            resp.conn.id,
-            status=resp.status,
-            error=failure.to_dict() if failure is not None else None,
-            retried=resp.retried,
-            phase=phase,
-            **extra,
+            phase,
+            body,
+            max_drain=self.limits.max_drain,
+            interruption=self.interruption,
         )
-        if failure is not None and stops_run(failure):
-            raise _Stop(failure) from None
+        if got.error is not None and stops_run(got.error):
+            raise _Stop(got.error)
