@@ -18,7 +18,7 @@ from typing import IO, Any
 
 import click
 
-from reusecheck.analyze import Analysis, Expectation, RunRecord, analyze, exit_code
+from reusecheck.analysis import Analysis, Expectation, RunRecord, analyze, exit_code
 from reusecheck.net.dial import Timeouts
 from reusecheck.net.request import URLError, parse_header, parse_url
 from reusecheck.net.tls import TLSOptions
@@ -316,10 +316,10 @@ def run_probe(settings: ProbeSettings, discover: bool = False) -> int:
 
 
 def _fold_discover(outcome: Outcome, settings: ProbeSettings) -> tuple[Outcome, dict[str, Any]]:
+    from reusecheck.analysis.limits.fold import fold_into
     from reusecheck.discover import DiscoverSettings
     from reusecheck.discover.command import measure
-    from reusecheck.discover.document import to_document
-    from reusecheck.discover.fold import fold_into
+    from reusecheck.report.discover_json import to_document
 
     t = settings.pool.timeouts
     report = measure(

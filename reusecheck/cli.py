@@ -259,7 +259,7 @@ def schema() -> None:
 @click.argument("code")
 def explain(code: str) -> None:
     """Print what a finding CODE means and how to fix it."""
-    from reusecheck import findings
+    from reusecheck.analysis.findings import catalogue as findings
 
     if code not in findings.KNOWN_CODES:
         click.echo(

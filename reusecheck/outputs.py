@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from reusecheck.analyze import Analysis
+from reusecheck.analysis import Analysis
 from reusecheck.trace import Event, NDJSONWriter
 from reusecheck.trace.redact import redact_headers, redact_url
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from reusecheck.analyze import Analysis, Expectation, RunError, RunRecord
+from reusecheck.analysis import Analysis, Expectation, RunError, RunRecord
 from reusecheck.trace import Event
 
 URL = "http://127.0.0.1:8080/"

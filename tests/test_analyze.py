@@ -30,7 +30,7 @@ from builders import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reusecheck.analyze import (
+from reusecheck.analysis import (
     EXIT_EXPECTATION_FAILED,
     EXIT_OK,
     EXIT_UNREACHABLE,

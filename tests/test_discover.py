@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
+from reusecheck.analysis.limits.model import DiscoverReport
 from reusecheck.discover import DiscoverSettings
 from reusecheck.discover.command import measure, run_discover
-from reusecheck.discover.model import DiscoverReport
 from reusecheck.server import ServerConfig, ServerThread
 
 

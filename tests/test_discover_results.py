@@ -9,26 +9,28 @@ from typing import Any
 
 from rich.console import Console
 
+from reusecheck.analysis import analyze
 from reusecheck.analysis.events import EventIndex
-from reusecheck.analyze import analyze
-from reusecheck.discover import (
-    DiscoverSettings,
-    h2limits,
-    idle_timeout,
-    max_requests,
-    resumption,
-    tls_resume,
-)
-from reusecheck.discover.document import to_document
+from reusecheck.analysis.findings.tls import tls_no_resumption
+from reusecheck.analysis.limits import h2 as h2limits
+from reusecheck.analysis.limits import idle_timeout, max_requests
+from reusecheck.analysis.limits import tls as tls_resume
+from reusecheck.analysis.limits.fold import fold_into
+from reusecheck.analysis.limits.model import DiscoverReport, TlsHandshake, Trail
+from reusecheck.analysis.limits.tls import handshakes
+from reusecheck.discover import DiscoverSettings
 from reusecheck.discover.engine import report as build
-from reusecheck.discover.fold import fold_into
-from reusecheck.discover.model import DiscoverReport, TlsHandshake
-from reusecheck.discover.render import render
-from reusecheck.discover.session import Trail
+from reusecheck.report.discover_json import to_document
+from reusecheck.report.discover_terminal import render
 from reusecheck.trace import Event
 from tests import builders
 
 URL = "http://127.0.0.1:8080/"
+
+
+def count(trail: Trail, rec: Any, s: DiscoverSettings | None = None) -> Any:
+    s = s or settings()
+    return max_requests.result(trail, EventIndex(rec.events), s.max_requests, s.rate)
 
 
 class Record:
@@ -100,7 +102,7 @@ def idle_record() -> tuple[Record, Trail]:
 
 def test_idle_median_spread_hint_and_a_sample_still_open() -> None:
     rec, trail = idle_record()
-    r = idle_timeout.result(trail, EventIndex(rec.events), settings())
+    r = idle_timeout.result(trail, EventIndex(rec.events), settings().max_wait)
     assert r.status == "measured" and r.protocol == "http/1.1"
     assert (r.median_s, r.min_s, r.max_s) == (3.05, 3.0, 3.1)
     assert r.hint_s == 5.0 and r.hint_delta_s == 1.95
@@ -112,7 +114,7 @@ def test_idle_close_right_after_the_response_is_no_keepalive() -> None:
     rec, trail = Record(), Trail("idle-timeout", requests=[0])
     rec.request(0.0, 0, 1)
     rec.idle_close(0.005, 1, 0.003)
-    r = idle_timeout.result(trail, EventIndex(rec.events), settings())
+    r = idle_timeout.result(trail, EventIndex(rec.events), settings().max_wait)
     assert r.status == "no-keepalive" and r.median_s is None
 
 
@@ -120,7 +122,7 @@ def test_idle_nothing_closed_is_at_least_the_wait() -> None:
     rec, trail = Record(), Trail("idle-timeout", requests=[0])
     rec.request(0.0, 0, 1)
     rec.emit(10.002, "conn_closed", None, 1, closed_by="client", reason="end-of-run")
-    r = idle_timeout.result(trail, EventIndex(rec.events), settings())
+    r = idle_timeout.result(trail, EventIndex(rec.events), settings().max_wait)
     assert r.status == "at-least" and r.at_least_s == 10.0
 
 
@@ -145,7 +147,7 @@ def count_record(n: int, last: str | None = "close") -> Record:
 def test_max_requests_counts_the_responses_and_names_the_header() -> None:
     rec = count_record(7)
     trail = Trail("max-requests", requests=list(range(7)))
-    r = max_requests.result(trail, EventIndex(rec.events), settings())
+    r = count(trail, rec)
     assert r.status == "measured" and r.count == 7 and r.requests_sent == 7
     assert r.signal == "connection-close-header"
     assert r.hint_max == 10 and r.hint_delta == 3
@@ -155,20 +157,30 @@ def test_max_requests_goaway_and_silent_close() -> None:
     rec = count_record(4, last=None)
     rec.emit(0.02, "h2_goaway", None, 1, error_code="NO_ERROR", last_stream_id=7, unprocessed=[])
     trail = Trail("max-requests", requests=list(range(4)))
-    assert max_requests.result(trail, EventIndex(rec.events), settings()).signal == "goaway"
+    assert (
+        max_requests.result(
+            trail, EventIndex(rec.events), settings().max_requests, settings().rate
+        ).signal
+        == "goaway"
+    )
     rec = count_record(4, last=None)
     rec.idle_close(0.01, 1, 0.001)
-    r = max_requests.result(trail, EventIndex(rec.events), settings())
+    r = count(trail, rec)
     assert (r.status, r.count, r.signal) == ("measured", 4, "silent-close")
 
 
 def test_max_requests_not_reached_and_idle_timeout_between_paced_requests() -> None:
     rec = count_record(5, last=None)
     trail = Trail("max-requests", requests=list(range(5)))
-    r = max_requests.result(trail, EventIndex(rec.events), settings(max_requests=5))
+    r = max_requests.result(
+        trail,
+        EventIndex(rec.events),
+        settings(max_requests=5).max_requests,
+        settings(max_requests=5).rate,
+    )
     assert (r.status, r.at_least, r.count, r.signal) == ("at-least", 5, None, None)
     rec.idle_close(2.0, 1, 1.99)
-    r = max_requests.result(trail, EventIndex(rec.events), settings())
+    r = count(trail, rec)
     assert (r.status, r.signal, r.idle_before_close_s) == ("at-least", "idle-timeout", 1.99)
 
 
@@ -190,7 +202,7 @@ def test_tls_handshakes_offered_and_resumed() -> None:
             resumed=resumed,
             version="TLSv1.3",
         )
-    shakes = resumption.handshakes(rec.events)
+    shakes = handshakes(rec.events)
     assert [(h.offered, h.resumed) for h in shakes] == [(False, False), (True, True), (True, True)]
     trail = Trail("tls", requests=[0, 1, 2])
     r = tls_resume.result(trail, EventIndex(rec.events))
@@ -202,12 +214,12 @@ def test_tls_no_resumption_detector() -> None:
         TlsHandshake(1, False, False, 0.004, "TLSv1.2"),
         TlsHandshake(2, True, False, 0.004, "TLSv1.2"),
     ]
-    f = resumption.tls_no_resumption(never)
+    f = tls_no_resumption(never)
     assert f is not None and f.code == "tls-no-resumption" and f.severity == "info"
     assert "none of 1 TLS session offered" in f.message and "TLSv1.2" in f.message
     assert f.evidence["connections"] == [2]
-    assert resumption.tls_no_resumption(never[:1]) is None  # nothing offered
-    assert resumption.tls_no_resumption([never[0], TlsHandshake(2, True, True, 0.001)]) is None
+    assert tls_no_resumption(never[:1]) is None  # nothing offered
+    assert tls_no_resumption([never[0], TlsHandshake(2, True, True, 0.001)]) is None
 
 
 def test_old_records_without_session_offered_count_later_handshakes_as_offered() -> None:
@@ -216,7 +228,7 @@ def test_old_records_without_session_offered_count_later_handshakes_as_offered()
     rec.emit(0.004, "tls_done", 0, 1, resumed=False)
     rec.emit(1.0, "tls_start", 1, 2)
     rec.emit(1.004, "tls_done", 1, 2, resumed=False)
-    assert [h.offered for h in resumption.handshakes(rec.events)] == [False, True]
+    assert [h.offered for h in handshakes(rec.events)] == [False, True]
 
 
 def full_report() -> DiscoverReport:

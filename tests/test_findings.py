@@ -7,21 +7,23 @@ from pathlib import Path
 
 import pytest
 
-from reusecheck import findings
-from reusecheck.findings import (
+from reusecheck.analysis.findings import catalogue as findings
+from reusecheck.analysis.findings.catalogue import (
     CATALOGUE,
     KNOWN_CODES,
     SEVERITIES,
     UnknownCode,
+    explain,
+)
+from reusecheck.analysis.findings.remedies import (
     below,
     client_idle_timeout_remedy,
-    explain,
     go_duration,
     h2_goaway_remedy,
     max_requests_remedy,
     pool_churn_remedy,
-    seconds,
 )
+from reusecheck.analysis.text import seconds
 
 DESIGN_CODES = (
     "no-keepalive",

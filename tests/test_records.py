@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from schema_check import check_events, check_report
 
-from reusecheck.analyze import analyze
+from reusecheck.analysis import analyze
 from reusecheck.report.json import dumps
 from tests.records import DATA, load, names, report_text
 

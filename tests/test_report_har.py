@@ -22,7 +22,7 @@ from jsonschema import Draft202012Validator
 from schema_check import ProbeRun, probe, to_events
 
 from reusecheck import __version__
-from reusecheck.analyze import Analysis, Expectation, RunRecord, analyze
+from reusecheck.analysis import Analysis, Expectation, RunRecord, analyze
 from reusecheck.report.har import dumps, to_har, to_har_runs
 from reusecheck.server import ServerConfig, ServerThread
 from reusecheck.trace import Event

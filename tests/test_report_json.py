@@ -18,7 +18,7 @@ from builders import (
     unreachable,
 )
 
-from reusecheck.analyze import RunRecord, analyze
+from reusecheck.analysis import RunRecord, analyze
 from reusecheck.report.json import SCHEMA, dumps, to_document
 from reusecheck.trace.redact import REDACTED
 

@@ -20,7 +20,7 @@ import builders
 import pytest
 from schema_check import probe, to_events
 
-from reusecheck.analyze import (
+from reusecheck.analysis import (
     Analysis,
     Expectation,
     ExpectationResult,

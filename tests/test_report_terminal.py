@@ -24,7 +24,7 @@ from builders import (
 )
 from rich.console import Console
 
-from reusecheck.analyze import Analysis, RunRecord, analyze
+from reusecheck.analysis import Analysis, RunRecord, analyze
 from reusecheck.report.terminal import Report, TimelineView, render
 from reusecheck.report.timeline import layout
 from reusecheck.trace.redact import REDACTED

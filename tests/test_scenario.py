@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from reusecheck.analyze import (
+from reusecheck.analysis import (
     Analysis,
     ExpectationResult,
     RequestRow,

@@ -20,8 +20,8 @@ import pytest
 from jsonschema import Draft202012Validator
 from schema_check import ProbeRun, check_report, event_validator, probe, report_validator
 
-from reusecheck import findings
-from reusecheck.analyze import analyze
+from reusecheck.analysis import analyze
+from reusecheck.analysis.findings import catalogue as findings
 from reusecheck.report.json import SCHEMA, to_document
 from reusecheck.schema import (
     CLOSE_REASONS,

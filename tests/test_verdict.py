@@ -22,9 +22,9 @@ from builders import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reusecheck.analysis import Expectation, analyze
 from reusecheck.analysis.events import EventIndex
 from reusecheck.analysis.pools import pool_scopes
-from reusecheck.analyze import Expectation, analyze
 
 # --- pool keys: a connection serves its own scheme://host:port only ----------------------
 

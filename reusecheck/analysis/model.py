@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, Protocol
 
-from reusecheck.findings import Finding
+from reusecheck.analysis.findings.catalogue import Finding
 from reusecheck.trace import Event
 
 ReuseLevel = Literal["yes", "partial", "no"]

@@ -38,6 +38,13 @@ def parse_keep_alive(value: str | None) -> KeepAliveHint | None:
     return KeepAliveHint(timeout, max_)
 
 
+def connection_tokens(value: object) -> set[str]:
+    """The tokens of a ``Connection`` header value, lower-cased (``close``, ``keep-alive``)."""
+    if not isinstance(value, str):
+        return set()
+    return {t.strip().lower() for t in value.split(",") if t.strip()}
+
+
 def parse_error(value: object) -> RunError | None:
     if value is None:
         return None

@@ -27,7 +27,6 @@ from collections import Counter
 from collections.abc import Sequence
 
 from reusecheck.analysis.connections import was_opened
-from reusecheck.analysis.context import plural
 from reusecheck.analysis.events import EventIndex, get
 from reusecheck.analysis.h2 import (
     H2_REQUIRED_ERROR,
@@ -50,6 +49,7 @@ from reusecheck.analysis.model import (
 from reusecheck.analysis.multiplex import spread
 from reusecheck.analysis.pools import PoolScopes, Scope, pool_scopes
 from reusecheck.analysis.requests import InFlight, peak_concurrency
+from reusecheck.analysis.text import plural
 
 # The cause of a dial that was needed only because finished requests had not released
 # their connections: an HTTP/1.1 body nobody read pins its connection (Go's classic

@@ -18,9 +18,9 @@ from typing import IO, Final
 
 import click
 
+from reusecheck.analysis.limits.model import DiscoverReport
 from reusecheck.discover import progress
 from reusecheck.discover.engine import discover
-from reusecheck.discover.model import DiscoverReport
 from reusecheck.discover.settings import DiscoverSettings
 from reusecheck.trace import NDJSONWriter, Sink
 from reusecheck.trace.redact import redact_headers
@@ -65,14 +65,14 @@ def measure(settings: DiscoverSettings, sink: Sink | None = None) -> DiscoverRep
 def emit(report: DiscoverReport, settings: DiscoverSettings) -> int:
     """Write the report where it belongs; returns the exit code."""
     if settings.as_json:
-        from reusecheck.discover.document import dumps
+        from reusecheck.report.discover_json import dumps
 
         sys.stdout.write(dumps(report) + "\n")
         sys.stdout.flush()
     else:
         from rich.console import Console
 
-        from reusecheck.discover.render import render
+        from reusecheck.report.discover_terminal import render
 
         render(report, Console(stderr=settings.events_path == "-"))
     if report.error is not None:

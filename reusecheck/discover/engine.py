@@ -16,11 +16,15 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Final
 
 from reusecheck.analysis.events import EventIndex
+from reusecheck.analysis.limits import h2 as limits_h2
+from reusecheck.analysis.limits import idle_timeout as limits_idle
+from reusecheck.analysis.limits import max_requests as limits_count
+from reusecheck.analysis.limits import tls as limits_tls
+from reusecheck.analysis.limits.model import DiscoverReport, Trail
+from reusecheck.analysis.limits.report import build_report
 from reusecheck.analysis.model import RunError
 from reusecheck.discover import h2limits, idle_timeout, max_requests, tls_resume
-from reusecheck.discover.facts import build_report
-from reusecheck.discover.model import DiscoverReport
-from reusecheck.discover.session import EventWatch, Session, Trail, Unreachable
+from reusecheck.discover.session import EventWatch, Session, Unreachable
 from reusecheck.discover.settings import DiscoverSettings
 from reusecheck.scenarios.deadline import Deadline
 from reusecheck.trace import Event, FanOut, Recorder, Sink, Tracer
@@ -114,13 +118,15 @@ def report(
     count = t(max_requests.NAME)
     h2 = t(h2limits.NAME)
     tls = t(tls_resume.NAME)
+    s = settings
     return build_report(
-        settings,
+        s.url,
+        s.options(),
         index,
-        idle_timeout.result(idle, index, settings) if idle is not None else None,
-        max_requests.result(count, index, settings) if count is not None else None,
-        h2limits.result(h2, index) if h2 is not None else None,
-        tls_resume.result(tls, index) if tls is not None else None,
+        limits_idle.result(idle, index, s.max_wait) if idle is not None else None,
+        limits_count.result(count, index, s.max_requests, s.rate) if count is not None else None,
+        limits_h2.result(h2, index) if h2 is not None else None,
+        limits_tls.result(tls, index) if tls is not None else None,
         error,
         duration_s,
     )

@@ -13,10 +13,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
-from reusecheck.analysis.model import RunError
+from reusecheck.analysis.limits.model import Trail
 from reusecheck.discover.settings import DiscoverSettings
 from reusecheck.net.dial import Timeouts
 from reusecheck.net.errors import UNUSABLE_TARGET, RequestError
@@ -44,18 +44,6 @@ class Unreachable(Exception):
     def __init__(self, error: RequestError) -> None:
         super().__init__(error.message)
         self.error = error
-
-
-@dataclass(slots=True)
-class Trail:
-    """A measurement's own requests (in order) and what stopped or skipped it; the
-    results are derived from these and the shared record."""
-
-    name: str
-    requests: list[int] = field(default_factory=list)
-    roles: dict[int, str] = field(default_factory=dict)  # request index -> role
-    error: RunError | None = None
-    skipped: str | None = None  # why it does not apply (status not-applicable)
 
 
 @dataclass(slots=True)

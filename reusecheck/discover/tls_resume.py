@@ -15,16 +15,14 @@ every request need a new connection, and HTTP/2 has no such header.
 
 from __future__ import annotations
 
-import statistics
 from typing import Final
 
-from reusecheck.analysis.events import EventIndex, get
-from reusecheck.analysis.requests import parse_error
-from reusecheck.discover.model import Status, TlsResult
-from reusecheck.discover.resumption import handshakes
-from reusecheck.discover.session import Live, Session, Trail
+from reusecheck.analysis.limits.model import Trail
+from reusecheck.discover.session import Live, Session
 
 NAME: Final = "tls"
+
+
 CONNECTIONS: Final = 3  # one full handshake, two chances to resume
 
 
@@ -43,31 +41,3 @@ async def run(session: Session, trail: Trail) -> None:
     finally:
         live.finished = True
         await pool.close()
-
-
-def result(trail: Trail, index: EventIndex) -> TlsResult:
-    if trail.skipped is not None:
-        return TlsResult("not-applicable", note=trail.skipped, error=trail.error)
-    mine = set(trail.requests)
-    conns = {e.conn for e in index.events if e.request in mine and e.conn is not None}
-    shakes = tuple(h for h in handshakes(index.events) if h.conn_id in conns)
-    offered = [h for h in shakes if h.offered]
-    full = [h.handshake_s for h in shakes if not h.resumed and h.handshake_s is not None]
-    again = [h.handshake_s for h in shakes if h.resumed and h.handshake_s is not None]
-    status: Status = "measured" if offered else "failed"
-    error = trail.error
-    if status == "failed" and error is None:
-        done = next(
-            (e for e in index.named("request_done") if e.request in mine and get(e, "error")),
-            None,
-        )
-        error = parse_error(get(done, "error"))
-    return TlsResult(
-        status=status,
-        version=shakes[0].version if shakes else None,
-        resumed=any(h.resumed for h in offered) if offered else None,
-        full_handshake_s=full[0] if full else None,
-        resumed_handshake_s=round(statistics.median(again), 6) if again else None,
-        handshakes=shakes,
-        error=error,
-    )

@@ -10,6 +10,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
+from reusecheck.analysis.findings.catalogue import Finding
 from reusecheck.analysis.model import (
     Analysis,
     ConnectionRow,
@@ -21,7 +22,6 @@ from reusecheck.analysis.model import (
     ServerFacts,
     Timings,
 )
-from reusecheck.findings import Finding
 from reusecheck.trace.redact import redact_url
 
 SCHEMA: Final = "reusecheck/1"
@@ -33,7 +33,7 @@ def _t(value: float | None) -> float | None:
     return None if value is None else round(value, 6)
 
 
-def _error(e: RunError | None) -> dict[str, str] | None:
+def error_block(e: RunError | None) -> dict[str, str] | None:
     return None if e is None else {"kind": e.kind, "message": e.message}
 
 
@@ -68,7 +68,7 @@ def _request(r: RequestRow, reveal: bool) -> Document:
         "timings_s": _timings(r.timings_s),
         "response_connection": r.response_connection,
         "keep_alive": _hint(r.keep_alive),
-        "error": _error(r.error),
+        "error": error_block(r.error),
         "http_version": r.http_version,
         "started_at_s": _t(r.started_at_s),
         "ended_at_s": _t(r.ended_at_s),
@@ -132,7 +132,7 @@ def _connection(c: ConnectionRow) -> Document:
     }
 
 
-def _server(s: ServerFacts) -> Document:
+def server_block(s: ServerFacts) -> Document:
     return {
         "keepalive": s.keepalive,
         "idle_timeout_s": s.idle_timeout_s,
@@ -146,7 +146,7 @@ def _server(s: ServerFacts) -> Document:
     }
 
 
-def _finding(f: Finding) -> Document:
+def finding_block(f: Finding) -> Document:
     return {
         "code": f.code,
         "severity": f.severity,
@@ -180,8 +180,8 @@ def to_document(analysis: Analysis, *, reveal: bool = False) -> Document:
         "protocol": a.protocol,
         "requests": [_request(r, reveal) for r in a.requests],
         "connections": [_connection(c) for c in a.connections],
-        "server": _server(a.server),
-        "findings": [_finding(f) for f in a.findings],
+        "server": server_block(a.server),
+        "findings": [finding_block(f) for f in a.findings],
         "summary": {
             "requests": s.requests,
             "connections_opened": s.connections_opened,
@@ -202,7 +202,7 @@ def to_document(analysis: Analysis, *, reveal: bool = False) -> Document:
             "detail": v.detail,
             "redialled_connections": list(v.redialled_connections),
         },
-        "error": _error(a.error),
+        "error": error_block(a.error),
         "options": _plain(a.options),
     }
 

@@ -8,7 +8,7 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from reusecheck.analyze import Analysis
+from reusecheck.analysis import Analysis
 from reusecheck.trace.redact import redact_url
 
 

@@ -16,8 +16,9 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from reusecheck.analysis.findings.catalogue import Finding
 from reusecheck.analysis.model import Analysis, ConnectionRow, ServerFacts
-from reusecheck.findings import Finding, seconds
+from reusecheck.analysis.text import seconds
 from reusecheck.report.tables import connections_table, requests_table
 from reusecheck.report.timeline import LEGEND, Cell, glyph, layout
 from reusecheck.trace.redact import redact_url

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Final
 from urllib.parse import urlsplit, urlunsplit
 
-from reusecheck.analyze import Analysis, Expectation, ExpectationResult
+from reusecheck.analysis import Analysis, Expectation, ExpectationResult
 from reusecheck.net.request import URLError, parse_url
 from reusecheck.pool import PoolOptions
 from reusecheck.scenarios.checks import StepExpect

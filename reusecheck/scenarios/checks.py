@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Final
 
-from reusecheck.analyze import Analysis, ExpectationResult, RequestRow
+from reusecheck.analysis import Analysis, ExpectationResult, RequestRow
 from reusecheck.scenarios.model import Check
 
 # The keys an expect block may hold besides ``step``, in the order they are reported.

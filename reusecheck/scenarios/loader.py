@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urljoin
 
-from reusecheck.analyze import Expectation
+from reusecheck.analysis import Expectation
 from reusecheck.net.dial import Timeouts
 from reusecheck.net.request import Request
 from reusecheck.pool import PoolOptions

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 from reusecheck.pool import PoolOptions
 
 if TYPE_CHECKING:
-    from reusecheck.analyze import Analysis, Expectation, ExpectationResult
+    from reusecheck.analysis import Analysis, Expectation, ExpectationResult
 
 
 @dataclass(frozen=True, slots=True)

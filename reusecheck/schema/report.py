@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reusecheck.findings import KNOWN_CODES, SEVERITIES
+from reusecheck.analysis.findings.catalogue import KNOWN_CODES, SEVERITIES
 from reusecheck.schema.blocks import (
     BOOL,
     COUNT,

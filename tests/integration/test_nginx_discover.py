@@ -18,7 +18,7 @@ from rich.console import Console
 
 from reusecheck.discover import DiscoverSettings
 from reusecheck.discover.command import emit, measure
-from reusecheck.discover.render import render
+from reusecheck.report.discover_terminal import render
 from tests.integration.nginx import start_nginx, start_nginx_tls
 
 pytestmark = pytest.mark.nginx

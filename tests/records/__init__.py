@@ -10,7 +10,7 @@ import json
 from functools import cache
 from pathlib import Path
 
-from reusecheck.analyze import Expectation, RunError, RunRecord
+from reusecheck.analysis import Expectation, RunError, RunRecord
 from reusecheck.trace import Event
 
 DATA = Path(__file__).resolve().parent / "data"

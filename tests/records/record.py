@@ -30,7 +30,7 @@ from typing import Any
 
 from click.testing import CliRunner
 
-from reusecheck.analyze import EXPECTATION_NAMES
+from reusecheck.analysis import EXPECTATION_NAMES
 from reusecheck.cli import main
 from reusecheck.server import ServerConfig, ServerThread
 from reusecheck.server.misbehave import MisbehavingServer
@@ -362,7 +362,7 @@ def record(name: str) -> None:
 
 
 def write_report(name: str) -> None:
-    from reusecheck.analyze import analyze
+    from reusecheck.analysis import analyze
     from reusecheck.report.json import dumps
     from tests.records import load
 

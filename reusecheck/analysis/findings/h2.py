@@ -1,4 +1,5 @@
-"""The HTTP/2 findings: h2 not negotiated, streams not multiplexed, GOAWAY.
+"""The HTTP/2 findings: h2 not negotiated, streams not multiplexed, streams refused,
+GOAWAY.
 
 Each reads the connections' ALPN, SETTINGS and GOAWAY (``analysis.h2``) and the stream
 intervals of the requests (``analysis.multiplex``).
@@ -9,13 +10,15 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Final
 
-from reusecheck import findings as cat
-from reusecheck.analysis.context import Context, listed, opened, plural, tally
 from reusecheck.analysis.events import as_int, as_str, get
+from reusecheck.analysis.findings import catalogue as cat
+from reusecheck.analysis.findings import remedies
+from reusecheck.analysis.findings.catalogue import Finding
+from reusecheck.analysis.findings.context import Context, opened
 from reusecheck.analysis.h2 import DEFAULT_H2_STREAMS, H2_REQUIRED_ERROR, alpn_refused
 from reusecheck.analysis.model import RequestRow
 from reusecheck.analysis.multiplex import Unshared, spread, spread_at, unshared
-from reusecheck.findings import Finding
+from reusecheck.analysis.text import listed, plural, tally
 
 H2C_REMEDY: Final = (
     "h2c (HTTP/2 over plain TCP with prior knowledge) must be enabled explicitly: nginx "
@@ -262,7 +265,7 @@ def h2_goaway(ctx: Context) -> Finding | None:
         "h2-goaway",
         severity,
         message,
-        cat.h2_goaway_remedy(set(codes), limit),
+        remedies.h2_goaway_remedy(set(codes), limit),
         {
             "connections": [c.id for c in conns],
             "requests": sorted({r for c in conns for r in c.request_indexes}),

@@ -1,13 +1,8 @@
-"""What a findings detector reads (``Context``), and the phrasing detectors share.
-
-Messages carry the measured numbers in a fixed style: '3 connections', '4.0 s',
-'Connection: close x2, EOF x1'.
-"""
+"""What a findings detector reads (``Context``), and the evidence detectors share."""
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,27 +23,6 @@ class Context:
     found: frozenset[str]  # codes detected (warning or error) before this detector ran
     error: RunError | None = None  # the run stopped (exit 3)
     scopes: PoolScopes = field(default_factory=PoolScopes)  # keys and pool epochs
-
-
-def plural(n: int, word: str, many: str | None = None) -> str:
-    return f"{n} {word if n == 1 else (many or word + 's')}"
-
-
-def secs(value: float) -> str:
-    return f"{value:.1f} s"
-
-
-def tally(reasons: Iterable[str]) -> str:
-    """'Connection: close' or 'Connection: close x2, EOF x1' for mixed causes."""
-    counts = Counter(reasons)
-    if len(counts) == 1:
-        return next(iter(counts))
-    return ", ".join(f"{r} x{n}" for r, n in counts.most_common())
-
-
-def listed(items: Sequence[object], most: int = 8) -> str:
-    """'0, 1, 2' or '0, 1, ..., 7, ...' for long lists."""
-    return ", ".join(str(x) for x in items[:most]) + (", ..." if len(items) > most else "")
 
 
 def opened(ctx: Context) -> list[ConnectionRow]:

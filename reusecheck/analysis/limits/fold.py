@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import fields, replace
 from typing import Final
 
+from reusecheck.analysis.limits.model import DiscoverReport
 from reusecheck.analysis.model import Analysis, ServerFacts
-from reusecheck.discover.model import DiscoverReport
 
 _RANK: Final = {"error": 0, "warning": 1, "info": 2}
 

@@ -16,15 +16,15 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from reusecheck.discover.facts import said
-from reusecheck.discover.model import (
+from reusecheck.analysis.findings.catalogue import Finding
+from reusecheck.analysis.limits.model import (
     DiscoverReport,
     H2Result,
     IdleTimeoutResult,
     MaxRequestsResult,
     TlsResult,
 )
-from reusecheck.findings import Finding, seconds
+from reusecheck.analysis.text import said, seconds
 from reusecheck.trace.redact import redact_url
 
 SEVERITY_STYLE: Final = {"error": "bold red", "warning": "bold yellow", "info": "bold cyan"}

@@ -1,5 +1,5 @@
 """From the measurements to what a user acts on: the server facts, the Keep-Alive hint
-beside them, and findings whose remedies are computed from the measured numbers.
+beside them, and the report.
 
 Pure functions.  The facts fill the design's JSON ``server`` block (the same
 ``ServerFacts`` a probe reports, so ``probe --discover`` can fold them in), measured
@@ -9,39 +9,20 @@ values only: the hint a server sends is shown beside the measurement, never inst
 from __future__ import annotations
 
 from collections import Counter
-from typing import Final
+from collections.abc import Mapping
+from typing import Any
 
-from reusecheck import findings as cat
-from reusecheck.analysis.context import plural, secs
 from reusecheck.analysis.events import EventIndex, get
-from reusecheck.analysis.model import KeepAliveHint, RunError, ServerFacts
-from reusecheck.analysis.requests import parse_keep_alive
-from reusecheck.discover.model import (
+from reusecheck.analysis.findings.limits import findings
+from reusecheck.analysis.limits.model import (
     DiscoverReport,
     H2Result,
     IdleTimeoutResult,
     MaxRequestsResult,
     TlsResult,
 )
-from reusecheck.discover.resumption import tls_no_resumption
-from reusecheck.discover.settings import DiscoverSettings
-from reusecheck.findings import Finding
-
-# How a signal or an idle close reads in a message.
-SAID: Final = {
-    "connection-close-header": "Connection: close",
-    "http10": "an HTTP/1.0 response",
-    "goaway": "GOAWAY",
-    "silent-close": "a close without a word",
-    "idle-timeout": "the idle timeout",
-    "eof": "EOF",
-    "reset": "reset",
-}
-_RANK: Final = {"error": 0, "warning": 1, "info": 2}
-
-
-def said(reason: str | None) -> str:
-    return SAID.get(reason or "", reason or "closed")
+from reusecheck.analysis.model import KeepAliveHint, RunError, ServerFacts
+from reusecheck.analysis.requests import parse_keep_alive
 
 
 def keepalive_hint(index: EventIndex) -> KeepAliveHint | None:
@@ -106,74 +87,9 @@ def server_facts(
     )
 
 
-def idle_finding(idle: IdleTimeoutResult) -> Finding | None:
-    if idle.status != "measured" or idle.median_s is None:
-        return None
-    closed = [s for s in idle.samples if s.idle_time_s is not None and not s.after_response]
-    how = ", ".join(f"{said(r)} x{n}" for r, n in Counter(s.reason for s in closed).items())
-    if len({s.reason for s in closed}) == 1:
-        how = said(closed[0].reason)
-    spread = ""
-    if idle.min_s is not None and idle.max_s is not None and idle.max_s - idle.min_s >= 0.05:
-        spread = f", {idle.min_s:.2f}-{idle.max_s:.2f} s"
-    message = (
-        f"server closed {plural(len(closed), 'idle connection')} after {secs(idle.median_s)} "
-        f"idle ({how}{spread})"
-    )
-    if idle.hint_s is not None:
-        message += f"; Keep-Alive hint timeout={cat.seconds(idle.hint_s)}"
-        if idle.hint_delta_s is not None and abs(idle.hint_delta_s) >= 0.05:
-            message += f" ({idle.hint_delta_s:+.1f} s vs measured)"
-    return cat.finding(
-        "server-idle-timeout",
-        message,
-        cat.client_idle_timeout_remedy(idle.median_s, "the server's idle timeout"),
-        connections=[s.conn_id for s in closed],
-        idle_times_s=[s.idle_time_s for s in closed],
-        idle_timeout_s=idle.median_s,
-    )
-
-
-def count_finding(count: MaxRequestsResult) -> Finding | None:
-    n = count.count
-    if count.status == "no-keepalive":
-        code = "http10-server" if count.signal == "http10" else "no-keepalive"
-        message = f"server ended the connection after its first response ({said(count.signal)})"
-        return cat.finding(
-            code, message, cat.entry(code).remedy, connections=[count.conn_id], requests=1
-        )
-    if count.status != "measured" or n is None:
-        return None
-    message = f"server ended the connection after exactly {n} requests ({said(count.signal)})"
-    if count.hint_max is not None:
-        delta = count.hint_delta or 0
-        message += f"; Keep-Alive hint max={count.hint_max}" + (f" ({delta:+d})" if delta else "")
-    entry = cat.entry("max-requests-per-conn")
-    # A limit in the hundreds is the servers' default and costs little; a low one hurts.
-    return Finding(
-        entry.code,
-        "info" if n >= 100 else entry.severity,
-        message,
-        cat.max_requests_remedy(n),
-        {"connections": [count.conn_id], "max_requests_per_conn": n, "signal": count.signal},
-    )
-
-
-def findings(
-    idle: IdleTimeoutResult | None,
-    count: MaxRequestsResult | None,
-    tls: TlsResult | None,
-) -> tuple[Finding, ...]:
-    found = [
-        idle_finding(idle) if idle is not None else None,
-        count_finding(count) if count is not None else None,
-        tls_no_resumption(tls.handshakes) if tls is not None else None,
-    ]
-    return tuple(sorted((f for f in found if f is not None), key=lambda f: _RANK[f.severity]))
-
-
 def build_report(
-    settings: DiscoverSettings,
+    target: str,
+    options: Mapping[str, Any],
     index: EventIndex,
     idle: IdleTimeoutResult | None,
     count: MaxRequestsResult | None,
@@ -188,7 +104,7 @@ def build_report(
     protocols = Counter(str(get(e, "protocol")) for e in index.named("got_conn"))
     fallback = protocols.most_common(1)[0][0] if protocols else None
     return DiscoverReport(
-        target=settings.url,
+        target=target,
         protocol=said[0] if said else fallback,
         server=server_facts(index, idle, count, h2),
         findings=findings(idle, count, tls),
@@ -200,5 +116,5 @@ def build_report(
         error=error,
         tls_resumption=tls.resumed if tls is not None else None,
         hint=keepalive_hint(index),
-        options=settings.options(),
+        options=dict(options),
     )

@@ -18,8 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
+from reusecheck.analysis.findings.catalogue import Finding
 from reusecheck.analysis.model import H2Connection, KeepAliveHint, RunError, ServerFacts
-from reusecheck.findings import Finding
 
 Status = Literal["measured", "at-least", "no-keepalive", "not-applicable", "failed"]
 STATUSES: Final = ("measured", "at-least", "no-keepalive", "not-applicable", "failed")
@@ -137,3 +137,15 @@ class DiscoverReport:
     tls_resumption: bool | None = None
     hint: KeepAliveHint | None = None
     options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Trail:
+    """A measurement's own requests (in order) and what stopped or skipped it; the
+    results are derived from these and the shared record."""
+
+    name: str
+    requests: list[int] = field(default_factory=list)
+    roles: dict[int, str] = field(default_factory=dict)  # request index -> role
+    error: RunError | None = None
+    skipped: str | None = None  # why it does not apply (status not-applicable)

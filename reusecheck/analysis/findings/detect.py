@@ -1,0 +1,51 @@
+"""Every detector, in the order they run, and ``detect``: the findings of one analysis.
+
+Each detector reads the rows and facts (``Context``) and returns a Finding or None;
+messages carry the measured numbers and remedies are computed from them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+from reusecheck.analysis.findings.catalogue import Finding
+from reusecheck.analysis.findings.client import body_not_drained, new_conn_per_request, pool_churn
+from reusecheck.analysis.findings.context import Context
+from reusecheck.analysis.findings.h2 import (
+    h2_goaway,
+    h2_no_multiplexing,
+    h2_not_negotiated,
+    h2_stream_refused,
+)
+from reusecheck.analysis.findings.idle import server_idle_timeout, stale_conn_retry
+from reusecheck.analysis.findings.keepalive import http10_server, max_requests, no_keepalive
+
+DETECTORS: tuple[Callable[[Context], Finding | None], ...] = (
+    no_keepalive,
+    http10_server,
+    max_requests,
+    server_idle_timeout,
+    stale_conn_retry,
+    h2_not_negotiated,
+    h2_goaway,
+    h2_no_multiplexing,
+    h2_stream_refused,
+    pool_churn,
+    body_not_drained,
+    new_conn_per_request,  # last: it defers to the findings above
+)
+
+
+_RANK = {"error": 0, "warning": 1, "info": 2}
+
+
+def detect(ctx: Context) -> tuple[Finding, ...]:
+    found: list[Finding] = []
+    for detector in DETECTORS:
+        # An info finding names no cause strong enough to silence another detector.
+        ctx = replace(ctx, found=frozenset(f.code for f in found if f.severity != "info"))
+        f = detector(ctx)
+        if f is not None:
+            found.append(f)
+    return tuple(sorted(found, key=lambda f: _RANK[f.severity]))
