@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from reusecheck.analysis.limits.model import DiscoverReport
+from reusecheck.commands.discover import measure, run_discover
 from reusecheck.discover import DiscoverSettings
-from reusecheck.discover.command import measure, run_discover
 from reusecheck.server import ServerConfig, ServerThread
 
 

@@ -1,37 +1,22 @@
-"""discover's settings and click options, as the ``discover`` command will use them.
-
-The command itself lives in cli.py; here a stand-in command applies the same
-``discover_options`` and calls ``run_discover``, so the options, their errors (exit 2)
-and the output discipline are tested in-process with CliRunner.
-"""
+"""discover's settings and the ``discover`` command's options: their errors (exit 2)
+and the output discipline, in-process with CliRunner."""
 
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
-from typing import Any
 
-import click
 import pytest
 from click.testing import CliRunner, Result
 
-from reusecheck.discover import MEASUREMENTS, DiscoverSettings, discover_options
+from reusecheck.cli import main
+from reusecheck.discover import MEASUREMENTS, DiscoverSettings
 from reusecheck.discover.settings import DEADLINE_MARGIN_S, parse_only
 from reusecheck.server import ServerConfig, ServerThread
 
 
-@click.command()
-@click.argument("url")
-@discover_options
-def discover(url: str, **opts: Any) -> None:
-    from reusecheck.discover.command import run_discover
-
-    sys.exit(run_discover(DiscoverSettings.from_cli(url, opts)))
-
-
 def invoke(*args: str) -> Result:
-    return CliRunner().invoke(discover, list(args))
+    return CliRunner().invoke(main, ["discover", *args])
 
 
 @pytest.fixture(scope="module")

@@ -1,31 +1,14 @@
-"""What ``reusecheck discover`` measures and within which limits, and its click options.
+"""What ``reusecheck discover`` measures and within which limits: plain values, checked.
 
-Cheap to import on purpose: ``cli.py`` applies ``discover_options`` when it is imported,
-so nothing here may pull in the pool, ``h2`` or ``rich``; the engine builds its pools
-from these plain values later.
+The engine builds its pools from these later; the command line's spelling of them is
+``cli.options.discover_options``.
 """
 
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from typing import Any, Final
-
-import click
-
-from reusecheck.options import (
-    CACERT,
-    EVENTS,
-    H2C,
-    HEADERS,
-    HTTP1,
-    HTTP2,
-    INSECURE,
-    JSON,
-    TIMEOUT,
-    finite,
-)
 
 # Every measurement, in the order the report shows them.
 MEASUREMENTS: Final = ("idle-timeout", "max-requests", "h2", "tls")
@@ -120,116 +103,3 @@ class DiscoverSettings:
             "timeout_s": self.timeout,
             "deadline_s": self.total_deadline,
         }
-
-    @classmethod
-    def from_cli(cls, url: str, o: dict[str, Any]) -> DiscoverSettings:
-        """Settings from the options ``discover_options`` declares; bad input is a click
-        usage error (exit 2), as for ``probe``."""
-        from reusecheck.net.request import URLError, parse_header, parse_url
-
-        try:
-            parse_url(url)
-        except URLError as exc:
-            raise click.UsageError(str(exc)) from None
-        try:
-            headers = tuple(parse_header(h) for h in o.get("headers") or ())
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="'-H'") from None
-        try:
-            only = parse_only(o.get("only"))
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="'--only'") from None
-        events_path = o.get("events_path")
-        as_json = bool(o.get("as_json"))
-        if events_path == "-" and as_json:
-            raise click.UsageError("--events - and --json both want stdout; give --events a file")
-        cacert = o.get("cacert")
-        if cacert and not os.path.isfile(cacert):
-            raise click.BadParameter(f"{cacert!r} is not a readable file", param_hint="'--cacert'")
-        try:
-            return cls(
-                url=url,
-                only=only,
-                samples=o.get("samples", 3),
-                max_wait=o.get("max_wait", 120.0),
-                max_requests=o.get("max_requests", 1000),
-                rate=o.get("rate"),
-                max_streams=o.get("max_streams", 256),
-                http=o.get("http") or "auto",
-                timeout=o.get("timeout", 10.0),
-                deadline=o.get("deadline"),
-                headers=headers,
-                cacert=cacert,
-                insecure=bool(o.get("insecure")),
-                as_json=as_json,
-                events_path=events_path,
-            )
-        except ValueError as exc:
-            raise click.UsageError(str(exc)) from None
-
-
-def discover_options(f: Any) -> Any:
-    """The options of ``reusecheck discover`` (the URL argument is the command's own)."""
-    opts = [
-        click.option(
-            "--only",
-            "only",
-            multiple=True,
-            metavar="LIST",
-            help="Measurements to run, comma-separated: idle-timeout, max-requests, h2, tls "
-            "[default: all].",
-        ),
-        click.option(
-            "--samples",
-            type=click.IntRange(min=1, max=64),
-            default=3,
-            show_default=True,
-            help="Idle connections watched at once for the idle timeout.",
-        ),
-        click.option(
-            "--max-wait",
-            type=click.FloatRange(min=0.001),
-            default=120.0,
-            show_default=True,
-            callback=finite,
-            help="Longest wait in seconds for the server to close an idle connection.",
-        ),
-        click.option(
-            "--max-requests",
-            type=click.IntRange(min=1),
-            default=1000,
-            show_default=True,
-            help="Most requests sent on one connection to find the server's limit.",
-        ),
-        click.option(
-            "--rate",
-            type=click.FloatRange(min=0.001),
-            callback=finite,
-            help="Requests per second on that connection [default: unlimited].",
-        ),
-        click.option(
-            "--max-streams",
-            type=click.IntRange(min=1, max=1000),
-            default=256,
-            show_default=True,
-            help="Most HTTP/2 streams opened at once to test the announced limit.",
-        ),
-        HEADERS,
-        JSON,
-        EVENTS,
-        HTTP1,
-        HTTP2,
-        H2C,
-        TIMEOUT,
-        click.option(
-            "--deadline",
-            type=click.FloatRange(min=0.001),
-            callback=finite,
-            help="Bound on the whole run in seconds [default: the longest wait + 60].",
-        ),
-        CACERT,
-        INSECURE,
-    ]
-    for o in reversed(opts):
-        f = o(f)
-    return f

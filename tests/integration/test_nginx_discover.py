@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from rich.console import Console
 
+from reusecheck.commands.discover import emit, measure
 from reusecheck.discover import DiscoverSettings
-from reusecheck.discover.command import emit, measure
 from reusecheck.report.discover_terminal import render
 from tests.integration.nginx import start_nginx, start_nginx_tls
 

@@ -1,9 +1,10 @@
-"""A live progress bar on stderr while discover waits, for a person at a terminal.
+"""Progress on stderr while a run waits on purpose, for a person at a terminal.
 
 Only when stderr is a terminal: in CI, in pipes and under ``--json`` redirections it
-stays silent (nothing is written at all).  It reads ``session.live``, which the
-measurements update, and never touches a connection.  Transient: it disappears when the
-run ends, leaving the report.
+stays silent (nothing is written at all).  Transient: it disappears when the wait ends,
+leaving the report.  A scenario's sleeps get a countdown (``sleep``); discover's
+measurements a bar each (``show``), which reads ``session.live`` and never touches a
+connection.
 """
 
 from __future__ import annotations
@@ -56,3 +57,26 @@ async def show(session: Session) -> None:
                     total=live.total,
                 )
             await asyncio.sleep(TICK_S)
+
+
+async def sleep(phase: str, seconds: float) -> None:
+    """A countdown for waits a person would otherwise stare at (the runner's Sleeper)."""
+    if seconds < 1.0 or not wanted():
+        await asyncio.sleep(seconds)
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task(f"{phase}: waiting {seconds:g} s", total=seconds)
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        while (elapsed := loop.time() - start) < seconds:
+            bar.update(task, completed=elapsed)
+            await asyncio.sleep(min(0.1, seconds - elapsed))

@@ -263,3 +263,70 @@ def output_options(f: Any) -> Any:
     for o in reversed(opts):
         f = o(f)
     return f
+
+
+def discover_options(f: Any) -> Any:
+    """The options of ``reusecheck discover`` (the URL argument is the command's own)."""
+    opts = [
+        click.option(
+            "--only",
+            "only",
+            multiple=True,
+            metavar="LIST",
+            help="Measurements to run, comma-separated: idle-timeout, max-requests, h2, tls "
+            "[default: all].",
+        ),
+        click.option(
+            "--samples",
+            type=click.IntRange(min=1, max=64),
+            default=3,
+            show_default=True,
+            help="Idle connections watched at once for the idle timeout.",
+        ),
+        click.option(
+            "--max-wait",
+            type=click.FloatRange(min=0.001),
+            default=120.0,
+            show_default=True,
+            callback=finite,
+            help="Longest wait in seconds for the server to close an idle connection.",
+        ),
+        click.option(
+            "--max-requests",
+            type=click.IntRange(min=1),
+            default=1000,
+            show_default=True,
+            help="Most requests sent on one connection to find the server's limit.",
+        ),
+        click.option(
+            "--rate",
+            type=click.FloatRange(min=0.001),
+            callback=finite,
+            help="Requests per second on that connection [default: unlimited].",
+        ),
+        click.option(
+            "--max-streams",
+            type=click.IntRange(min=1, max=1000),
+            default=256,
+            show_default=True,
+            help="Most HTTP/2 streams opened at once to test the announced limit.",
+        ),
+        HEADERS,
+        JSON,
+        EVENTS,
+        HTTP1,
+        HTTP2,
+        H2C,
+        TIMEOUT,
+        click.option(
+            "--deadline",
+            type=click.FloatRange(min=0.001),
+            callback=finite,
+            help="Bound on the whole run in seconds [default: the longest wait + 60].",
+        ),
+        CACERT,
+        INSECURE,
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f

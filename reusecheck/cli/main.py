@@ -1,4 +1,4 @@
-"""The command line: parse options into a Plan, run it, render, exit with the code.
+"""The click commands: options in, ``reusecheck.commands`` does the work, exit code out.
 
 Kept thin and cheap to import: ``rich``, ``h2``, the pool and the analysis are imported
 inside the commands, so ``reusecheck --help`` starts about as fast as Python itself.
@@ -7,19 +7,24 @@ inside the commands, so ``reusecheck --help`` starts about as fast as Python its
 from __future__ import annotations
 
 import sys
-from typing import Any
+from collections.abc import Callable
+from functools import partial
+from typing import Any, TypeVar
 
 import click
 
 from reusecheck import __version__
-from reusecheck.discover import DiscoverSettings, discover_options
-from reusecheck.options import (
+from reusecheck.cli.options import (
+    discover_options,
     fail_usage,
     finite,
     output_options,
     probe_options,
     readable_file,
 )
+from reusecheck.commands.exits import EXIT_OK, EXIT_USAGE, BadInput
+
+T = TypeVar("T")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -28,24 +33,14 @@ def main() -> None:
     """Show whether HTTP connection reuse really happens against a server."""
 
 
-def _read_targets(path: str) -> list[str]:
-    """One URL per line; blank lines and ``#`` comments (whole-line or trailing) skipped."""
+def _settle(build: Callable[[], T]) -> T:
+    """``build()``, with the commands' ``BadInput`` turned into click's usage error."""
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except IsADirectoryError:
-        raise click.BadParameter(f"{path!r} is a directory", param_hint="'--targets'") from None
-    except (OSError, ValueError) as exc:  # UnicodeDecodeError, or a NUL in the path
-        why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text or not a valid path"
-        raise click.BadParameter(f"cannot read {path!r}: {why}", param_hint="'--targets'") from None
-    urls = []
-    for line in text.splitlines():
-        url = line.split("#", 1)[0].strip() if line.lstrip().startswith("#") else line.strip()
-        if " #" in url:
-            url = url.split(" #", 1)[0].strip()
-        if url:
-            urls.append(url)
-    return urls
+        return build()
+    except BadInput as exc:
+        if exc.option:
+            raise click.BadParameter(exc.message, param_hint=exc.option) from None
+        raise click.UsageError(exc.message) from None
 
 
 @main.command()
@@ -82,19 +77,20 @@ def probe(
 
     Several URLs (or --targets) are probed side by side; the exit code is the worst.
     """
-    from reusecheck.app import ProbeSettings, run_probe, run_probes
+    from reusecheck.commands.probe import run_probe, run_probes
+    from reusecheck.commands.settings import probe_settings, read_targets
 
-    targets = list(urls) + (_read_targets(targets_file) if targets_file else [])
+    targets = list(urls) + (_settle(lambda: read_targets(targets_file)) if targets_file else [])
     if not targets:
-        raise click.UsageError("give a URL to probe (or --targets FILE)")
+        fail_usage("give a URL to probe (or --targets FILE)")
     if len(targets) > 1 and opts["events_path"]:
-        raise click.UsageError("--events takes one target; use --output-dir for several")
-    all_settings = [ProbeSettings.from_cli(url, opts) for url in targets]
+        fail_usage("--events takes one target; use --output-dir for several")
+    all_settings = [_settle(partial(probe_settings, url, opts)) for url in targets]
     if with_discover and len(all_settings) > 1:
-        raise click.UsageError("--discover takes one target")
+        fail_usage("--discover takes one target")
     if len(all_settings) == 1:
-        sys.exit(run_probe(all_settings[0], discover=with_discover))
-    sys.exit(run_probes(all_settings, parallel))
+        sys.exit(_settle(lambda: run_probe(all_settings[0], discover=with_discover)))
+    sys.exit(_settle(lambda: run_probes(all_settings, parallel)))
 
 
 @main.command()
@@ -102,10 +98,11 @@ def probe(
 @output_options
 def demo(**opts: Any) -> None:
     """Start the built-in server on loopback and probe it."""
-    from reusecheck.app import ProbeSettings, run_demo
+    from reusecheck.commands.demo import run_demo
+    from reusecheck.commands.settings import probe_settings
 
-    settings = ProbeSettings.from_cli("http://127.0.0.1:0/", opts)
-    sys.exit(run_demo(settings))
+    settings = _settle(lambda: probe_settings("http://127.0.0.1:0/", opts))
+    sys.exit(_settle(lambda: run_demo(settings)))
 
 
 @main.command()
@@ -150,14 +147,14 @@ def run(scenario: str | None, url: str | None, list_builtins: bool, **opts: Any)
     URL replaces the file's [defaults] url; a built-in needs it.  See docs/scenarios.md
     for the format, and --list for the built-ins.
     """
-    from reusecheck.app import builtin_listing, run_scenario
+    from reusecheck.commands.run import builtin_listing, run_scenario
 
     if list_builtins:
         click.echo(builtin_listing())
-        sys.exit(0)
+        sys.exit(EXIT_OK)
     if scenario is None:
         fail_usage("give a scenario file or builtin:NAME (reusecheck run --list shows them)")
-    sys.exit(run_scenario(scenario, url, opts))
+    sys.exit(_settle(lambda: run_scenario(scenario, url, opts)))
 
 
 @main.command()
@@ -228,7 +225,7 @@ def serve(**opts: Any) -> None:
         serve_forever(config, log=lambda line: click.echo(line, err=True))
     except OSError as exc:
         click.echo(f"reusecheck: cannot listen on {opts['host']}:{opts['port']}: {exc}", err=True)
-        sys.exit(2)
+        sys.exit(EXIT_USAGE)
 
 
 @main.command()
@@ -240,9 +237,11 @@ def discover(url: str, **opts: Any) -> None:
     Each measurement is what the server did, not what it announces: a Keep-Alive hint
     is shown beside the measured value.
     """
-    from reusecheck.discover.command import run_discover
+    from reusecheck.commands.discover import run_discover
+    from reusecheck.commands.settings import discover_settings
 
-    sys.exit(run_discover(DiscoverSettings.from_cli(url, opts)))
+    settings = _settle(lambda: discover_settings(url, opts))
+    sys.exit(_settle(lambda: run_discover(settings)))
 
 
 @main.command()
@@ -259,13 +258,13 @@ def schema() -> None:
 @click.argument("code")
 def explain(code: str) -> None:
     """Print what a finding CODE means and how to fix it."""
-    from reusecheck.analysis.findings import catalogue as findings
+    from reusecheck.analysis.findings import catalogue
 
-    if code not in findings.KNOWN_CODES:
+    if code not in catalogue.KNOWN_CODES:
         click.echo(
             f"reusecheck: unknown finding code {code!r}; known codes: "
-            + ", ".join(sorted(findings.KNOWN_CODES)),
+            + ", ".join(sorted(catalogue.KNOWN_CODES)),
             err=True,
         )
-        sys.exit(2)
-    click.echo(findings.explain(code))
+        sys.exit(EXIT_USAGE)
+    click.echo(catalogue.explain(code))

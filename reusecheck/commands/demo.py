@@ -1,0 +1,37 @@
+"""``reusecheck demo``: the built-in server and the probe on loopback, in one process."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from typing import Final
+
+from reusecheck.analysis import Expectation
+from reusecheck.commands.probe import perform, write_files
+from reusecheck.commands.report import emit
+from reusecheck.commands.settings import ProbeSettings
+
+DEMO_INTRO: Final = (
+    "Demo: the built-in server on {url} closes idle connections after {idle:g} s and "
+    "ends each connection after {maxreq} requests; watch the findings name both."
+)
+
+
+def run_demo(settings: ProbeSettings) -> int:
+    """Serve and probe on loopback; exit 0 unless it broke (it only reports)."""
+    from reusecheck.server import ServerConfig, ServerThread
+
+    config = ServerConfig(idle_timeout=0.5, max_requests=4, keepalive_hint=True)
+    with ServerThread(config) as srv:
+        url = srv.url
+        settings = replace(settings, url=url, expectations=(Expectation("none"),))
+        outcome = asyncio.run(perform(settings.scenario(), settings, describe=False))
+    intro = None if settings.as_json else DEMO_INTRO.format(url=url, idle=0.5, maxreq=4)
+    code = emit(
+        outcome.analysis,
+        as_json=settings.as_json,
+        events_on_stdout=settings.events_path == "-",
+        intro=intro,
+    )
+    failed = write_files([outcome], settings.outputs)
+    return failed if failed is not None else code
