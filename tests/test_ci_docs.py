@@ -20,11 +20,11 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from schema_check import check_report, probe
 
 from reusecheck.cli import main
 from reusecheck.schema import schema_document
 from reusecheck.server import ServerConfig, ServerThread
+from tests.schema_check import check_report, probe
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "ci.md"
 TEXT = DOC.read_text(encoding="utf-8")

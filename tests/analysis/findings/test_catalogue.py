@@ -48,7 +48,7 @@ def test_catalogue_has_exactly_the_design_codes() -> None:
 
 
 def test_design_doc_lists_the_same_codes() -> None:
-    design = Path(__file__).resolve().parents[1] / "docs" / "design.md"
+    design = Path(__file__).resolve().parents[3] / "docs" / "design.md"
     if not design.exists():
         pytest.skip("no docs/design.md")
     section = design.read_text().split("## Findings", 1)[1]

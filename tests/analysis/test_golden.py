@@ -8,11 +8,11 @@ The golden reports change only on purpose: after a deliberate change to the anal
 from __future__ import annotations
 
 import pytest
-from schema_check import check_events, check_report
 
 from reusecheck.analysis import analyze
 from reusecheck.report.json import dumps
 from tests.records import DATA, load, names, report_text
+from tests.schema_check import check_events, check_report
 
 
 def test_every_recorded_run_is_here() -> None:

@@ -16,9 +16,7 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-import builders
 import pytest
-from schema_check import probe, to_events
 
 from reusecheck.analysis import (
     Analysis,
@@ -31,6 +29,8 @@ from reusecheck.analysis import (
 from reusecheck.report.junit import classname, to_junit
 from reusecheck.server import ServerConfig, ServerThread
 from reusecheck.trace.redact import REDACTED
+from tests import builders
+from tests.schema_check import probe, to_events
 
 SUREFIRE_TIME = re.compile(r"(([0-9]{0,3},)*[0-9]{3}|[0-9]{0,3})*(\.[0-9]*)?")
 SUITE_CHILDREN = {"testsuite", "properties", "testcase", "system-out", "system-err"}

@@ -16,10 +16,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import builders
 import pytest
 from jsonschema import Draft202012Validator
-from schema_check import ProbeRun, probe, to_events
 
 from reusecheck import __version__
 from reusecheck.analysis import Analysis, Expectation, RunRecord, analyze
@@ -27,6 +25,8 @@ from reusecheck.report.har import dumps, to_har, to_har_runs
 from reusecheck.server import ServerConfig, ServerThread
 from reusecheck.trace import Event
 from reusecheck.trace.redact import REDACTED
+from tests import builders
+from tests.schema_check import ProbeRun, probe, to_events
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 

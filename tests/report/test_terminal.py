@@ -6,7 +6,13 @@ import io
 import re
 
 import pytest
-from builders import (
+from rich.console import Console
+
+from reusecheck.analysis import Analysis, RunRecord, analyze
+from reusecheck.report.terminal import Report, TimelineView, render
+from reusecheck.report.timeline import layout
+from reusecheck.trace.redact import REDACTED
+from tests.builders import (
     H2Trace,
     Trace,
     alpn_fallback,
@@ -22,12 +28,6 @@ from builders import (
     stale_retry,
     unreachable,
 )
-from rich.console import Console
-
-from reusecheck.analysis import Analysis, RunRecord, analyze
-from reusecheck.report.terminal import Report, TimelineView, render
-from reusecheck.report.timeline import layout
-from reusecheck.trace.redact import REDACTED
 
 
 def show(a: Analysis, width: int = 80) -> list[str]:

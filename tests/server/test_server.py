@@ -525,7 +525,7 @@ def test_server_thread_reports_a_bind_error() -> None:
 
 def test_serve_forever_prints_the_url_and_stops_cleanly_on_sigterm() -> None:
     code = "from reusecheck.server import *; serve_forever(ServerConfig())"
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     proc = subprocess.Popen(
         [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
     )

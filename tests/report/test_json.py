@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 
-from builders import (
+from reusecheck.analysis import RunRecord, analyze
+from reusecheck.report.json import SCHEMA, dumps, to_document
+from reusecheck.trace.redact import REDACTED
+from tests.builders import (
     Trace,
     alpn_fallback,
     connection_close,
@@ -17,10 +20,6 @@ from builders import (
     stale_retry,
     unreachable,
 )
-
-from reusecheck.analysis import RunRecord, analyze
-from reusecheck.report.json import SCHEMA, dumps, to_document
-from reusecheck.trace.redact import REDACTED
 
 # The schema-1 field names (docs/design.md); additions are allowed, these must stay.
 TOP = {"schema", "target", "protocol", "requests", "connections", "server", "findings",

@@ -19,7 +19,7 @@ from reusecheck.cli import main
 from reusecheck.scenarios import BUILTINS
 from reusecheck.server import ServerConfig, ServerThread
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "scenarios.md"
 EXAMPLES = sorted((ROOT / "examples").glob("*.toml"))
 SECRET = "s3cr3t-t0ken"

@@ -12,7 +12,7 @@ from reusecheck.net.errors import RequestError
 from reusecheck.net.tls import TLSOptions
 from reusecheck.pool import PoolOptions
 from reusecheck.server import ServerConfig, TargetServer
-from tests.test_pool import Harness, run
+from tests.pool.test_pool import Harness, run
 
 
 async def with_h2(

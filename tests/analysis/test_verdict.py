@@ -4,7 +4,13 @@ verdict.py, pools.py, detect.py), fed events shaped like the built-in scenarios'
 
 from __future__ import annotations
 
-from builders import (
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reusecheck.analysis import Expectation, analyze
+from reusecheck.analysis.events import EventIndex
+from reusecheck.analysis.pools import pool_scopes
+from tests.builders import (
     H2_URL,
     OTHER_URL,
     URL,
@@ -19,12 +25,6 @@ from builders import (
     pool_churn,
     unread_body,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-from reusecheck.analysis import Expectation, analyze
-from reusecheck.analysis.events import EventIndex
-from reusecheck.analysis.pools import pool_scopes
 
 # --- pool keys: a connection serves its own scheme://host:port only ----------------------
 

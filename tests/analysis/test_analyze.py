@@ -3,7 +3,24 @@
 from __future__ import annotations
 
 import pytest
-from builders import (
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reusecheck.analysis import (
+    EXIT_EXPECTATION_FAILED,
+    EXIT_OK,
+    EXIT_UNREACHABLE,
+    Expectation,
+    GoAway,
+    H2Connection,
+    KeepAliveHint,
+    RunError,
+    RunRecord,
+    analyze,
+    exit_code,
+    parse_keep_alive,
+)
+from tests.builders import (
     STEP,
     URL,
     H2Trace,
@@ -26,23 +43,6 @@ from builders import (
     stale_retry,
     unreachable,
     unread_body,
-)
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-from reusecheck.analysis import (
-    EXIT_EXPECTATION_FAILED,
-    EXIT_OK,
-    EXIT_UNREACHABLE,
-    Expectation,
-    GoAway,
-    H2Connection,
-    KeepAliveHint,
-    RunError,
-    RunRecord,
-    analyze,
-    exit_code,
-    parse_keep_alive,
 )
 
 # --- the brief's scenarios ------------------------------------------------------------------

@@ -15,10 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import builders
 import pytest
 from jsonschema import Draft202012Validator
-from schema_check import ProbeRun, check_report, event_validator, probe, report_validator
 
 from reusecheck.analysis import analyze
 from reusecheck.analysis.findings import catalogue as findings
@@ -35,8 +33,10 @@ from reusecheck.schema.events import _event_specs
 from reusecheck.server import ServerConfig, ServerThread
 from reusecheck.trace import EVENT_NAMES
 from reusecheck.trace.vocab import ERROR_KINDS
+from tests import builders
+from tests.schema_check import ProbeRun, check_report, event_validator, probe, report_validator
 
-DESIGN = Path(__file__).resolve().parent.parent / "docs" / "design.md"
+DESIGN = Path(__file__).resolve().parents[2] / "docs" / "design.md"
 FAST = ("--idle", "0")
 SECRET = ("-H", "Authorization: Bearer s3cr3t", "-H", "Cookie: id=c00kie")
 ONE_REQUEST = ("--requests", "1", "--concurrency", "0", *FAST)
