@@ -44,8 +44,8 @@ class PoolScopes:
     def of_conn(self, conn: int | None) -> Scope:
         return self.conns.get(conn, _NOWHERE) if conn is not None else _NOWHERE
 
-    def of_request(self, request: int) -> Scope:
-        return self.requests.get(request, _NOWHERE)
+    def of_request(self, index: int) -> Scope:
+        return self.requests.get(index, _NOWHERE)
 
     @property
     def epochs(self) -> int:

@@ -71,7 +71,6 @@ class Channel(asyncio.BufferedProtocol):
         self._paused = False
         self.eof = False
         self.lost = False
-        self.lost_exc: BaseException | None = None
 
     # -- attaching ---------------------------------------------------------------
 
@@ -122,7 +121,6 @@ class Channel(asyncio.BufferedProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
-        self.lost_exc = exc
         if self._handshake is not None and not self._handshake.done():
             self._handshake.set_exception(
                 exc or ConnectionResetError("connection closed during the TLS handshake")

@@ -166,7 +166,7 @@ class HTTP1Connection(PooledConnection):
 
     # -- a request/response cycle --------------------------------------------------
 
-    async def send(self, req: Request, request: int, close: bool = False) -> Response:
+    async def send(self, req: Request, index: int, close: bool = False) -> Response:
         """Write the request and read up to the response headers.
 
         ``close`` asks the server to end the connection after this response, as Go's
@@ -184,15 +184,15 @@ class HTTP1Connection(PooledConnection):
             data += h.send(_END)
         except h11.LocalProtocolError as exc:
             raise RequestError("protocol", f"cannot send this request: {exc}") from None
-        self._first_byte_for = request
+        self._first_byte_for = index
         try:
             self.channel.write(data)
         except OSError as exc:
             raise RequestError(
                 "server-closed", f"write failed: {exc}", before_response=True
             ) from None
-        tracer.emit("wrote_headers", request, self.id, headers=req.header_pairs)
-        tracer.emit("wrote_request", request, self.id, bytes=len(data))
+        tracer.emit("wrote_headers", index, self.id, headers=req.header_pairs)
+        tracer.emit("wrote_request", index, self.id, bytes=len(data))
         if req.body and len(req.body) > 65536:
             await self.channel.drain()
         timeout = self.timeouts.first_byte
@@ -242,7 +242,7 @@ class HTTP1Connection(PooledConnection):
         http_version = ev.http_version.decode()
         tracer.emit(
             "response_headers",
-            request,
+            index,
             self.id,
             status=ev.status_code,
             http_version=http_version,
@@ -250,7 +250,7 @@ class HTTP1Connection(PooledConnection):
             keep_alive=ka_hdr.decode("latin-1") if ka_hdr is not None else None,
             headers=pairs,
         )
-        return Response(self, request, ev.status_code, http_version, resp_headers, conn_hdr)
+        return Response(self, index, ev.status_code, http_version, resp_headers, conn_hdr)
 
     def _protocol_error(self, exc: h11.RemoteProtocolError) -> RequestError:
         if self.remote_closed and "peer closed" in str(exc).lower():

@@ -64,11 +64,11 @@ _SETTING_NAMES = {
 
 
 class _Stream:
-    __slots__ = ("deadline", "ended", "error", "headers", "id", "request", "unread", "waiter")
+    __slots__ = ("deadline", "ended", "error", "headers", "id", "index", "unread", "waiter")
 
-    def __init__(self, stream_id: int, request: int) -> None:
+    def __init__(self, stream_id: int, index: int) -> None:
         self.id = stream_id
-        self.request = request
+        self.index = index
         self.headers: list[tuple[bytes, bytes]] | None = None
         self.unread = 0
         self.ended = False
@@ -276,7 +276,7 @@ class HTTP2Connection(PooledConnection):
         elif t is h2.events.ResponseReceived:
             s = self._streams.get(ev.stream_id)
             if s is not None:
-                self.tracer.emit("got_first_byte", s.request, self.id, stream_id=s.id)
+                self.tracer.emit("got_first_byte", s.index, self.id, stream_id=s.id)
                 s.headers = ev.headers
                 s.wake()
         elif t is h2.events.StreamEnded:
@@ -328,7 +328,7 @@ class HTTP2Connection(PooledConnection):
             return  # a repeated GOAWAY may only lower last_stream_id (RFC 9113 6.8)
         self.goaway = (name, last)
         self._drain()
-        unprocessed = [s.request for sid, s in self._streams.items() if sid > last]
+        unprocessed = [s.index for sid, s in self._streams.items() if sid > last]
         extra = data.decode("utf-8", "replace") if data else None
         self.tracer.emit(
             "h2_goaway",
@@ -378,7 +378,7 @@ class HTTP2Connection(PooledConnection):
 
     # -- a stream ------------------------------------------------------------------
 
-    async def send(self, req: Request, request: int, close: bool = False) -> Response:
+    async def send(self, req: Request, index: int, close: bool = False) -> Response:
         """Open a stream, send the request, wait for the response headers."""
         h = self._h2
         headers = _request_headers(req, self.key.scheme)
@@ -389,16 +389,16 @@ class HTTP2Connection(PooledConnection):
             raise RequestError("protocol", f"cannot open a stream: {exc}") from None
         self.requests += 1
         self.last_active = self.tracer.now()
-        stream = _Stream(sid, request)
+        stream = _Stream(sid, index)
         self._streams[sid] = stream
         if req.body:
             self._flush()
         else:
             self._flush_soon()
-        self.tracer.emit("wrote_headers", request, self.id, stream_id=sid, headers=req.header_pairs)
+        self.tracer.emit("wrote_headers", index, self.id, stream_id=sid, headers=req.header_pairs)
         if req.body:
             await self._send_body(stream, req.body)
-        self.tracer.emit("wrote_request", request, self.id, bytes=len(req.body or b""))
+        self.tracer.emit("wrote_request", index, self.id, bytes=len(req.body or b""))
         timeout = self.timeouts.first_byte
         while stream.headers is None:
             if stream.error is not None:
@@ -422,7 +422,7 @@ class HTTP2Connection(PooledConnection):
             self._last_headers, self._last_parsed = hdrs, (status, pairs)
         self.tracer.emit(
             "response_headers",
-            request,
+            index,
             self.id,
             status=status,
             http_version="2",
@@ -430,7 +430,7 @@ class HTTP2Connection(PooledConnection):
             keep_alive=None,
             headers=pairs,
         )
-        return Response(self, request, status, "2", hdrs, None, sid)
+        return Response(self, index, status, "2", hdrs, None, sid)
 
     async def _send_body(self, stream: _Stream, body: bytes) -> None:
         h = self._h2

@@ -7,7 +7,6 @@ measured latency.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -109,7 +108,3 @@ class Request:
         if self.method in _REPLAYABLE:
             return True
         return any(n.lower() in ("idempotency-key", "x-idempotency-key") for n, _ in self.headers)
-
-
-def finite_positive(value: float) -> bool:
-    return not math.isnan(value) and not math.isinf(value) and value > 0

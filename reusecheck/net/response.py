@@ -31,9 +31,9 @@ class Response:
         "connection_header",
         "headers",
         "http_version",
+        "index",
         "on_done",
         "reading",
-        "request",
         "retried",
         "reused",
         "status",
@@ -43,7 +43,7 @@ class Response:
     def __init__(
         self,
         conn: Any,
-        request: int,
+        index: int,
         status: int,
         http_version: str,
         headers: Any,
@@ -51,7 +51,7 @@ class Response:
         stream_id: int | None = None,
     ) -> None:
         self.conn = conn
-        self.request = request
+        self.index = index
         self.status = status
         self.http_version = http_version
         self.headers = headers
@@ -74,7 +74,7 @@ class Response:
         except RequestError as exc:
             conn.tracer.emit(
                 "body_done",
-                self.request,
+                self.index,
                 conn.id,
                 bytes=self.bytes_read,
                 complete=False,
@@ -85,9 +85,7 @@ class Response:
         self.bytes_read += n
         if complete:
             self.complete = True
-            conn.tracer.emit(
-                "body_done", self.request, conn.id, bytes=self.bytes_read, complete=True
-            )
+            conn.tracer.emit("body_done", self.index, conn.id, bytes=self.bytes_read, complete=True)
             self._done(None)
         return n
 
@@ -96,7 +94,7 @@ class Response:
         if self.complete or self.on_done is None:
             return
         self.conn.tracer.emit(
-            "body_done", self.request, self.conn.id, bytes=self.bytes_read, complete=False
+            "body_done", self.index, self.conn.id, bytes=self.bytes_read, complete=False
         )
         self._done(RequestError("cancelled", "response body not read to the end"))
 

@@ -76,7 +76,7 @@ class Lifecycle:
         conn: Conn = resp.conn
         if error is None:
             self.sessions.after_response(conn)
-        index = resp.request
+        index = resp.index
         self.pending.pop(index, None)
         if isinstance(conn, HTTP2Connection):
             self._stream_done(conn, resp, error)
@@ -114,19 +114,19 @@ class Lifecycle:
     ) -> None:
         """A stream ended; the connection stays unless it is going away or gone."""
         if error is not None and error.kind not in ("cancelled", "stream-reset"):
-            self.failed(conn, resp.request, error, stream_id=resp.stream_id)
+            self.failed(conn, resp.index, error, stream_id=resp.stream_id)
             return
         reason = conn.finish_stream(resp, error is None)
         self.tracer.emit(
             "put_idle",
-            resp.request,
+            resp.index,
             conn.id,
             ok=reason is None and conn.is_usable(),
             reason=reason,
             streams_active=conn.active,
         )
         if reason is not None:
-            self.close(conn, resp.request, "server", reason)
+            self.close(conn, resp.index, "server", reason)
             return
         self.shared.slot_freed(conn.key)
         if conn.active == 0:
@@ -299,6 +299,6 @@ class Lifecycle:
         for conn in list(self.open.values()):
             resp = pinned.get(conn.id)
             if resp is not None:
-                self.refuse_put(conn, resp.request, "client", "body-not-drained")
+                self.refuse_put(conn, resp.index, "client", "body-not-drained")
             else:
                 self.close(conn, None, "client", "end-of-run")

@@ -8,6 +8,7 @@ from dataclasses import replace
 from reusecheck.analysis.events import EventIndex, as_float, get
 from reusecheck.analysis.limits.model import (
     MaxRequestsResult,
+    Signal,
     Status,
     Trail,
 )
@@ -15,7 +16,7 @@ from reusecheck.analysis.requests import connection_tokens, parse_error, parse_k
 from reusecheck.analysis.server import CLOSE_AFTER_RESPONSE_S
 
 
-def _signal(index: EventIndex, conn: int, last: dict[str, object]) -> tuple[str | None, float]:
+def _signal(index: EventIndex, conn: int, last: dict[str, object]) -> tuple[Signal | None, float]:
     """How the server ended ``conn`` (None: it did not), and the idle time of an idle close."""
     closed = index.conn_event(conn, "conn_closed", last=True)
     idle = index.conn_event(conn, "idle_closed")

@@ -16,22 +16,18 @@ Every result has a ``status`` from one vocabulary:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Any, Literal
 
 from reusecheck.analysis.findings.catalogue import Finding
 from reusecheck.analysis.model import H2Connection, KeepAliveHint, RunError, ServerFacts
 
 Status = Literal["measured", "at-least", "no-keepalive", "not-applicable", "failed"]
-STATUSES: Final = ("measured", "at-least", "no-keepalive", "not-applicable", "failed")
 
-# How the server ended the counted connection (MaxRequestsResult.signal).
-SIGNALS: Final = (
-    "connection-close-header",  # 'Connection: close' on the last response
-    "http10",  # an HTTP/1.0 response without keep-alive
-    "goaway",  # HTTP/2 GOAWAY
-    "silent-close",  # EOF or RST right after the last response, nothing said
-    "idle-timeout",  # closed while idle between paced requests: not a request limit
-)
+# How the server ended the counted connection (MaxRequestsResult.signal):
+# 'Connection: close' on the last response; an HTTP/1.0 response without keep-alive;
+# an HTTP/2 GOAWAY; EOF or RST right after the last response, nothing said; closed while
+# idle between paced requests (not a request limit).
+Signal = Literal["connection-close-header", "http10", "goaway", "silent-close", "idle-timeout"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +69,7 @@ class MaxRequestsResult:
     conn_id: int | None = None
     count: int | None = None  # status measured: requests answered before the server ended it
     at_least: int | None = None  # status at-least: answered without the server ending it
-    signal: str | None = None  # one of SIGNALS
+    signal: Signal | None = None
     requests_sent: int = 0
     duration_s: float | None = None
     idle_before_close_s: float | None = None  # signal idle-timeout: how long it sat idle
