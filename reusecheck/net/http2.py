@@ -23,44 +23,21 @@ import h2.errors
 import h2.events
 import h2.exceptions
 import h2.settings
-from hpack import HeaderTuple, NeverIndexedHeaderTuple
 
 from reusecheck.net.conn import ConnState, PooledConnection
 from reusecheck.net.dial import ConnectionKey, Dialed, Timeouts
 from reusecheck.net.errors import RequestError
+from reusecheck.net.h2wire import SETTING_NAMES, FrameSplitter, code_name, request_headers
 from reusecheck.net.request import Request
 from reusecheck.net.response import Response
 from reusecheck.trace import Tracer
 from reusecheck.trace.vocab import CloseReason, ErrorKind
 
-_GOAWAY = 0x7  # frame type (RFC 9113 6.8)
 STREAM_WINDOW = 4 * 1024 * 1024
 CONNECTION_WINDOW = 1 << 30
 # Assumed until the server's SETTINGS arrive (RFC 9113 6.5.2 recommends >= 100; Go
 # starts from 100 too).
 INITIAL_MAX_STREAMS = 100
-# Hop-by-hop headers are forbidden in HTTP/2 (RFC 9113 8.2.2).
-_DROP = frozenset(
-    {
-        b"host",
-        b"connection",
-        b"keep-alive",
-        b"proxy-connection",
-        b"transfer-encoding",
-        b"upgrade",
-        b"te",
-    }
-)
-# Kept out of HPACK's dynamic table, as h2's own outbound normalisation does (Firefox's
-# and nghttp2's rule); done here because that normalisation is turned off (see below).
-_SECRET = frozenset({b"authorization", b"proxy-authorization"})
-_SETTING_NAMES = {
-    h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: "max_concurrent_streams",
-    h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: "initial_window_size",
-    h2.settings.SettingCodes.MAX_FRAME_SIZE: "max_frame_size",
-    h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: "max_header_list_size",
-    h2.settings.SettingCodes.HEADER_TABLE_SIZE: "header_table_size",
-}
 
 
 class _Stream:
@@ -82,13 +59,6 @@ class _Stream:
             w.set_result(True)
 
 
-def _code_name(code: Any) -> str:
-    try:
-        return h2.errors.ErrorCodes(code).name
-    except ValueError:
-        return f"0x{int(code):x}"
-
-
 class HTTP2Connection(PooledConnection):
     protocol = "h2"
     multiplexed = True
@@ -102,8 +72,7 @@ class HTTP2Connection(PooledConnection):
         self.max_streams = INITIAL_MAX_STREAMS
         self.on_stream_slot: Callable[[Any], None] | None = None
         self._streams: dict[int, _Stream] = {}
-        self._hold = b""  # an incomplete frame header or GOAWAY frame
-        self._skip = 0  # bytes of the current (non-GOAWAY) frame still to pass to h2
+        self._frames = FrameSplitter()
         self._window_waiters: list[asyncio.Future[bool]] = []
         # Outbound headers are built (lower-cased, hop-by-hop dropped, secrets
         # never-indexed) once per Request by _request_headers, so h2's per-send
@@ -163,40 +132,8 @@ class HTTP2Connection(PooledConnection):
     # -- Receiver ------------------------------------------------------------------
 
     def on_data(self, data: bytes) -> None:
-        """Feed h2 everything but GOAWAY frames, which are handled here.
-
-        h2 moves to CLOSED on receiving GOAWAY and then rejects the frames of streams
-        the server is still finishing (python-hyper/h2#1181), yet a graceful GOAWAY, as
-        nginx sends at keepalive_requests, comes *before* those responses.  So frame
-        boundaries are tracked here (9-byte headers, cheap) and GOAWAY is taken out.
-        """
-        if self._hold:
-            data = self._hold + data
-            self._hold = b""
-        n = len(data)
-        pos = start = 0
-        if self._skip:
-            pos = min(self._skip, n)
-            self._skip -= pos
-        while pos < n:
-            if n - pos < 9:
-                break
-            end = pos + 9 + ((data[pos] << 16) | (data[pos + 1] << 8) | data[pos + 2])
-            if data[pos + 3] == _GOAWAY:
-                if end > n:
-                    break
-                if not self._feed(data[start:pos]):
-                    return
-                self._goaway_frame(data[pos + 9 : end])
-                start = pos = end
-                continue
-            if end > n:
-                self._skip = end - n
-                pos = n
-                break
-            pos = end
-        self._hold = data[pos:] if pos < n else b""
-        self._feed(data[start:pos])
+        """Feed h2 everything but GOAWAY frames, which are handled here (``h2wire``)."""
+        self._frames.feed(data, self._feed, self._goaway_frame)
         self._flush_soon()
 
     def _feed(self, data: bytes) -> bool:
@@ -297,7 +234,7 @@ class HTTP2Connection(PooledConnection):
         s = self._streams.get(ev.stream_id)
         if s is None or s.ended:
             return
-        name = _code_name(ev.error_code)
+        name = code_name(ev.error_code)
         refused = ev.error_code == h2.errors.ErrorCodes.REFUSED_STREAM
         s.error = RequestError(
             "stream-reset",
@@ -309,9 +246,9 @@ class HTTP2Connection(PooledConnection):
         self._wake_windows()
 
     def _settings(self, ev: Any) -> None:
-        fields: dict[str, int | None] = dict.fromkeys(_SETTING_NAMES.values())
+        fields: dict[str, int | None] = dict.fromkeys(SETTING_NAMES.values())
         remote = self._h2.remote_settings
-        for code, name in _SETTING_NAMES.items():
+        for code, name in SETTING_NAMES.items():
             fields[name] = remote.get(code) if code in remote else None
         changed = ev.changed_settings.get(h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS)
         if changed is not None:
@@ -322,7 +259,7 @@ class HTTP2Connection(PooledConnection):
             self.on_stream_slot(self)
 
     def _goaway(self, error_code: int, last_stream_id: int | None, data: bytes | None) -> None:
-        name = _code_name(error_code)
+        name = code_name(error_code)
         last = int(last_stream_id or 0)
         if self.goaway is not None and self.goaway[1] <= last:
             return  # a repeated GOAWAY may only lower last_stream_id (RFC 9113 6.8)
@@ -381,7 +318,7 @@ class HTTP2Connection(PooledConnection):
     async def send(self, req: Request, index: int, close: bool = False) -> Response:
         """Open a stream, send the request, wait for the response headers."""
         h = self._h2
-        headers = _request_headers(req, self.key.scheme)
+        headers = request_headers(req, self.key.scheme)
         try:
             sid = h.get_next_available_stream_id()
             h.send_headers(sid, headers, end_stream=not req.body)
@@ -540,32 +477,6 @@ class HTTP2Connection(PooledConnection):
     def drop_stream(self, resp_stream_id: int | None) -> None:
         if resp_stream_id is not None:
             self._streams.pop(resp_stream_id, None)
-
-
-def _request_headers(req: Request, scheme: str) -> list[HeaderTuple]:
-    """The request's HTTP/2 header block, built once per Request and reused.
-
-    What h2's outbound normalisation would do per send: names lower-cased, hop-by-hop
-    headers dropped (RFC 9113 8.2.2), Authorization and short Cookie values made
-    never-indexed (RFC 7541 7.1.3).
-    """
-    key = ("h2", scheme)
-    cached = req.wire_cache.get(key)
-    if cached is None:
-        headers = [
-            HeaderTuple(b":method", req.method.encode()),
-            HeaderTuple(b":authority", req.host.encode("idna")),
-            HeaderTuple(b":scheme", scheme.encode()),
-            HeaderTuple(b":path", req.target.encode()),
-        ]
-        for n, v in req.wire_headers:
-            name = n.lower()
-            if name in _DROP:
-                continue
-            secret = name in _SECRET or (name == b"cookie" and len(v) < 20)
-            headers.append((NeverIndexedHeaderTuple if secret else HeaderTuple)(name, v))
-        cached = req.wire_cache[key] = headers
-    return cached  # type: ignore[return-value]
 
 
 def _expire(fut: asyncio.Future[bool]) -> None:
