@@ -24,15 +24,11 @@ from reusecheck.analysis.limits.model import (
     MaxRequestsResult,
     TlsResult,
 )
-from reusecheck.analysis.text import said, seconds
+from reusecheck.analysis.text import ms, plural, said, seconds
 from reusecheck.trace.redact import redact_url
 
 SEVERITY_STYLE: Final = {"error": "bold red", "warning": "bold yellow", "info": "bold cyan"}
 NOT_MEASURED: Final = "dim"
-
-
-def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value * 1000:.1f} ms"
 
 
 def _s(value: float) -> str:
@@ -64,7 +60,7 @@ def idle_text(r: IdleTimeoutResult) -> Text:
         text = Text(_s(r.median_s), style="bold")
         n = len(closed)
         text.append(
-            f"  median of {n} idle connection{'s' if n != 1 else ''}"
+            f"  median of {plural(n, 'idle connection')}"
             + (f" ({r.min_s or 0:.3f}-{_s(r.max_s or 0)})" if n > 1 else "")
             + f", closed by {', '.join(reasons)}"
         )
@@ -149,7 +145,7 @@ def h2_text(r: H2Result) -> Text:
     if r.goaway:
         text.append(
             f"\nGOAWAY ({r.goaway}) cut the burst short: {r.answered} answered on "
-            f"{r.connections} connection{'s' if r.connections != 1 else ''}"
+            f"{plural(r.connections, 'connection')}"
             + (f", {r.failed} not processed" if r.failed else "")
         )
     elif r.failed:
@@ -164,9 +160,9 @@ def tls_text(r: TlsResult) -> Text:
         return _failed(r.status, r.error)
     resumed = r.resumed is True
     text = Text(f"resumption {'yes' if resumed else 'no'}", style="bold" if resumed else "bold red")
-    text.append(f" ({r.version or 'TLS'})  full handshake {_ms(r.full_handshake_s)}")
+    text.append(f" ({r.version or 'TLS'})  full handshake {ms(r.full_handshake_s)}")
     if resumed:
-        text.append(f", resumed {_ms(r.resumed_handshake_s)}")
+        text.append(f", resumed {ms(r.resumed_handshake_s)}")
     n = sum(1 for h in r.handshakes if h.offered)
     took = sum(1 for h in r.handshakes if h.offered and h.resumed)
     text.append(f"\n{took} of {n} offered sessions resumed", style="dim")

@@ -18,7 +18,7 @@ from rich.text import Text
 
 from reusecheck.analysis.findings.catalogue import Finding
 from reusecheck.analysis.model import Analysis, ConnectionRow, ServerFacts
-from reusecheck.analysis.text import seconds
+from reusecheck.analysis.text import plural, seconds
 from reusecheck.report.tables import connections_table, requests_table
 from reusecheck.report.timeline import LEGEND, Cell, glyph, layout
 from reusecheck.trace.redact import redact_url
@@ -214,10 +214,7 @@ def verdict_line(analysis: Analysis) -> Text:
     line.append("OK" if v.ok else "FAIL", style="bold green" if v.ok else "bold red")
     line.append(" · reuse ")
     line.append(v.reuse, style=REUSE_STYLE[v.reuse])
-    line.append(
-        f" · {s.reused}/{s.requests} reused · {s.connections_opened} "
-        f"connection{'s' if s.connections_opened != 1 else ''}"
-    )
+    line.append(f" · {s.reused}/{s.requests} reused · {plural(s.connections_opened, 'connection')}")
     return line
 
 

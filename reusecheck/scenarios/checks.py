@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Final
 
 from reusecheck.analysis import Analysis, ExpectationResult, RequestRow
+from reusecheck.analysis.text import plural
 from reusecheck.scenarios.model import Check
 
 # The keys an expect block may hold besides ``step``, in the order they are reported.
@@ -35,10 +36,6 @@ _WHAT = {
     "retried": "retried",
     "failed": "failed",
 }
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,12 +66,12 @@ class StepExpect:
         if self.key == "new_connections":
             want = int(self.value)
             new = sum(1 for r in served if not r.reused)
-            said = f"{_plural(new, 'new connection')} for {_plural(n, 'request')}"
+            said = f"{plural(new, 'new connection')} for {plural(n, 'request')}"
             return self._judge(new == want, said, f"expected {want}")
         if self.key == "max_connections":
             most = int(self.value)
             used = len({r.conn_id for r in served})
-            said = f"{_plural(n, 'request')} on {_plural(used, 'connection')}"
+            said = f"{plural(n, 'request')} on {plural(used, 'connection')}"
             if used <= most:
                 return self._result(True, f"{said} (at most {most})", most)
             return self._result(False, f"{said}, expected at most {most}", most)
@@ -82,19 +79,17 @@ class StepExpect:
             want_p = str(self.value)
             other = sorted({r.protocol or "none" for r in rows} - {want_p})
             if not other:
-                return self._result(True, f"all {_plural(n, 'request')} used {want_p}")
+                return self._result(True, f"all {plural(n, 'request')} used {want_p}")
             used_p = ", ".join(other)
             k = sum(1 for r in rows if r.protocol != want_p)
-            return self._result(
-                False, f"{k} of {_plural(n, 'request')} used {used_p}, not {want_p}"
-            )
+            return self._result(False, f"{k} of {plural(n, 'request')} used {used_p}, not {want_p}")
         # reuse_ratio_min
         least = float(self.value)
         ratio = sum(1 for r in rows if r.reused) / n
         ok = ratio >= least
         return self._result(
             ok,
-            f"reuse ratio {ratio:.2f} {'>=' if ok else '<'} {least:g} over {_plural(n, 'request')}",
+            f"reuse ratio {ratio:.2f} {'>=' if ok else '<'} {least:g} over {plural(n, 'request')}",
             least,
         )
 
@@ -106,7 +101,7 @@ class StepExpect:
             k = sum(1 for r in rows if r.retried)
         else:
             k = sum(1 for r in rows if r.error is not None)
-        said = f"{k} of {_plural(n, 'request')} {_WHAT[self.key]}"
+        said = f"{k} of {plural(n, 'request')} {_WHAT[self.key]}"
         if self.value is True:
             return self._judge(k == n, said, "expected all")
         if self.value is False:

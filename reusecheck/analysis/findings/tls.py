@@ -9,6 +9,7 @@ from reusecheck.analysis.events import as_float
 from reusecheck.analysis.findings import catalogue as cat
 from reusecheck.analysis.findings.catalogue import Finding
 from reusecheck.analysis.limits.model import TlsHandshake
+from reusecheck.analysis.text import plural
 
 
 def tls_no_resumption(shakes: Sequence[TlsHandshake]) -> Finding | None:
@@ -22,7 +23,7 @@ def tls_no_resumption(shakes: Sequence[TlsHandshake]) -> Finding | None:
     version = next((h.version for h in shakes if h.version), None)
     n = len(offered)
     message = (
-        f"server resumed none of {n} TLS session{'s' if n != 1 else ''} offered on new "
+        f"server resumed none of {plural(n, 'TLS session')} offered on new "
         f"connections ({version or 'TLS'}){avg}"
     )
     return cat.finding(
