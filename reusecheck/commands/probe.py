@@ -20,11 +20,10 @@ from reusecheck.commands.report import emit, error_line
 from reusecheck.commands.settings import ProbeSettings
 from reusecheck.commands.sinks import events_file
 from reusecheck.scenarios import apply_checks
+from reusecheck.scenarios.deadline import INTERRUPTED, absorb_interrupt
 from reusecheck.scenarios.model import Scenario
 from reusecheck.scenarios.runner import Runner, plain_sleep
 from reusecheck.trace import FanOut, Recorder, Sink, Tracer
-
-INTERRUPTED = RunError("cancelled", "interrupted: the report holds what was measured until then")
 
 
 def check_ceiling(scenario: Scenario, settings: ProbeSettings) -> None:
@@ -70,10 +69,9 @@ async def perform(
         try:
             error = await runner.run(settings.deadline)
         except asyncio.CancelledError:
-            task = asyncio.current_task()
-            if task is None or task.uncancel() > 0:
+            if not absorb_interrupt():
                 raise
-            error = INTERRUPTED
+            error = RunError("cancelled", INTERRUPTED)
     options: dict[str, Any] = scenario.plan.pool.to_record()
     if describe:
         options["scenario"] = {"name": scenario.name, "source": scenario.source}

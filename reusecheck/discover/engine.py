@@ -26,7 +26,7 @@ from reusecheck.analysis.model import RunError
 from reusecheck.discover import h2limits, idle_timeout, max_requests, tls_resume
 from reusecheck.discover.session import EventWatch, Session, Unreachable
 from reusecheck.discover.settings import DiscoverSettings
-from reusecheck.scenarios.deadline import Deadline
+from reusecheck.scenarios.deadline import INTERRUPTED, Deadline, absorb_interrupt
 from reusecheck.trace import Event, FanOut, Recorder, Sink, Tracer
 
 Driver = Callable[[Session, Trail], Awaitable[None]]
@@ -92,6 +92,10 @@ async def measure(
             await asyncio.gather(*tasks)
     except TimeoutError:
         error = RunError("deadline", limit.message)
+    except asyncio.CancelledError:
+        if not absorb_interrupt():
+            raise
+        error = RunError("cancelled", INTERRUPTED)
     finally:
         for task in tasks:
             task.cancel()

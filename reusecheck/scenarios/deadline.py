@@ -12,8 +12,20 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Final
 
 from reusecheck.trace.vocab import ErrorKind
+
+# What a run cut short from outside says (its error kind is ``cancelled``).
+INTERRUPTED: Final = "interrupted: the report holds what was measured until then"
+
+
+def absorb_interrupt() -> bool:
+    """In an ``except CancelledError``: True when the cancel came from outside (Ctrl-C,
+    SIGTERM) and this task may end normally with what it measured; False when another
+    cancel is still pending and the task must go on cancelling."""
+    task = asyncio.current_task()
+    return task is not None and task.uncancel() == 0
 
 
 @dataclass(slots=True)

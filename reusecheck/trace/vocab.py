@@ -3,7 +3,7 @@
 The ``Literal`` types let mypy check every emitting call (a misspelt close reason is a
 type error, not a silent new word in the JSON); the tuples are what the schema, the
 analysis and the tests read.  docs/design.md ("Event fields", "JSON report") lists the
-same words: tests/trace/test_vocab.py keeps the two in step.
+same words: tests/schema/test_schema.py keeps the two in step.
 """
 
 from __future__ import annotations
