@@ -66,6 +66,8 @@ class HTTP1Connection(PooledConnection):
     ) -> None:
         super().__init__(conn_id, key, dialed, tracer, timeouts)
         self.idle_since = 0.0  # when the pool last put it idle
+        self.sent_close = False  # the last request said Connection: close (ours)
+        self._method = b"GET"  # of the request in flight (HEAD has no response body)
         self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEADER_BYTES)
         self._waiter: asyncio.Future[bool] | None = None
         self._deadline = 0.0  # of the current wait (see PooledConnection._arm_timer)
@@ -174,6 +176,8 @@ class HTTP1Connection(PooledConnection):
         """
         self.state = ConnState.ACTIVE
         self.requests += 1
+        self.sent_close = close
+        self._method = req.method.encode("ascii", "replace")
         self._cycle_bytes = 0
         h = self._h11
         tracer = self.tracer
@@ -268,8 +272,9 @@ class HTTP1Connection(PooledConnection):
         detail = re.sub(r"bytearray\(b(['\"])(.*?)\1\)", r"'\2'", str(exc))
         return RequestError("protocol", f"malformed response: {detail}")
 
-    async def read_body(self, resp: Response, limit: int | None) -> tuple[int, bool]:
-        """Read the body (up to ``limit`` bytes); returns (bytes read, whole body read)."""
+    async def read_body(self, resp: Response, limit: int | None) -> bool:
+        """Read the body (up to ``limit`` more bytes, counted in ``resp.bytes_read`` as
+        they arrive); returns whether the whole body was read."""
         h = self._h11
         n = 0
         while True:
@@ -281,9 +286,11 @@ class HTTP1Connection(PooledConnection):
                 await self._wait(self.timeouts.body, "body-timeout", "body bytes")
                 continue
             if type(ev) is h11.Data:
-                n += len(ev.data)
+                size = len(ev.data)
+                n += size
+                resp.bytes_read += size
                 if limit is not None and n >= limit:
-                    return n, False
+                    return False
             elif type(ev) is h11.EndOfMessage:
                 extra = len(h.trailing_data[0])
                 if extra:
@@ -293,10 +300,11 @@ class HTTP1Connection(PooledConnection):
                         f"server sent {extra} bytes after the end of the response "
                         "(more body than its Content-Length?)",
                     )
-                return n, True
+                return True
             else:
                 raise RequestError(
-                    "server-closed", f"server closed the connection after {n} body bytes"
+                    "server-closed",
+                    f"server closed the connection after {resp.bytes_read} body bytes",
                 )
 
     def finish_cycle(self) -> CloseReason | None:
@@ -315,7 +323,8 @@ class HTTP1Connection(PooledConnection):
             return None
         conn_tokens = header_tokens(_get(resp.headers, b"connection")) if resp else set()
         if resp is not None and resp.http_version == b"1.0":
-            if b"keep-alive" in conn_tokens and _delimited(resp) and not self.remote_closed:
+            bounded = _delimited(resp) or _bodiless(resp.status_code, self._method)
+            if b"keep-alive" in conn_tokens and bounded and not self.remote_closed:
                 # Go's shouldClose keeps an HTTP/1.0 keep-alive connection; h11 never
                 # does, so continue on a fresh parser with whatever bytes are left.
                 leftover = h.trailing_data[0]
@@ -324,7 +333,8 @@ class HTTP1Connection(PooledConnection):
                     self._h11.receive_data(leftover)
                 return None
             return "http10"
-        if b"close" in conn_tokens:
+        if b"close" in conn_tokens or (self.sent_close and not self.remote_closed):
+            # The server said close, or we did and h11 will not reuse it (MUST_CLOSE).
             return "connection-close-header"
         if self.remote_closed:
             return self.remote_closed
@@ -358,6 +368,13 @@ def _get(headers: Any, name: bytes) -> bytes | None:
     if not found:
         return None
     return b", ".join(found)
+
+
+def _bodiless(status: int, method: bytes) -> bool:
+    """A response that has no body by definition (RFC 9112 section 6.3), so its end is
+    known without a length: Go's readTransfer keeps such an HTTP/1.0 keep-alive
+    connection too."""
+    return method == b"HEAD" or status in (204, 304) or 100 <= status < 200
 
 
 def _delimited(resp: h11.Response) -> bool:

@@ -73,6 +73,7 @@ class HTTP2Connection(PooledConnection):
         self.on_stream_slot: Callable[[Any], None] | None = None
         self._streams: dict[int, _Stream] = {}
         self._frames = FrameSplitter()
+        self._settings_sent: set[int] = set()  # setting codes the server ever sent
         self._window_waiters: list[asyncio.Future[bool]] = []
         # Outbound headers are built (lower-cased, hop-by-hop dropped, secrets
         # never-indexed) once per Request by _request_headers, so h2's per-send
@@ -246,10 +247,13 @@ class HTTP2Connection(PooledConnection):
         self._wake_windows()
 
     def _settings(self, ev: Any) -> None:
+        # h2's remote_settings holds its defaults for what the server never sent; the
+        # record says only what the server said (null for the rest), across frames.
+        self._settings_sent.update(ev.changed_settings)
         fields: dict[str, int | None] = dict.fromkeys(SETTING_NAMES.values())
         remote = self._h2.remote_settings
         for code, name in SETTING_NAMES.items():
-            fields[name] = remote.get(code) if code in remote else None
+            fields[name] = remote.get(code) if code in self._settings_sent else None
         changed = ev.changed_settings.get(h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS)
         if changed is not None:
             self.max_streams = int(changed.new_value)
@@ -333,15 +337,13 @@ class HTTP2Connection(PooledConnection):
         else:
             self._flush_soon()
         self.tracer.emit("wrote_headers", index, self.id, stream_id=sid, headers=req.header_pairs)
-        if req.body:
-            await self._send_body(stream, req.body)
-        self.tracer.emit("wrote_request", index, self.id, bytes=len(req.body or b""))
-        timeout = self.timeouts.first_byte
-        while stream.headers is None:
-            if stream.error is not None:
-                raise stream.error
-            await self._wait(stream, timeout, "first-byte-timeout", "response")
+        try:
+            await self._until_response(req, stream, index)
+        except BaseException:
+            self._abandon(stream)
+            raise
         hdrs = stream.headers
+        assert hdrs is not None
         if hdrs == self._last_headers:
             # As on HTTP/1.1: the same headers as the previous response share its text.
             status, pairs = self._last_parsed
@@ -368,6 +370,29 @@ class HTTP2Connection(PooledConnection):
             headers=pairs,
         )
         return Response(self, index, status, "2", hdrs, None, sid)
+
+    async def _until_response(self, req: Request, stream: _Stream, index: int) -> None:
+        """The request body, then the wait for the response headers."""
+        if req.body:
+            await self._send_body(stream, req.body)
+        self.tracer.emit("wrote_request", index, self.id, bytes=len(req.body or b""))
+        timeout = self.timeouts.first_byte
+        while stream.headers is None:
+            if stream.error is not None:
+                raise stream.error
+            await self._wait(stream, timeout, "first-byte-timeout", "response")
+
+    def _abandon(self, stream: _Stream) -> None:
+        """A stream that failed before its response: forget it, and tell the server to
+        stop working on it unless it already ended it (RST_STREAM CANCEL)."""
+        self._streams.pop(stream.id, None)
+        if stream.ended or stream.error is not None or self.closed:
+            return
+        try:
+            self._h2.reset_stream(stream.id, h2.errors.ErrorCodes.CANCEL)
+            self._flush()
+        except h2.exceptions.ProtocolError:
+            pass
 
     async def _send_body(self, stream: _Stream, body: bytes) -> None:
         h = self._h2
@@ -432,19 +457,22 @@ class HTTP2Connection(PooledConnection):
         if not ok:
             raise RequestError(kind, f"no {what} from {self.key} within {timeout:g} s")
 
-    async def read_body(self, resp: Response, limit: int | None) -> tuple[int, bool]:
+    async def read_body(self, resp: Response, limit: int | None) -> bool:
+        """As HTTP1Connection.read_body: bytes counted in ``resp.bytes_read`` as they
+        arrive; returns whether the whole body was read."""
         stream = self._streams.get(resp.stream_id or 0)
         if stream is None:
-            return 0, True
+            return True
         n = 0
         while True:
             if stream.unread:
                 n += stream.unread
+                resp.bytes_read += stream.unread
                 stream.unread = 0
                 if limit is not None and n >= limit and not stream.ended:
-                    return n, False
+                    return False
             if stream.ended:
-                return n, True
+                return True
             if stream.error is not None:
                 raise stream.error
             await self._wait(stream, self.timeouts.body, "body-timeout", "body bytes")

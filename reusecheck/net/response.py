@@ -7,6 +7,7 @@ this response and never returns to the pool.  On HTTP/2 only the stream is pinne
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -20,7 +21,7 @@ class BodySource(Protocol):
     id: int
     tracer: Tracer
 
-    async def read_body(self, resp: Response, limit: int | None) -> tuple[int, bool]: ...
+    async def read_body(self, resp: Response, limit: int | None) -> bool: ...
 
 
 class Response:
@@ -69,8 +70,21 @@ class Response:
         """Read the body, or its first ``limit`` bytes; returns the bytes read."""
         conn: BodySource = self.conn
         self.reading = True
+        before = self.bytes_read
         try:
-            n, complete = await conn.read_body(self, limit)
+            complete = await conn.read_body(self, limit)
+        except asyncio.CancelledError:
+            # The run ended mid-body: say how far it got; the pool closes the connection
+            # at the end of the run (end-of-run, not an unread body).
+            conn.tracer.emit(
+                "body_done",
+                self.index,
+                conn.id,
+                bytes=self.bytes_read,
+                complete=False,
+                error="cancelled: the run ended before the body did",
+            )
+            raise
         except RequestError as exc:
             conn.tracer.emit(
                 "body_done",
@@ -82,12 +96,11 @@ class Response:
             )
             self._done(exc)
             raise
-        self.bytes_read += n
         if complete:
             self.complete = True
             conn.tracer.emit("body_done", self.index, conn.id, bytes=self.bytes_read, complete=True)
             self._done(None)
-        return n
+        return self.bytes_read - before
 
     def close(self) -> None:
         """Give the response up; an unread HTTP/1.1 body costs the connection, as in Go."""

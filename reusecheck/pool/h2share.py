@@ -68,7 +68,8 @@ class SharedConns(Generic[C]):
         return best, was_idle, idle_time
 
     def at_limit(self, key: Hashable) -> bool:
-        """Usable connections exist but none has a free stream."""
+        """Usable connections exist (called once ``pick`` found none with a free stream:
+        they are all at their limit)."""
         return any(c.is_usable() for c in self._by_key.get(key, ()))
 
     def dialing(self, key: Hashable) -> asyncio.Future[None] | None:

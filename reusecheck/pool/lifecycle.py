@@ -89,7 +89,9 @@ class Lifecycle:
                 self.failed(conn, index, error)
             return
         reason = conn.finish_cycle()
-        if reason is None and self.options.disable_keepalives:
+        if self.options.disable_keepalives and not conn.remote_closed:
+            # We asked for the close (Go's DisableKeepAlives): the client's doing, even
+            # when the server echoes Connection: close.
             self.refuse_put(conn, index, "client", "connection-close-header")
         elif reason is not None:
             by: ClosedBy = "server" if reason in SERVER_CLOSE_REASONS else "client"

@@ -181,7 +181,8 @@ class Pool:
             self._dial_failed(key, fut, RequestError("connect", f"dialling {key} failed: {why}"))
             return
         except BaseException:  # cancelled: the pool is closing
-            self._dial_failed(key, fut, None)
+            ended = RequestError("cancelled", "the pool closed before the connection was ready")
+            self._dial_failed(key, fut, ended)
             raise
         conn = self._connection(conn_id, key, dialed)
         self._life.shared.dial_finished(key)
