@@ -1,36 +1,34 @@
 """The verdict's re-dial accounting per pool key and pool epoch, unread bodies that pin
 their connections, and pool-churn across a scenario's pools (reusecheck/analysis/
-verdict.py, pools.py, detect.py), fed events shaped like the built-in scenarios'."""
+verdict.py, pools.py, detect.py), over real runs of the built-in scenarios and of
+scenario files (tests/records)."""
 
 from __future__ import annotations
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from dataclasses import replace
+from typing import Any
 
-from reusecheck.analysis import Expectation, analyze
+import pytest
+
+from reusecheck.analysis import Analysis, analyze
 from reusecheck.analysis.events import EventIndex
 from reusecheck.analysis.pools import pool_scopes
-from tests.builders import (
-    H2_URL,
-    OTHER_URL,
-    URL,
-    H2Trace,
-    Trace,
-    codes,
-    cross_host,
-    finding,
-    go_default_pool,
-    healthy,
-    leaky_body,
-    pool_churn,
-    unread_body,
-)
+from tests.records import load
+
+
+def codes(a: Analysis) -> list[str]:
+    return [f.code for f in a.findings]
+
+
+def finding(a: Analysis, code: str) -> Any:
+    return next(f for f in a.findings if f.code == code)
+
 
 # --- pool keys: a connection serves its own scheme://host:port only ----------------------
 
 
 def test_cross_host_each_origin_needs_its_own_connection() -> None:
-    a = analyze(cross_host())
+    a = analyze(load("cross-host"))
     c1, c2 = a.connections
     assert c1.request_indexes == (0, 1, 2, 6, 7) and c2.request_indexes == (3, 4, 5)
     # Connection 1 sat idle while origin-b dialled, but could not have served it.
@@ -43,55 +41,41 @@ def test_cross_host_each_origin_needs_its_own_connection() -> None:
 
 
 def test_cross_host_server_closes_blame_only_the_same_origin() -> None:
-    a = analyze(cross_host(connection="close"))
+    a = analyze(load("cross-host-close"))
+    assert [c.request_indexes for c in a.connections] == [(i,) for i in range(8)]
     # Connection 4 is origin-b's first: nothing of its key existed to close.
     assert a.verdict.redialled_connections == (2, 3, 5, 6, 7, 8)
     assert a.verdict.reuse == "no"
 
 
 def test_ideal_connections_sum_per_key() -> None:
-    tr = Trace()
-    bursts = ((0, URL, "close"), (2, OTHER_URL, None), (4, URL, None), (6, OTHER_URL, None))
-    for first, url, close in bursts:
-        for r in (first, first + 1):
-            tr.start(r, "burst", url=url)
-        for r in (first, first + 1):
-            tr.finish(r, connection=close)
-        tr.wait(0.01)
-    tr.end()
-    a = analyze(tr.record())
+    # Bursts of 2 to origin a (connections lost), b, a, b.
+    a = analyze(load("two-origins"))
     assert a.summary.peak_concurrency == 2 and a.summary.connections_opened == 6
+    assert {r.conn_id for r in a.requests if r.phase == "b-again"} == {3, 4}
     assert a.verdict.redialled_connections == (5, 6)
     # Two at once on each origin: 2 + 2, not the 2 of the busiest moment.
     assert a.verdict.detail == (
         "8 requests on 6 connections where 4 would have done; re-dialled: conn 5, 6 "
-        "(server closed: connection-close-header x2)"
+        "(client closed: body-not-drained x2)"
     )
 
 
 def test_h2_connections_to_two_origins_are_not_unshared_streams() -> None:
-    tr = H2Trace()
-    other = "https://localhost:8443/"
-    for r, url in enumerate((H2_URL, H2_URL, other, other, H2_URL)):
-        tr.start(r, "origin", url=url)
-        tr.finish(r)
-        tr.wait(0.01)
-    tr.end()
-    a = analyze(tr.record((Expectation("reuse"),)))
-    assert [c.request_indexes for c in a.connections] == [(0, 1, 4), (2, 3)]
+    a = analyze(load("h2-cross-host"))
+    assert a.protocol == "h2"
+    assert [c.request_indexes for c in a.connections] == [(0, 1, 2, 6, 7), (3, 4, 5)]
     assert "h2-no-multiplexing" not in codes(a)
     assert a.verdict.reuse == "yes" and a.verdict.redialled_connections == ()
 
 
-@settings(max_examples=40, deadline=None)
-@given(st.lists(st.sampled_from([URL, OTHER_URL, "http://127.0.0.1:8081/"]), min_size=1))
-def test_sequential_requests_over_origins_are_yes(urls: list[str]) -> None:
-    tr = Trace()
-    for r, url in enumerate(urls):
-        tr.request(r, url=url)
-    tr.end()
-    a = analyze(tr.record())
-    assert a.summary.connections_opened == len(set(urls))
+@pytest.mark.parametrize("name", ["cross-host", "h2-cross-host"])
+def test_sequential_requests_over_origins_are_yes(name: str) -> None:
+    record = load(name)
+    a = analyze(record)
+    keys = {e.fields["key"] for e in record.events if e.event == "get_conn"}
+    assert len(keys) == 2
+    assert a.summary.connections_opened == len(keys)
     assert a.verdict.reuse == "yes" and a.verdict.redialled_connections == ()
 
 
@@ -99,8 +83,9 @@ def test_sequential_requests_over_origins_are_yes(urls: list[str]) -> None:
 
 
 def test_leaky_body_blames_the_pinned_connections() -> None:
-    a = analyze(leaky_body(5))
+    a = analyze(load("leaky-body"))
     leaky = [r for r in a.requests if r.phase == "leaky"]
+    assert len(leaky) == 5
     closes = {c.id: c.closed_at_s for c in a.connections}
     for r in leaky:
         # Done after the headers; the connection stayed busy until the pool closed it.
@@ -119,7 +104,7 @@ def test_leaky_body_blames_the_pinned_connections() -> None:
 
 
 def test_leaky_body_alone_is_no() -> None:
-    a = analyze(leaky_body(3, fresh_pool=False))
+    a = analyze(load("unread-body"))
     assert a.verdict.reuse == "no"
     assert a.verdict.redialled_connections == (2, 3)
     assert a.verdict.detail == "3 requests on 3 connections; no connection carried a second request"
@@ -128,20 +113,15 @@ def test_leaky_body_alone_is_no() -> None:
 def test_a_pinned_connection_with_an_idle_one_beside_it() -> None:
     # Request 0 reads its body and returns connection 1; request 1 leaves its body
     # unread on it; request 2 dials although nothing else was in flight: pinned.
-    tr = Trace()
-    tr.request(0)
-    tr.start(1)
-    tr.finish(1, pin=True)
-    tr.request(2)
-    tr.end()
-    a = analyze(tr.record())
+    a = analyze(load("pinned"))
+    assert [c.request_indexes for c in a.connections] == [(0, 1), (2,)]
     assert a.verdict.redialled_connections == (2,)
     assert a.verdict.detail.endswith("re-dialled: conn 2 (pinned: body-not-drained)")
 
 
 def test_a_body_closed_unread_closes_its_connection_at_once() -> None:
     # Go closes the connection of a body closed early: the pool lives on, no boundary.
-    record = unread_body(3)
+    record = load("close-early")
     assert pool_scopes(EventIndex(record.events)).boundaries == ()
     a = analyze(record)
     for r in a.requests:  # released by the close, before request_done
@@ -155,84 +135,69 @@ def test_a_body_closed_unread_closes_its_connection_at_once() -> None:
 
 
 def test_the_first_dial_of_a_fresh_pool_is_necessary() -> None:
-    tr = Trace()
-    for r in range(3):
-        tr.request(r, "before")
-    tr.fresh_pool()
-    for r in range(3, 6):
-        tr.request(r, "after")
-    tr.end()
-    record = tr.record()
+    record = load("fresh-pool")
     scopes = pool_scopes(EventIndex(record.events))
     assert scopes.epochs == 2 and scopes.of_conn(1)[0] == 0 and scopes.of_conn(2)[0] == 1
-    assert scopes.boundaries == (tr.events[[e.request for e in tr.events].index(3)].t,)
+    first_after = next(e for e in record.events if e.request == 3)
+    assert scopes.boundaries == (first_after.t,)
     a = analyze(record)
+    assert [c.request_indexes for c in a.connections] == [(0, 1, 2), (3, 4, 5)]
     assert a.verdict.reuse == "yes" and a.verdict.redialled_connections == ()
     assert a.verdict.detail == "6 requests on 2 connections, each needed: 2 pools, up to 1 at once"
 
 
 def test_end_of_run_at_the_end_is_no_pool_boundary() -> None:
-    assert pool_scopes(EventIndex(healthy(3).events)).boundaries == ()
+    assert pool_scopes(EventIndex(load("healthy").events)).boundaries == ()
 
 
 def test_a_switch_with_nothing_open_is_found_from_options_pools() -> None:
     # idle-race: the server closed the measured connection before the pool step, so no
     # client close marks the switch; options.pools and the phases do.
-    tr = Trace()
-    tr.request(0, "measure")
-    tr.t = tr.idle_since[1] + 0.5
-    tr.server_idle_close(1)
-    tr.request(1, "race-warm")
-    tr.end()
-    plain = analyze(tr.record())
-    assert plain.verdict.redialled_connections == (2,)  # one pool as far as events tell
-    pools = [{"from_step": None}, {"from_step": "race-warm"}]
-    a = analyze(tr.record(pools=pools))
-    assert a.verdict.redialled_connections == ()
+    record = load("idle-race")
+    c1 = analyze(record).connections[0]
+    assert (c1.closed_by, c1.close_reason) == ("server", "idle-timeout")
+    assert [p["from_step"] for p in record.options["pools"]] == [None, "race-warm", "fix-warm"]
+    one_pool = {k: v for k, v in record.options.items() if k != "pools"}
+    plain = analyze(replace(record, options=one_pool))
+    assert 2 in plain.verdict.redialled_connections  # one pool as far as events tell
+    a = analyze(record)
+    assert 2 not in a.verdict.redialled_connections
+    assert a.verdict.redialled_connections == tuple(
+        c for c in plain.verdict.redialled_connections if c != 2
+    )
 
 
 def test_go_default_pool_churn_is_counted_in_its_own_pool() -> None:
-    a = analyze(go_default_pool(concurrency=4, rounds=3))
+    record = load("go-default-pool")
+    a = analyze(record)
+    fresh = record.options["pools"][1]["from_step"]
+    first_fresh = min(r.conn_id or 0 for r in a.requests if r.phase == fresh)
+    full = [c.id for c in a.connections if c.close_reason == "pool-full"]
+    redialled = a.verdict.redialled_connections
+    assert redialled and max(redialled) < first_fresh  # not the fresh pool's
+    assert all(c < first_fresh for c in full)
     f = finding(a, "pool-churn")
     assert f.message == (
-        "pool closed 6 connections because its idle list was full (max_idle_per_host=2) "
-        "and dialled 4 new after; up to 4 requests ran at once"
+        f"pool closed {len(full)} connections because its idle list was full "
+        f"(max_idle_per_host=2) and dialled {len(redialled)} new after; up to 10 requests "
+        "ran at once"
     )
-    assert f.evidence["redialled_connections"] == [5, 6, 7, 8]  # not the fresh pool's 9-12
+    assert f.evidence["redialled_connections"] == list(redialled)
     # A scenario sets the limit in its [pool] table, not with the probe's flag.
-    assert "here: [pool] max_idle_per_host = 4." in f.remedy
+    assert "here: [pool] max_idle_per_host = 10." in f.remedy
     assert "--max-idle-per-host" not in f.remedy
-    assert a.verdict.redialled_connections == (5, 6, 7, 8)
-    assert a.verdict.detail == (
-        "24 requests on 12 connections where 8 would have done; re-dialled: conn 5, 6, 7, 8 "
-        "(client closed: pool-full x4)"
-    )
+    assert a.verdict.detail.endswith(f"(client closed: pool-full x{len(redialled)})")
 
 
 def test_churn_in_a_later_pool_names_that_pools_limit() -> None:
-    tr = Trace()
-    r = 0
-    for phase, limit in (("roomy", None), ("tight", 2)):
-        if limit is not None:
-            tr.fresh_pool(max_idle_per_host=limit)
-        for _ in range(2):
-            for i in range(r, r + 4):
-                tr.start(i, phase)
-            for i in range(r, r + 4):
-                tr.finish(i)
-            tr.wait(0.01)
-            r += 4
-    tr.end()
-    pools = [
-        {"from_step": None, "max_idle_per_host": 100},
-        {"from_step": "tight", "max_idle_per_host": 2},
-    ]
-    a = analyze(tr.record(max_idle_per_host=100, pools=pools, scenario={"name": "x"}))
+    a = analyze(load("later-churn"))
+    assert all(c.close_reason != "pool-full" for c in a.connections if c.id <= 4)  # roomy
     f = finding(a, "pool-churn")
     assert "(max_idle_per_host=2) and dialled 2 new after" in f.message
     assert "(now 2)" in f.remedy
+    assert "here: [pool] max_idle_per_host = 4." in f.remedy
 
 
 def test_the_probe_names_its_flag() -> None:
-    f = finding(analyze(pool_churn()), "pool-churn")
+    f = finding(analyze(load("pool-churn")), "pool-churn")
     assert "here: --max-idle-per-host 4." in f.remedy

@@ -25,7 +25,7 @@ from reusecheck.report.har import dumps, to_har, to_har_runs
 from reusecheck.server import ServerConfig, ServerThread
 from reusecheck.trace import Event
 from reusecheck.trace.redact import REDACTED
-from tests import builders
+from tests.records import load
 from tests.schema_check import ProbeRun, probe, to_events
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
@@ -199,135 +199,134 @@ def har_of(record: RunRecord, **kw: Any) -> dict[str, Any]:
     return check_har(to_har(analyze(record), record.events, started_at=T0, **kw))
 
 
-# --- synthetic runs --------------------------------------------------------------------------
+# --- recorded runs (tests/records) -----------------------------------------------------------
 
 
 def test_one_entry_per_request_with_the_reuse_story() -> None:
-    har = har_of(builders.healthy(3))
+    record = load("healthy")
+    har = har_of(record)
     log = har["log"]
     assert log["version"] == "1.2"
     assert log["creator"] == {"name": "reusecheck", "version": __version__}
     (page,) = log["pages"]
-    assert page["title"] == builders.URL and page["startedDateTime"] == "2024-05-01T12:00:00.000Z"
-    first, second, third = log["entries"]
-    assert [e["_index"] for e in log["entries"]] == [0, 1, 2]
+    assert page["title"] == record.target and page["startedDateTime"] == "2024-05-01T12:00:00.000Z"
+    first, second, *rest = log["entries"]
+    assert [e["_index"] for e in log["entries"]] == [0, 1, 2, 3, 4]
     assert {e["connection"] for e in log["entries"]} == {"1"}
     assert first["_reused"] is False and second["_reused"] is True and second["_wasIdle"]
-    assert first["timings"]["dns"] > 0 and first["timings"]["connect"] > 0
+    assert first["timings"]["connect"] > 0
+    assert first["timings"]["dns"] == -1  # an IP literal: no lookup
     assert first["timings"]["ssl"] == -1  # no TLS
-    for reused in (second, third):
+    for reused in (second, *rest):
         t = reused["timings"]
         assert (t["dns"], t["connect"], t["ssl"]) == (-1, -1, -1)
         assert t["blocked"] >= 0 and t["wait"] > 0
     assert first["request"]["httpVersion"] == "HTTP/1.1"
     assert first["response"]["httpVersion"] == "HTTP/1.1"
     assert first["response"]["status"] == 200 and first["response"]["statusText"] == "OK"
-    assert first["response"]["content"] == {"size": 2, "mimeType": "x-unknown"}
+    assert first["response"]["content"] == {"size": 3, "mimeType": "text/plain; charset=utf-8"}
     assert first["serverIPAddress"] == "127.0.0.1"
     assert first["_phase"] == "sequential" and first["cache"] == {}
 
 
+def test_a_name_lookup_is_the_dns_timing() -> None:
+    entries = har_of(load("cross-host"))["log"]["entries"]
+    other = next(e for e in entries if e["_phase"] == "origin-b")
+    assert "localhost" in other["request"]["url"]
+    assert other["timings"]["dns"] >= 0 and other["timings"]["connect"] > 0
+
+
 def test_started_date_time_is_the_run_start_plus_the_event_time() -> None:
-    record = builders.idle_timeout()
+    record = load("idle-timeout")
     har = har_of(record)
-    late = har["log"]["entries"][3]
-    t = next(e.t for e in record.events if e.event == "get_conn" and e.request == 3)
+    late = har["log"]["entries"][2]
+    t = next(e.t for e in record.events if e.event == "get_conn" and e.request == 2)
     when = datetime.fromisoformat(late["startedDateTime"])
     assert abs(when - (T0 + timedelta(seconds=t))) <= timedelta(milliseconds=1)
     # Another zone or a naive (local) start names the same instant in UTC.
     east = to_har(
         analyze(record), record.events, started_at=T0.astimezone(timezone(timedelta(hours=5)))
     )
-    assert east["log"]["entries"][3]["startedDateTime"] == late["startedDateTime"]
+    assert east["log"]["entries"][2]["startedDateTime"] == late["startedDateTime"]
     naive = to_har(analyze(record), record.events, started_at=datetime.now())
     assert naive["log"]["entries"][0]["startedDateTime"].endswith("Z")
 
 
 def test_h2_entries_use_chromiums_version_and_stream_ids() -> None:
-    har = har_of(builders.h2_burst(4))
+    har = har_of(load("h2-burst"))
     entries = har["log"]["entries"]
     assert {e["request"]["httpVersion"] for e in entries} == {"http/2.0"}
     assert {e["response"]["httpVersion"] for e in entries} == {"http/2.0"}
-    assert [e["_streamId"] for e in entries] == [1, 3, 5, 7]
+    assert [e["_streamId"] for e in entries] == list(range(1, 16, 2))
     assert entries[0]["response"]["statusText"] == ""  # h2 has no reason phrase
     assert entries[0]["timings"]["ssl"] > 0
 
 
 def test_a_retried_request_is_its_final_attempt_with_the_retry_told() -> None:
-    entries = har_of(builders.stale_retry())["log"]["entries"]
+    entries = har_of(load("stale-retry"))["log"]["entries"]
     retried = entries[2]
     assert retried["_retried"] is True and retried["connection"] == "2"
-    assert "attempt 1 on connection 1 failed" in retried["comment"]
+    assert "attempt 1 on connection 1 failed (stale:" in retried["comment"]
     assert retried["timings"]["connect"] >= 0  # the retry dialled a new connection
-    h2 = har_of(builders.h2_goaway_retry())["log"]["entries"][4]
+    h2 = har_of(load("h2-goaway-retry"))["log"]["entries"][4]
     assert "(goaway:" in h2["comment"] and h2["_streamId"] == 1 and h2["connection"] == "2"
 
 
 def test_a_failed_request_is_still_a_valid_entry() -> None:
-    (entry,) = har_of(builders.unreachable())["log"]["entries"]
+    har = har_of(load("unreachable"))
+    (entry,) = har["log"]["entries"]
     response = entry["response"]
     assert response["status"] == 0 and response["httpVersion"] == ""
-    assert response["_error"].startswith("connect: cannot connect")
+    assert response["_error"].startswith("connect: connect to 127.0.0.1:")
     assert entry["comment"].startswith("failed: connect")
     assert entry["timings"]["connect"] >= 0 and entry["timings"]["send"] == 0
     assert entry["serverIPAddress"] == "127.0.0.1"
-    page = har_of(builders.unreachable())["log"]["pages"][0]
-    assert "connect" in page["comment"]
-
-
-def _secret_record() -> RunRecord:
-    url = "https://bob:pa55@api.example.test/x?api_key=K3Y&page=2"
-    tr = builders.Trace()
-    tr.start(0)
-    tr.events[0].fields["url"] = url
-    headers = [
-        ["Host", "api.example.test"],
-        ["Authorization", "Bearer T0K3N"],
-        ["Cookie", "sid=C00K1E"],
-        ["Content-Length", "5"],
-    ]
-    next(e for e in tr.events if e.event == "wrote_headers").fields["headers"] = headers
-    tr.finish(0)
-    resp = next(e for e in tr.events if e.event == "response_headers")
-    resp.fields["headers"] = [
-        ["Set-Cookie", "sid=S3T; Path=/"],
-        ["Content-Type", "text/plain"],
-        ["Location", "https://x.test/?token=L0C"],
-    ]
-    tr.end()
-    return RunRecord(url, tr.events, (Expectation("reuse"),))
+    assert "connect" in har["log"]["pages"][0]["comment"]
 
 
 def test_secrets_are_redacted_unless_revealed() -> None:
-    record = _secret_record()
+    record = load("secrets")  # recorded unredacted: credentials in the URL and headers
     text = dumps(analyze(record), record.events, started_at=T0)
-    for secret in ("pa55", "K3Y", "T0K3N", "C00K1E", "S3T", "L0C"):
+    for secret in ("pa55word", "K3Y", "T0K3N", "C00K1E"):
         assert secret not in text
     (entry,) = check_har(json.loads(text))["log"]["entries"]
     request = entry["request"]
+    assert request["method"] == "POST"
     assert {"name": "Authorization", "value": f"Bearer {REDACTED}"} in request["headers"]
+    assert {"name": "Cookie", "value": f"sid={REDACTED}"} in request["headers"]
     assert {"name": "api_key", "value": REDACTED} in request["queryString"]
     assert {"name": "page", "value": "2"} in request["queryString"]
     assert request["bodySize"] == 5
-    assert entry["response"]["content"]["mimeType"] == "text/plain"
-    assert entry["response"]["redirectURL"] == f"https://x.test/?token={REDACTED}"
+    assert entry["response"]["status"] == 404
+    assert entry["response"]["content"]["mimeType"] == "text/plain; charset=utf-8"
     revealed = dumps(analyze(record), record.events, started_at=T0, reveal=True)
-    assert all(s in revealed for s in ("pa55", "K3Y", "T0K3N", "C00K1E", "S3T"))
+    assert all(s in revealed for s in ("pa55word", "K3Y", "T0K3N", "C00K1E"))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="package bug: with disable_keepalives the pool sends 'Connection: close' "
+    "(net/http1.py adds it to the h11 request) but wrote_headers records the request's "
+    "headers without it (tests/records/data/disable-keepalives)",
+)
+def test_the_connection_close_a_client_sent_is_in_its_request_headers() -> None:
+    for entry in har_of(load("disable-keepalives"))["log"]["entries"]:
+        assert {"name": "Connection", "value": "close"} in entry["request"]["headers"]
 
 
 def test_several_runs_make_one_log_with_a_page_each() -> None:
-    a, b = builders.healthy(2), builders.h2_burst(2)
+    a, b = load("healthy"), load("h2-burst")
     har = check_har(
         to_har_runs([(analyze(a), a.events, T0), (analyze(b), b.events, T0 + timedelta(seconds=5))])
     )
     pages = har["log"]["pages"]
     assert [p["id"] for p in pages] == ["run_1", "run_2"]
-    assert [p["title"] for p in pages] == [builders.URL, builders.H2_URL]
+    assert [p["title"] for p in pages] == [a.target, b.target]
     entries = har["log"]["entries"]
-    assert [e["pageref"] for e in entries] == ["run_1", "run_1", "run_2", "run_2"]
+    assert [e["pageref"] for e in entries] == ["run_1"] * 5 + ["run_2"] * 8
     # Connection ids restart per run; the log keeps them apart.
-    assert [e["connection"] for e in entries] == ["1:1", "1:1", "2:1", "2:1"]
-    assert entries[2]["startedDateTime"] > entries[1]["startedDateTime"]
+    assert [e["connection"] for e in entries] == ["1:1"] * 5 + ["2:1"] * 8
+    assert entries[5]["startedDateTime"] > entries[4]["startedDateTime"]
 
 
 # --- real runs against the built-in server --------------------------------------------------

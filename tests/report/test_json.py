@@ -1,25 +1,14 @@
-"""The JSON report: exactly the schema-1 shape of docs/design.md, secrets redacted."""
+"""The JSON report: exactly the schema-1 shape of docs/design.md, secrets redacted; made
+from the records of real runs (tests/records)."""
 
 from __future__ import annotations
 
 import json
 
-from reusecheck.analysis import RunRecord, analyze
+from reusecheck.analysis import analyze
 from reusecheck.report.json import SCHEMA, dumps, to_document
 from reusecheck.trace.redact import REDACTED
-from tests.builders import (
-    Trace,
-    alpn_fallback,
-    connection_close,
-    h2_burst,
-    h2_goaway_retry,
-    h2_spread,
-    healthy,
-    idle_timeout,
-    max_requests,
-    stale_retry,
-    unreachable,
-)
+from tests.records import load
 
 # The schema-1 field names (docs/design.md); additions are allowed, these must stay.
 TOP = {"schema", "target", "protocol", "requests", "connections", "server", "findings",
@@ -39,20 +28,23 @@ EXPECTATION = {"name", "ok", "detail"}
 
 
 def test_schema_1_shape() -> None:
-    doc = to_document(analyze(idle_timeout(keep_alive="timeout=5, max=100")))
+    a = analyze(load("idle-timeout-hint"))
+    doc = to_document(a)
     assert doc["schema"] == SCHEMA == "reusecheck/1"
     assert doc.keys() >= TOP
     assert list(doc)[:3] == ["schema", "target", "protocol"]
     for row in doc["requests"]:
         assert row.keys() >= REQUEST
         assert set(row["timings_s"]) == TIMINGS
-        assert set(row["keep_alive"]) == {"timeout_s", "max"}
+        assert row["keep_alive"] == {"timeout_s": 5.0, "max": 100}
     for conn in doc["connections"]:
         assert conn.keys() >= CONNECTION
     assert doc["server"].keys() >= SERVER
     assert doc["server"]["keepalive_hint"] == {"timeout_s": 5.0, "max": 100}
-    assert doc["server"]["idle_timeout_s"] == 4.0
-    assert doc["server"]["idle_timeout_hint_delta_s"] == 1.0
+    idle = doc["connections"][0]["idle_time_at_close_s"]
+    assert doc["server"]["idle_timeout_s"] == round(idle, 3)
+    assert doc["server"]["idle_timeout_hint_delta_s"] == round(5.0 - round(idle, 3), 3)
+    assert doc["findings"]
     for f in doc["findings"]:
         assert f.keys() >= FINDING
     assert doc["summary"].keys() >= SUMMARY
@@ -63,7 +55,7 @@ def test_schema_1_shape() -> None:
 
 
 def test_values_for_a_healthy_run() -> None:
-    doc = to_document(analyze(healthy(5)))
+    doc = to_document(analyze(load("healthy")))
     assert doc["protocol"] == "http/1.1"
     assert doc["summary"] == {
         "requests": 5,
@@ -92,7 +84,7 @@ def test_values_for_a_healthy_run() -> None:
 
 
 def test_findings_and_failed_verdict() -> None:
-    doc = to_document(analyze(connection_close()))
+    doc = to_document(analyze(load("connection-close")))
     (f,) = doc["findings"]
     assert f["code"] == "no-keepalive" and f["severity"] == "error"
     assert f["evidence"]["connections"] == [1, 2, 3, 4, 5]
@@ -114,53 +106,53 @@ def test_findings_and_failed_verdict() -> None:
 
 
 def test_retry_and_max_requests() -> None:
-    doc = to_document(analyze(stale_retry()))
+    doc = to_document(analyze(load("stale-retry")))
     assert doc["requests"][2]["retried"] is True
     assert doc["connections"][0]["close_reason"] == "eof"
-    doc = to_document(analyze(max_requests(8, 3)))
+    doc = to_document(analyze(load("max-requests")))
     assert doc["server"]["max_requests_per_conn"] == 3
     assert doc["requests"][2]["response_connection"] == "close"
 
 
 def test_error_run() -> None:
-    doc = to_document(analyze(unreachable()))
-    assert doc["error"] == {
-        "kind": "connect",
-        "message": "cannot connect to 127.0.0.1:9: connection refused",
-    }
+    record = load("unreachable")
+    doc = to_document(analyze(record))
+    assert record.error is not None
+    assert doc["error"] == {"kind": "connect", "message": record.error.message}
+    assert doc["error"]["message"].endswith("failed: Connection refused")
     assert doc["verdict"]["ok"] is False
-    assert doc["connections"][0]["error"].startswith("cannot connect")
+    assert doc["connections"][0]["error"].startswith("connect to 127.0.0.1:")
     assert doc["requests"][0]["error"]["kind"] == "connect"
 
 
 def test_dumps_is_one_json_document() -> None:
-    a = analyze(idle_timeout())
+    a = analyze(load("idle-timeout"))
     text = dumps(a)
     assert json.loads(text) == json.loads(json.dumps(to_document(a)))
     assert "\n" not in dumps(a, indent=None)
 
 
 def test_urls_are_redacted_unless_revealed() -> None:
-    secret_url = "https://bob:pa55word@api.example.test/x?api_key=K3Y&page=1"
-    tr = Trace()
-    tr.start(0)
-    tr.events[0].fields["url"] = secret_url
-    tr.finish(0)
-    tr.end()
-    a = analyze(RunRecord(secret_url, tr.events, options={"max_idle_per_host": 2}))
+    # recorded unredacted: a password and an API key in the URL
+    record = load("secrets")
+    assert "pa55word" in record.target and "K3Y" in record.target
+    a = analyze(record)
     text = dumps(a)
     assert "pa55word" not in text and "K3Y" not in text
     doc = json.loads(text)
-    assert doc["target"] == f"https://bob:{REDACTED}@api.example.test/x?api_key={REDACTED}&page=1"
+    host = record.target.split("@", 1)[1].split("/", 1)[0]
+    assert doc["target"] == f"http://bob:{REDACTED}@{host}/[v1]?api_key={REDACTED}&page=2"
     assert doc["requests"][0]["url"] == doc["target"]
-    assert doc["options"] == {"max_idle_per_host": 2}
-    assert "pa55word" in dumps(a, reveal=True)
+    assert doc["requests"][0]["method"] == "POST" and doc["requests"][0]["status"] == 404
+    assert doc["options"] == record.options
+    revealed = dumps(a, reveal=True)
+    assert "pa55word" in revealed and "K3Y" in revealed
 
 
 def test_h2_fields() -> None:
-    doc = to_document(analyze(h2_burst(4)))
+    doc = to_document(analyze(load("h2-burst")))
     assert doc["protocol"] == "h2"
-    assert [r["stream_id"] for r in doc["requests"]] == [1, 3, 5, 7]
+    assert [r["stream_id"] for r in doc["requests"]] == list(range(1, 16, 2))
     assert all(r["http_version"] == "2" and r["protocol"] == "h2" for r in doc["requests"])
     first = doc["requests"][0]
     assert first["got_conn_at_s"] is not None
@@ -174,21 +166,21 @@ def test_h2_fields() -> None:
         "max_concurrent_streams": 100,
         "initial_window_size": 65535,
         "max_frame_size": 16384,
-        "max_header_list_size": None,
+        "max_header_list_size": 65536,
         "header_table_size": 4096,
         "goaway": None,
     }
     assert doc["server"]["h2_max_concurrent_streams"] == 100
     assert doc["server"]["h2_max_concurrent_streams_announced"] == [100]
     names = [e["name"] for e in doc["verdict"]["expectations"]]
-    assert names == ["reuse", "h2", "multiplex"]
+    assert names == ["multiplex"]
     assert all(e["ok"] for e in doc["verdict"]["expectations"])
     json.dumps(doc)  # plain JSON all the way down
 
 
 def test_h2_goaway_in_the_connection() -> None:
-    doc = to_document(analyze(h2_goaway_retry()))
-    c1, c2 = doc["connections"]
+    doc = to_document(analyze(load("h2-goaway-retry")))
+    c1, c2, c3 = doc["connections"]
     goaway = c1["h2"]["goaway"]
     assert goaway == {
         "error_code": "NO_ERROR",
@@ -198,19 +190,20 @@ def test_h2_goaway_in_the_connection() -> None:
         "at_s": goaway["at_s"],
     }
     assert c1["close_reason"] == "goaway" and c1["closed_by"] == "server"
-    assert c2["h2"]["goaway"] is None
+    assert c2["h2"]["goaway"]["unprocessed"] == [8, 9]
+    assert c3["h2"]["goaway"] is None
     retried = doc["requests"][4]
     assert retried["retried"] is True and retried["conn_id"] == 2 and retried["stream_id"] == 1
     (f,) = doc["findings"]
-    assert f["code"] == "h2-goaway" and f["evidence"]["unprocessed"] == [4]
+    assert f["code"] == "h2-goaway" and f["evidence"]["unprocessed"] == [4, 8, 9]
 
 
 def test_h2_no_multiplexing_evidence() -> None:
-    doc = to_document(analyze(h2_spread(4)))
+    doc = to_document(analyze(load("h2-spread-after")))
     (f,) = doc["findings"]
     assert f["code"] == "h2-no-multiplexing"
     assert f["evidence"]["phases"][0]["phase"] == "burst-1"
-    assert f["evidence"]["connections"] == [1, 2, 3, 4]
+    assert f["evidence"]["connections"] == [1, 11, 21, 31]
     assert f["evidence"]["peak_concurrency"] == 4
     assert f["evidence"]["max_concurrent_streams"] == 100
     assert [c["peak_streams"] for c in doc["connections"]] == [1, 1, 1, 1]
@@ -218,7 +211,7 @@ def test_h2_no_multiplexing_evidence() -> None:
 
 
 def test_http1_connections_have_no_h2_block() -> None:
-    doc = to_document(analyze(alpn_fallback()))
+    doc = to_document(analyze(load("alpn-fallback")))
     (conn,) = doc["connections"]
     assert conn["h2"] is None and conn["protocol"] == "http/1.1"
     assert conn["tls"]["alpn"] == "http/1.1"

@@ -29,7 +29,7 @@ from reusecheck.analysis import (
 from reusecheck.report.junit import classname, to_junit
 from reusecheck.server import ServerConfig, ServerThread
 from reusecheck.trace.redact import REDACTED
-from tests import builders
+from tests.records import load
 from tests.schema_check import probe, to_events
 
 SUREFIRE_TIME = re.compile(r"(([0-9]{0,3},)*[0-9]{3}|[0-9]{0,3})*(\.[0-9]*)?")
@@ -76,8 +76,8 @@ def _expecting(record: RunRecord, *names: str) -> Analysis:
 
 
 def test_one_suite_per_target_and_one_case_per_expectation() -> None:
-    healthy = analyze(builders.healthy())
-    closing = analyze(builders.connection_close())
+    healthy = analyze(load("healthy"))
+    closing = analyze(load("connection-close"))
     root = check_junit(to_junit([("http://a.test/", healthy), ("http://b.test:8080/x", closing)]))
     assert root.get("name") == "reusecheck"
     assert (root.get("tests"), root.get("failures"), root.get("errors")) == ("2", "1", "0")
@@ -100,7 +100,8 @@ def test_one_suite_per_target_and_one_case_per_expectation() -> None:
 
 
 def test_every_expectation_is_a_case_with_its_own_outcome() -> None:
-    a = _expecting(builders.alpn_fallback(), "reuse", "h2", "multiplex")
+    record = load("alpn-fallback")
+    a = _expecting(record, "reuse", "h2", "multiplex")
     a = replace(
         a,
         verdict=replace(
@@ -111,7 +112,7 @@ def test_every_expectation_is_a_case_with_its_own_outcome() -> None:
             ),
         ),
     )
-    (suite,) = check_junit(to_junit([(builders.URL, a)]))
+    (suite,) = check_junit(to_junit([(record.target, a)]))
     cases = _cases(suite)
     assert list(cases) == ["reuse", "h2", "multiplex", "min-reuse-ratio"]
     assert cases["h2"].find("failure") is not None
@@ -120,20 +121,23 @@ def test_every_expectation_is_a_case_with_its_own_outcome() -> None:
 
 
 def test_a_run_error_is_an_error_on_each_expectation() -> None:
-    a = _expecting(builders.unreachable(), "reuse", "none")
-    root = check_junit(to_junit([("http://127.0.0.1:9/", a)]))
+    record = load("unreachable")
+    assert record.error is not None
+    a = _expecting(record, "reuse", "none")
+    root = check_junit(to_junit([(record.target, a)]))
     (suite,) = root
     assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("2", "0", "2")
     for case in suite.findall("testcase"):
         error = case.find("error")
         assert error is not None and case.find("failure") is None
         assert error.get("type") == "connect"
-        assert error.get("message") == "connect: cannot connect to 127.0.0.1:9: connection refused"
+        assert error.get("message") == f"connect: {record.error.message}"
+        assert error.get("message", "").endswith("failed: Connection refused")
     assert "error: connect" in (suite.findtext("system-out") or "")
 
 
 def test_markup_and_control_characters_survive() -> None:
-    a = analyze(builders.healthy())
+    a = analyze(load("healthy"))
     evil = 'status <500> & "quotes" \x00\x1b[31m'
     broken = (ExpectationResult('step "a<b": reused', False, evil),)
     a = replace(a, verdict=replace(a.verdict, ok=False, expectations=broken))
@@ -148,7 +152,7 @@ def test_markup_and_control_characters_survive() -> None:
 
 
 def test_target_secrets_are_redacted_unless_revealed() -> None:
-    a = analyze(builders.healthy())
+    a = analyze(load("healthy"))
     target = "https://bob:pa55@api.example.test/?token=T0K"
     xml = to_junit([(target, a)])
     assert "pa55" not in xml and "T0K" not in xml
@@ -159,7 +163,7 @@ def test_target_secrets_are_redacted_unless_revealed() -> None:
 
 
 def test_timestamp_and_empty_runs() -> None:
-    a = analyze(builders.healthy())
+    a = analyze(load("healthy"))
     a = replace(a, verdict=replace(a.verdict, expectations=()))
     xml = to_junit([("http://x.test/", a)], timestamp=datetime(2024, 5, 1, 12, 0, 0, 250000))
     (suite,) = check_junit(xml)

@@ -1,4 +1,5 @@
-"""The terminal report as a person sees it at 80 columns without a terminal (no colour)."""
+"""The terminal report as a person sees it at 80 columns without a terminal (no colour),
+rendered from the records of real runs (tests/records)."""
 
 from __future__ import annotations
 
@@ -8,26 +9,11 @@ import re
 import pytest
 from rich.console import Console
 
-from reusecheck.analysis import Analysis, RunRecord, analyze
+from reusecheck.analysis import Analysis, analyze
 from reusecheck.report.terminal import Report, TimelineView, render
 from reusecheck.report.timeline import layout
 from reusecheck.trace.redact import REDACTED
-from tests.builders import (
-    H2Trace,
-    Trace,
-    alpn_fallback,
-    burst,
-    connection_close,
-    h2_burst,
-    h2_goaway_retry,
-    h2_spread,
-    healthy,
-    idle_timeout,
-    max_requests,
-    pool_churn,
-    stale_retry,
-    unreachable,
-)
+from tests.records import load
 
 
 def show(a: Analysis, width: int = 80) -> list[str]:
@@ -48,18 +34,20 @@ def lanes(lines: list[str]) -> list[str]:
 
 
 def test_healthy_run_reads_yes() -> None:
-    lines = show(analyze(healthy(5)))
+    record = load("healthy")
+    lines = show(analyze(record))
     assert lines[-1] == "verdict: OK · reuse yes · 4/5 reused · 1 connection"
-    assert lines[0].split() == ["target", "http://127.0.0.1:8080/"]
-    assert "127.0.0.1:8080 · http/1.1 · no TLS" in lines[1]
-    assert "keep-alive yes" in lines[2] and "testd/1.0" in lines[2]
+    assert lines[0].split() == ["target", record.target]
+    address = record.target.split("//")[1].rstrip("/")
+    assert f"{address} · http/1.1 · no TLS" in lines[1]
+    assert "keep-alive yes" in lines[2] and "reusecheck" in lines[2]
     (lane,) = lanes(lines)
     assert lane.count("●") == 5 and lane.endswith(" 5")
     assert "Findings" not in lines
 
 
 def test_requests_table_columns_and_rows() -> None:
-    lines = show(analyze(max_requests(8, 3)))
+    lines = show(analyze(load("max-requests")))
     head = lines.index("Requests") + 1
     assert lines[head].split() == [
         "#", "phase", "conn", "reused", "idle", "dial", "wait", "total", "status", "Connection",
@@ -69,10 +57,11 @@ def test_requests_table_columns_and_rows() -> None:
     assert rows[0][:4] == ["0", "sequential", "1", "new"]
     assert rows[1][3] == "yes"
     assert rows[2][-1] == "close" and rows[2][-2] == "200"
+    assert rows[3][:4] == ["3", "sequential", "2", "new"]
 
 
 def test_connection_close_server_is_a_staircase_of_server_closes() -> None:
-    lines = show(analyze(connection_close(5)))
+    lines = show(analyze(load("connection-close")))
     assert lines[-1] == "verdict: FAIL · reuse no · 0/5 reused · 5 connections"
     timeline = lanes(lines)
     assert len(timeline) == 5
@@ -86,62 +75,75 @@ def test_connection_close_server_is_a_staircase_of_server_closes() -> None:
 
 
 def test_findings_show_message_and_remedy() -> None:
-    text = "\n".join(show(analyze(idle_timeout(4.0))))
+    a = analyze(load("idle-timeout"))
+    idle = a.connections[0].idle_time_at_close_s
+    assert idle is not None and a.server.idle_timeout_s is not None
+    text = "\n".join(show(a))
     assert "WARNING server-idle-timeout" in text
-    assert "server closed 1 idle connection after 4.0 s idle (eof)" in text
-    assert "fix: Set your client's idle timeout below 4 s" in text
-    assert "IdleConnTimeout: 3*time.Second" in text
-    assert "reuse partial: 5 requests on 2 connections" in text
+    assert f"server closed 1 idle connection after {idle:.1f} s idle (eof)" in text
+    assert f"fix: Set your client's idle timeout below {round(idle, 2):g} s" in text
+    assert "IdleConnTimeout: " in text
+    assert "reuse partial: 3 requests on 2 connections" in text
     assert "expect reuse FAILED" in text
-    assert "idle timeout 4 s" in text  # the server line
+    assert f"idle timeout {round(a.server.idle_timeout_s, 2):g} s" in text  # the server line
 
 
 def test_hint_beside_the_measured_value() -> None:
-    lines = show(analyze(idle_timeout(4.0, keep_alive="timeout=5, max=100")))
-    assert "idle timeout 4 s (hint 5 s, 1.0 s longer)" in lines[2]
-    lines = show(analyze(idle_timeout(4.0, keep_alive="timeout=4")))
-    assert "idle timeout 4 s (hint 4 s, as measured)" in lines[2]
+    a = analyze(load("idle-timeout-hint"))
+    measured = a.server.idle_timeout_s
+    assert measured is not None
+    header = " ".join(" ".join(show(a)[2:4]).split())
+    assert (
+        f"idle timeout {round(measured, 2):g} s (hint 5 s, {5.0 - measured:.1f} s longer)" in header
+    )
+    # demo: the server announces what it does.
+    header = " ".join(" ".join(show(analyze(load("demo")))[2:4]).split())
+    assert "(hint 0.5 s, as measured)" in header
+    assert "closes after 4 requests (hint max=4, as measured)" in header
 
 
 def test_pool_churn_lanes() -> None:
-    lines = show(analyze(pool_churn()))
+    a = analyze(load("pool-churn"))
+    lines = show(a)
     timeline = lanes(lines)
     assert len(timeline) == 6
+    pool_closed = [c for c in a.connections if c.close_reason == "pool-full"]
+    assert len(pool_closed) == 4
     assert sum("┤" in lane for lane in timeline) == 4  # closed by the client's pool
     assert "WARNING pool-churn" in "\n".join(lines)
-    assert lines[-1] == "verdict: FAIL · reuse partial · 2/8 reused · 6 connections"
+    assert lines[-1] == (
+        f"verdict: FAIL · reuse partial · {a.summary.reused}/8 reused · 6 connections"
+    )
 
 
 def test_burst_and_retry() -> None:
-    lines = show(analyze(burst(4)))
-    assert lines[-1] == "verdict: OK · reuse yes · 0/4 reused · 4 connections"
+    lines = show(analyze(load("burst")))
+    assert lines[-1] == "verdict: OK · reuse yes · 4/8 reused · 4 connections"
     assert len(lanes(lines)) == 4
-    lines = show(analyze(stale_retry()))
+    lines = show(analyze(load("stale-retry")))
     rows = [line.split() for line in lines if line.startswith("2 ")]
     assert rows and rows[0][3] == "retry"
     assert "WARNING stale-conn-retry" in "\n".join(lines)
 
 
 def test_error_run() -> None:
-    lines = show(analyze(unreachable()))
+    lines = show(analyze(load("unreachable")))
     assert lines[-1] == "verdict: ERROR · the run could not complete (connect)"
-    assert any(line.startswith("error") and "connection refused" in line for line in lines)
+    assert any(line.startswith("error") and "Connection refused" in line for line in lines)
     assert "Timeline" not in lines
 
 
 def test_bracketed_text_is_not_markup() -> None:
-    url = "https://bob:pw@example.test/[v1]?token=T0K3N"
-    tr = Trace()
-    tr.request(0)
-    tr.end()
-    a = analyze(RunRecord(url, tr.events))
-    text = "\n".join(show(a))
-    assert f"https://bob:{REDACTED}@example.test/[v1]?token={REDACTED}" in text
-    assert "T0K3N" not in text
+    record = load("secrets")  # recorded unredacted: a bracketed path, a password, a key
+    assert "[v1]" in record.target
+    text = "\n".join(show(analyze(record)))
+    host = record.target.split("@", 1)[1].split("/", 1)[0]
+    assert f"http://bob:{REDACTED}@{host}/[v1]?api_key={REDACTED}&page=2" in text
+    assert "pa55word" not in text and "K3Y" not in text
 
 
 def test_timeline_fits_narrow_and_wide_consoles() -> None:
-    a = analyze(max_requests(8, 3))
+    a = analyze(load("max-requests"))
     for width in (40, 80, 120):
         console = Console(file=io.StringIO(), width=width, force_terminal=False)
         console.print(TimelineView(a))
@@ -152,41 +154,43 @@ def test_timeline_fits_narrow_and_wide_consoles() -> None:
 
 
 def test_timeline_layout_is_scaled_to_the_width() -> None:
-    a = analyze(connection_close(3))
+    a = analyze(load("connection-close"))
     tl = layout(a, 30)
-    assert tl.width == 30 and len(tl.lanes) == 3 and tl.hidden == 0
+    assert tl.width == 30 and len(tl.lanes) == 5 and tl.hidden == 0
     assert all(len(lane.cells) == 30 for lane in tl.lanes)
     assert tl.lanes[0].text.lstrip().startswith("●")
     assert tl.lanes[-1].text.rstrip().endswith("✕")
-    assert layout(a, 30, max_lanes=2).hidden == 1
+    assert layout(a, 30, max_lanes=4).hidden == 1
 
 
 def test_report_is_a_renderable_and_colours_on_a_terminal() -> None:
     console = Console(file=io.StringIO(), width=80, force_terminal=True, color_system="standard")
-    console.print(Report(analyze(connection_close(2))))
+    console.print(Report(analyze(load("connection-close"))))
     out = console.file.getvalue()  # type: ignore[attr-defined]
     assert "\x1b[" in out and "no-keepalive" in out
 
 
 def test_quiet_gaps_are_folded_so_phases_stay_visible() -> None:
-    a = analyze(idle_timeout(4.0))
+    a = analyze(load("idle-timeout"))  # two requests, --idle 0.8, one more
     tl = layout(a, 70)
     (gap,) = tl.gaps
-    assert gap.seconds == pytest.approx(5.9, abs=0.05)
-    assert "≈5.9s" in tl.axis
-    assert tl.axis.startswith("0 s") and tl.axis.endswith("5.99 s")
+    before, after = a.requests[1], a.requests[2]
+    assert before.ended_at_s is not None
+    assert gap.seconds == pytest.approx(after.started_at_s - before.ended_at_s, abs=1e-6)
+    assert f"≈{gap.seconds:.1f}s" in tl.axis
+    assert tl.axis.startswith("0 s") and re.search(r"\d\.\d\d s$", tl.axis)
     c1, c2 = tl.lanes
-    assert c1.text.count("●") == 3 and "✕" in c1.text
-    assert c2.text.count("●") == 2  # the idle phase, after the gap, is not squeezed to a dot
+    assert c1.text.count("●") == 2 and "✕" in c1.text
+    assert c2.text.count("●") == 1  # the idle phase, after the gap, is not squeezed away
     assert c2.text.index("●") > gap.last
 
 
 def test_no_folding_when_requests_follow_each_other() -> None:
-    assert layout(analyze(connection_close(5)), 70).gaps == ()
+    assert layout(analyze(load("connection-close")), 70).gaps == ()
 
 
 def test_long_runs_show_the_first_and_last_rows() -> None:
-    lines = show(analyze(connection_close(100)))
+    lines = show(analyze(load("many-connections")))
     assert any(line.split()[:3] == ["...", "50", "more"] for line in lines)
     assert any(
         line.split()[:3] == ["...", "50", "more"] and "connections" in line for line in lines
@@ -200,27 +204,28 @@ def test_long_runs_show_the_first_and_last_rows() -> None:
 
 
 def test_h2_burst_reads_as_one_connection_with_four_streams_at_once() -> None:
-    lines = show(analyze(h2_burst(4)))
+    lines = show(analyze(load("h2-burst")))
     assert lines[1].startswith("address") and " · h2 · TLSv1.3 " in lines[1]
     assert lines[1].endswith("(alpn h2)")
-    assert "h2 max 100 concurrent streams" in lines[2]
+    assert "h2 max 100 concurrent streams" in " ".join(lines[2:4])
     head = lines.index("Requests") + 1
     # No Connection column: HTTP/2 has no such header.
     assert lines[head].split() == [
         "#", "phase", "conn:stream", "reused", "idle", "dial", "wait", "total", "status",
     ]  # fmt: skip
-    rows = [line.split() for line in lines[head + 2 : head + 6]]
-    assert [r[2] for r in rows] == ["1:1", "1:3", "1:5", "1:7"]
+    rows = [line.split() for line in lines[head + 2 : head + 10]]
+    assert [r[2] for r in rows] == [f"1:{s}" for s in range(1, 16, 2)]
     (lane,) = lanes(lines)
     assert "4" in lane.split()[1]  # four streams in flight on c1 at the same moment
-    assert lane.rstrip().endswith(" 4")
+    assert lane.rstrip().endswith(" 8")
     legend = "\n".join(lines[lines.index("Timeline") :])
-    assert "2-4 streams at once" in legend
-    assert lines[-1] == "verdict: OK · reuse yes · 3/4 reused · 1 connection"
+    # From the fewest streams at once a column shows (2 or 3 at this width) to 4.
+    assert re.search(r" [23]-4 streams at once", legend)
+    assert lines[-1] == "verdict: OK · reuse yes · 7/8 reused · 1 connection"
 
 
 def test_h2_spread_is_four_lanes_and_a_finding() -> None:
-    lines = show(analyze(h2_spread(4)))
+    lines = show(analyze(load("h2-spread")))
     timeline = lanes(lines)
     assert len(timeline) == 4
     assert not any(ch.isdigit() for lane in timeline for ch in lane.split(maxsplit=1)[1][:-2])
@@ -232,7 +237,7 @@ def test_h2_spread_is_four_lanes_and_a_finding() -> None:
 
 
 def test_goaway_and_retry_in_the_tables() -> None:
-    lines = show(analyze(h2_goaway_retry()))
+    lines = show(analyze(load("h2-goaway-retry")))
     conns = lines[lines.index("Connections") + 3 :]
     assert conns[0].split()[-3:] == ["server", "goaway", "NO_ERROR"]
     row = next(line.split() for line in lines if line.startswith("4 "))
@@ -241,43 +246,40 @@ def test_goaway_and_retry_in_the_tables() -> None:
 
 
 def test_alpn_offer_is_shown_when_not_taken() -> None:
-    lines = show(analyze(alpn_fallback()))
+    lines = show(analyze(load("alpn-fallback")))
     header = " ".join(" ".join(lines[1:3]).split())
     assert "· http/1.1 · TLSv1.3" in header
     assert "(alpn http/1.1, offered h2, http/1.1)" in header
     assert "WARNING h2-not-negotiated" in "\n".join(lines)
 
 
-def test_h2c_stream_reset_and_differing_limits() -> None:
-    tr = H2Trace(tls=False, max_streams=128)
-    tr.start(0)
-    tr.start(1, fresh=True)
-    tr.announce(2, 64)
-    tr.finish(0)
-    tr.finish(1, reset="INTERNAL_ERROR")
-    tr.end()
-    lines = show(analyze(tr.record()))
+def test_h2c_and_a_stream_reset() -> None:
+    lines = show(analyze(load("h2-rst")))
     assert " · h2c · no TLS" in lines[1]
-    header = " ".join(" ".join(lines[2:4]).split())
-    assert "h2 max 64 concurrent streams (connections differ: 64, 128)" in header
-    row = next(line.split() for line in lines if line.startswith("1 "))
-    assert row[-1] == "stream-reset"
+    row = next(line.split() for line in lines if line.startswith("0 "))
+    assert row[2] == "1:1" and row[-1] == "stream-reset"
+    assert lines[-1] == "verdict: ERROR · the run could not complete (stream-reset)"
 
 
 def test_timeline_counts_only_true_overlap() -> None:
-    tl = layout(analyze(h2_burst(4)), 60)
-    (lane,) = tl.lanes
-    assert max(lane.streams) == 4 and tl.stream_counts == (2, 3, 4)
-    assert tl.streams_legend == (("2-4", "streams at once"),)
-    assert "4444" in lane.text
-    for record in (burst(4), pool_churn(), max_requests(8, 3)):  # HTTP/1.1: one at a time
-        tl = layout(analyze(record), 60)
+    # A column's count is the most streams in flight together within it: 2 to 4 in a
+    # burst of 4 (which of 2 and 3 show depends on how wide a column is in time).
+    for width in (60, 80):
+        tl = layout(analyze(load("h2-burst")), width)
+        (lane,) = tl.lanes
+        assert max(lane.streams) == 4
+        assert set(tl.stream_counts) <= {2, 3, 4} and tl.stream_counts[-1] == 4
+        assert tl.streams_legend == ((f"{tl.stream_counts[0]}-4", "streams at once"),)
+        assert "4444" in lane.text
+    for name in ("burst", "pool-churn", "max-requests"):  # HTTP/1.1: one at a time
+        tl = layout(analyze(load(name)), 60)
         assert tl.stream_counts == () and tl.streams_legend == ()
         assert not any(ch.isdigit() for lane in tl.lanes for ch in lane.text)
 
 
 def test_ten_or_more_streams_show_a_plus() -> None:
-    a = analyze(h2_burst(12))
+    a = analyze(load("h2-burst-12"))
+    assert a.connections[0].peak_streams == 12
     lines = show(a)
     (lane,) = lanes(lines)
     assert "+" in lane

@@ -33,7 +33,8 @@ from reusecheck.schema.events import _event_specs
 from reusecheck.server import ServerConfig, ServerThread
 from reusecheck.trace import EVENT_NAMES
 from reusecheck.trace.vocab import ERROR_KINDS
-from tests import builders
+from tests.records import is_discover_record, load
+from tests.records import names as record_names
 from tests.schema_check import ProbeRun, check_report, event_validator, probe, report_validator
 
 DESIGN = Path(__file__).resolve().parents[2] / "docs" / "design.md"
@@ -118,24 +119,9 @@ def test_secrets_stay_out_of_the_validated_outputs(runs: dict[str, ProbeRun]) ->
     assert "s3cr3t" not in text and "c00kie" not in text
 
 
-@pytest.mark.parametrize(
-    "record",
-    [
-        builders.healthy(),
-        builders.idle_timeout(keep_alive="timeout=5, max=100"),
-        builders.stale_retry(),
-        builders.pool_churn(),
-        builders.unread_body(),
-        builders.unreachable(),
-        builders.h2_burst(),
-        builders.h2_goaway_retry(data="bye"),
-        builders.h2_spread(),
-        builders.alpn_fallback(),
-        builders.h2_required(),
-    ],
-)
-def test_reports_of_the_synthetic_scenarios_validate(record: Any) -> None:
-    check_report(to_document(analyze(record)))
+@pytest.mark.parametrize("name", [n for n in record_names() if not is_discover_record(n)])
+def test_reports_of_the_recorded_runs_validate(name: str) -> None:
+    check_report(to_document(analyze(load(name))))
 
 
 # --- the schema itself ---------------------------------------------------------------------
@@ -154,7 +140,7 @@ def test_schemas_are_valid_draft_2020_12_and_plain_json(strict: bool) -> None:
 
 def test_the_document_validates_through_its_defs() -> None:
     doc = schema_document()
-    report = to_document(analyze(builders.h2_goaway_retry()))
+    report = to_document(analyze(load("h2-goaway-retry")))
     for pointer in ("#/$defs/report", doc["$defs"]["report"]["$id"]):
         v = Draft202012Validator({**doc, "$ref": pointer})
         assert v.is_valid(report)
@@ -164,7 +150,7 @@ def test_the_document_validates_through_its_defs() -> None:
 
 
 def test_published_schema_allows_new_fields_and_strict_does_not() -> None:
-    report = to_document(analyze(builders.healthy()))
+    report = to_document(analyze(load("healthy")))
     grown = copy.deepcopy(report)
     grown["new_top_level"] = 1
     grown["requests"][0]["new_field"] = "x"
@@ -208,7 +194,7 @@ def _broken(doc: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
     ],
 )
 def test_contract_violations_are_caught(path: str, value: Any) -> None:
-    report = to_document(analyze(builders.idle_timeout()))
+    report = to_document(analyze(load("idle-timeout")))
     assert report["findings"], "the scenario must have a finding to break"
     assert not Draft202012Validator(report_schema()).is_valid(_broken(report, path, value))
 
@@ -268,7 +254,8 @@ def test_vocabularies_match_the_design_doc() -> None:
     text = DESIGN.read_text(encoding="utf-8")
     names = text[text.index("with the event\nnames `") :].split("`")[1]
     assert re.split(r",\s+", names) == list(EVENT_NAMES)
-    kinds = text[text.index("Error kinds (in `error.kind`") : text.index("`cancelled`") + 12]
+    start = text.index("Error kinds (in `error.kind`")
+    kinds = text[start : text.index("`cancelled`", start) + 12]
     named = {k for k in re.findall(r"`([a-z0-9-]+)`", kinds) if not k.startswith("-")}
     assert named == set(ERROR_KINDS)
     row = next(ln for ln in text.splitlines() if ln.startswith("| `idle_closed`"))
