@@ -8,7 +8,6 @@ from reusecheck.analysis.events import EventIndex, as_float, as_str, get
 from reusecheck.analysis.h2 import h2_connection, is_h2
 from reusecheck.analysis.model import ConnectionRow, RequestRow, TlsInfo
 from reusecheck.analysis.requests import peak_streams
-from reusecheck.trace.vocab import SERVER_CLOSE_REASONS
 
 
 def _tls(index: EventIndex, conn: int) -> tuple[TlsInfo | None, str | None]:
@@ -50,8 +49,6 @@ def connection_row(
     opened = start or connected or events[0]
     closed_by = as_str(get(closed, "closed_by"))
     reason = as_str(get(closed, "reason"))
-    if closed is not None and closed_by is None and reason is not None:
-        closed_by = "server" if reason in SERVER_CLOSE_REASONS else "client"
     idle_at_close = None
     if idle_closed is not None and get(idle_closed, "closed_by") == "server":
         idle_at_close = as_float(get(idle_closed, "idle_time_s"))

@@ -70,7 +70,7 @@ class EventIndex:
         dials: dict[int, str] = {}
         for attempts in self.attempts.values():
             for before, attempt in pairwise(attempts):
-                reason = str(get(before.retry, "reason") or "stale")
+                reason = str(get(before.retry, "reason"))
                 for e in attempt.events:
                     if e.event == "connect_start" and e.conn is not None:
                         dials[e.conn] = reason
@@ -85,7 +85,8 @@ class EventIndex:
 
 
 def get(e: Event | None, name: str, default: Any = None) -> Any:
-    """A field of an event that may be missing (older or partial records)."""
+    """A field of an event, or ``default`` when the event is absent or the field is one
+    the event carries only sometimes (``error``, ``stream_id``)."""
     if e is None:
         return default
     return e.fields.get(name, default)

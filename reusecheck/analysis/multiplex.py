@@ -50,11 +50,17 @@ def unshared(
         (c for c in conns if c.protocol == "h2" and was_opened(c)),
         key=lambda c: (c.opened_at_s, c.id),
     )
+    opened_at = {c.id: c.opened_at_s for c in h2}
     spans: dict[int, list[tuple[float, float | None]]] = {}
     for r in rows:
         span = stream_span(r)
-        if span is not None and r.conn_id is not None:
-            spans.setdefault(r.conn_id, []).append(span)
+        if span is None or r.conn_id is None:
+            continue
+        if r.timings_s.connect is not None and r.conn_id in opened_at:
+            # The request that dialled the connection holds a stream of it from the
+            # dial on, not only from got_conn: during the handshake it is taken.
+            span = (min(span[0], opened_at[r.conn_id]), span[1])
+        spans.setdefault(r.conn_id, []).append(span)
     found: list[Unshared] = []
     for k, conn in enumerate(h2):
         if conn.id in retry_dials:

@@ -88,8 +88,11 @@ def _max_requests(
 def server_facts(
     index: EventIndex, rows: Sequence[RequestRow], conns: Sequence[ConnectionRow]
 ) -> ServerFacts:
-    used = [c for c in conns if c.requests > 0]
-    closes = after_response_closes(index, conns)
+    # Only a connection that answered says anything about keep-alive: one that failed
+    # before any response (a server not speaking the protocol asked) closed for that.
+    answered = {r.index for r in rows if r.status is not None}
+    used = [c for c in conns if any(i in answered for i in c.request_indexes)]
+    closes = [c for c in after_response_closes(index, conns) if c in used]
     keepalive: bool | None = None
     if any(c.requests >= 2 for c in used):
         keepalive = True

@@ -231,6 +231,10 @@ def _h2(
     if said is None and error is not None and error.kind == H2_REQUIRED_ERROR:
         said = error.message  # h2c: no ALPN, the runner says what the server did
     other = Counter(r.protocol for r in served if r.protocol != "h2")
+    if said is not None and not refused:
+        # h2c: the connection was opened as h2 (prior knowledge) and the server did not
+        # answer in it, so no request really used h2 whatever got_conn said.
+        return ExpectationResult("h2", False, said)
     if served and not other:
         return ExpectationResult("h2", True, f"all {plural(len(served), 'request')} used h2")
     if not served:

@@ -46,6 +46,8 @@ class RequestError(Exception):
         # Set by the pool: the failure happened on a connection that had carried a
         # request before (a keep-alive race is possible), not on a fresh one.
         self.on_reused = False
+        # Set by the pool: the connection the failed attempt was on (None: it got none).
+        self.conn_id: int | None = None
 
     def to_dict(self) -> dict[str, str]:
         return {"kind": self.kind, "message": self.message}

@@ -44,6 +44,18 @@ def _h11_request(req: Request, close: bool) -> h11.Request:
     return new
 
 
+def _sent_headers(req: Request, close: bool) -> list[list[str]]:
+    """The headers as sent, for the trace: ``Connection: close`` included when the pool
+    added it (never record a header that was not sent, nor leave out one that was)."""
+    if not close:
+        return req.header_pairs
+    cached = req.wire_cache.get(("trace", close))
+    if isinstance(cached, list):
+        return cached
+    pairs = req.wire_cache[("trace", close)] = [*req.header_pairs, ["Connection", "close"]]
+    return pairs
+
+
 def header_tokens(value: bytes | None) -> set[bytes]:
     if not value:
         return set()
@@ -195,7 +207,7 @@ class HTTP1Connection(PooledConnection):
             raise RequestError(
                 "server-closed", f"write failed: {exc}", before_response=True
             ) from None
-        tracer.emit("wrote_headers", index, self.id, headers=req.header_pairs)
+        tracer.emit("wrote_headers", index, self.id, headers=_sent_headers(req, close))
         tracer.emit("wrote_request", index, self.id, bytes=len(data))
         if req.body and len(req.body) > 65536:
             await self.channel.drain()

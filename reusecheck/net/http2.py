@@ -74,6 +74,7 @@ class HTTP2Connection(PooledConnection):
         self._streams: dict[int, _Stream] = {}
         self._frames = FrameSplitter()
         self._settings_sent: set[int] = set()  # setting codes the server ever sent
+        self._spoke_h2 = False  # the server's SETTINGS (its preface) arrived
         self._window_waiters: list[asyncio.Future[bool]] = []
         # Outbound headers are built (lower-cased, hop-by-hop dropped, secrets
         # never-indexed) once per Request by _request_headers, so h2's per-send
@@ -134,6 +135,11 @@ class HTTP2Connection(PooledConnection):
 
     def on_data(self, data: bytes) -> None:
         """Feed h2 everything but GOAWAY frames, which are handled here (``h2wire``)."""
+        if not self._spoke_h2 and data.startswith(b"HTTP/"):
+            # An HTTP/1 answer to the HTTP/2 preface: nginx and most servers send a 400.
+            line = data.split(b"\r\n", 1)[0].decode("latin-1")[:80]
+            self._fatal(self._not_h2_kind(), f"the server answered HTTP/1 ({line!r}), not HTTP/2")
+            return
         self._frames.feed(data, self._feed, self._goaway_frame)
         self._flush_soon()
 
@@ -177,10 +183,22 @@ class HTTP2Connection(PooledConnection):
     def on_lost(self, exc: BaseException | None) -> None:
         self._peer_gone("reset" if isinstance(exc, ConnectionError) else "eof")
 
+    def _not_h2_kind(self) -> ErrorKind:
+        """h2c is prior knowledge, so a server that does not speak it is a server that
+        cannot do what was asked; after ALPN chose h2 it is a broken server."""
+        return "h2-not-negotiated" if self.tls is None else "protocol"
+
     def _peer_gone(self, how: CloseReason) -> None:
         if self.remote_closed is None:
             self.remote_closed = how
         self._drain()
+        if not self._spoke_h2:
+            # RFC 9113 section 3.4: a server's preface is a SETTINGS frame, sent first.
+            self._fatal(
+                self._not_h2_kind(),
+                f"the server closed the connection ({how}) without sending HTTP/2's SETTINGS",
+            )
+            return
         for s in self._streams.values():
             if not s.ended and s.error is None:
                 s.error = RequestError(
@@ -249,6 +267,7 @@ class HTTP2Connection(PooledConnection):
     def _settings(self, ev: Any) -> None:
         # h2's remote_settings holds its defaults for what the server never sent; the
         # record says only what the server said (null for the rest), across frames.
+        self._spoke_h2 = True
         self._settings_sent.update(ev.changed_settings)
         fields: dict[str, int | None] = dict.fromkeys(SETTING_NAMES.values())
         remote = self._h2.remote_settings

@@ -81,6 +81,7 @@ class Pool:
                 resp = await conn.send(req, index, self.options.disable_keepalives)
             except RequestError as exc:
                 exc.on_reused = reused
+                exc.conn_id = conn.id
                 self._life.failed(conn, index, exc)
                 why = retry_reason(exc, reused, req.replayable, conn.multiplexed)
                 if why is not None and attempts <= MAX_RETRIES[why]:

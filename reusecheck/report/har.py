@@ -381,7 +381,7 @@ def _comment(row: RequestRow, attempts: Sequence[Attempt]) -> str:
         retry = attempt.retry
         if retry is None:
             continue
-        reason = retry.fields.get("reason") or "stale"
+        reason = retry.fields["reason"]
         error = retry.fields.get("error") or "failed"
         notes.append(
             f"attempt {number} on connection {retry.conn} failed ({reason}: {error}); "

@@ -59,6 +59,7 @@ async def fetch(
     ``request_done`` (``phase`` in it).  Errors are returned, not raised; cancellation
     is raised, after ``request_done`` said it."""
     conn: Conn | None = None
+    conn_id: int | None = None
     status: int | None = None
     error: RequestError | None = None
     retried = False
@@ -67,9 +68,10 @@ async def fetch(
         try:
             resp = await pool.round_trip(req, index)
         except RequestError as exc:
-            error, retried = exc, exc.retried
-            return Fetched(index, None, None, exc)
+            error, retried, conn_id = exc, exc.retried, exc.conn_id
+            return Fetched(index, conn_id, None, exc)
         conn, status, retried = resp.conn, resp.status, resp.retried
+        conn_id = conn.id
         try:
             if body == "drain":
                 await resp.read(max_drain)
@@ -86,7 +88,7 @@ async def fetch(
         except RequestError as exc:
             exc.on_reused = resp.reused
             error = exc
-        return Fetched(index, conn.id, status, error, conn)
+        return Fetched(index, conn_id, status, error, conn)
     except BaseException:
         why = interruption or Interruption()
         error = RequestError(why.kind, why.message)
@@ -95,7 +97,7 @@ async def fetch(
         tracer.emit(
             "request_done",
             index,
-            conn.id if conn is not None else None,
+            conn_id,
             status=status,
             error=error.to_dict() if error is not None else None,
             retried=retried,

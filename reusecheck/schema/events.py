@@ -62,7 +62,7 @@ def _event_specs() -> dict[str, EventSpec]:
             INT,
             INT,
             {"server_name": STRING, "alpn_offered": array(STRING), "session_offered": BOOL},
-            ("session_offered",),
+            (),
         ),
         # A failed handshake carries only ``error``.
         "tls_done": (

@@ -554,13 +554,6 @@ def test_h2_connections_beyond_the_server_limit_are_necessary() -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="package bug: h2-no-multiplexing counts a connection still in its handshake for "
-    "its own waiting request as having a free stream, so with a 1-stream limit it reports "
-    "'4 h2 connections where 4 could carry them' although the verdict found each needed "
-    "(tests/records/data/h2-spread-one-stream)",
-)
 def test_h2_connections_beyond_the_server_limit_are_no_finding() -> None:
     assert analyze(load("h2-spread-one-stream")).findings == ()
 
@@ -727,13 +720,6 @@ def test_h2_required_and_refused_stops_the_run() -> None:
     assert (conn.closed_by, conn.close_reason) == ("client", "error")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="package bug: --h2c against an HTTP/1.1-only server ends with 'server-closed' and "
-    "the analysis says the h2 expectation held ('all 1 request used h2') and blames "
-    "keep-alive (no-keepalive) instead of naming h2-not-negotiated "
-    "(tests/records/data/h2c-required)",
-)
 def test_h2c_required_and_not_spoken() -> None:
     a = analyze(load("h2c-required"))
     assert exit_code(a) == EXIT_UNREACHABLE

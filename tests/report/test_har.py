@@ -303,12 +303,6 @@ def test_secrets_are_redacted_unless_revealed() -> None:
     assert all(s in revealed for s in ("pa55word", "K3Y", "T0K3N", "C00K1E"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="package bug: with disable_keepalives the pool sends 'Connection: close' "
-    "(net/http1.py adds it to the h11 request) but wrote_headers records the request's "
-    "headers without it (tests/records/data/disable-keepalives)",
-)
 def test_the_connection_close_a_client_sent_is_in_its_request_headers() -> None:
     for entry in har_of(load("disable-keepalives"))["log"]["entries"]:
         assert {"name": "Connection", "value": "close"} in entry["request"]["headers"]

@@ -46,8 +46,8 @@ def server_idle_timeout(ctx: Context) -> Finding | None:
 
 def stale_conn_retry(ctx: Context) -> Finding | None:
     # A retry after a GOAWAY or a refused stream is HTTP/2 telling the client, not a
-    # stale connection (h2-goaway reports GOAWAYs).  Records without a reason: stale.
-    retries = [e for e in ctx.index.named("retry") if get(e, "reason") in (None, "stale")]
+    # stale connection (h2-goaway reports GOAWAYs).
+    retries = [e for e in ctx.index.named("retry") if get(e, "reason") == "stale"]
     if not retries:
         return None
     requests, conns, idles, how = [], [], [], []

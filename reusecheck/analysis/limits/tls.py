@@ -1,9 +1,8 @@
 """TLS handshakes in a record, and resumption from discover's record (full versus resumed
 handshake times; discover/tls_resume.py makes the connections).
 
-``handshakes`` works on any record, a probe's too.  A session counts as offered when the
-dial's ``tls_start.session_offered`` says so; records from before that field existed
-count every handshake after the first, which is what the pool does with resumption on.
+``handshakes`` works on any record, a probe's too: a session counts as offered when the
+dial's ``tls_start.session_offered`` says so.
 """
 
 from __future__ import annotations
@@ -23,11 +22,7 @@ from reusecheck.trace import Event
 
 
 def handshakes(events: Sequence[Event]) -> list[TlsHandshake]:
-    """Every completed TLS handshake in the record, in dial order.
-
-    Records without ``session_offered`` (older ones) count every handshake after the
-    first as offered, which is what the pool does with resumption on.
-    """
+    """Every completed TLS handshake in the record, in dial order."""
     starts: dict[int, Event] = {}
     found: list[TlsHandshake] = []
     for e in events:
@@ -41,7 +36,7 @@ def handshakes(events: Sequence[Event]) -> list[TlsHandshake]:
             found.append(
                 TlsHandshake(
                     conn_id=e.conn,
-                    offered=bool(offered) if offered is not None else bool(found),
+                    offered=bool(offered),
                     resumed=bool(get(e, "resumed")),
                     handshake_s=round(e.t - start.t, 6),
                     version=get(e, "version"),
