@@ -17,7 +17,7 @@ from typing import Any
 
 import h11
 
-from reusecheck.net.conn import ConnState, PooledConnection
+from reusecheck.net.conn import ACTIVE, CLOSED, DRAINING, IDLE, PooledConnection
 from reusecheck.net.dial import ConnectionKey, Dialed, Timeouts
 from reusecheck.net.errors import RequestError
 from reusecheck.net.request import Request
@@ -44,15 +44,13 @@ def _h11_request(req: Request, close: bool) -> h11.Request:
     return new
 
 
-def _sent_headers(req: Request, close: bool) -> list[list[str]]:
-    """The headers as sent, for the trace: ``Connection: close`` included when the pool
-    added it (never record a header that was not sent, nor leave out one that was)."""
-    if not close:
-        return req.header_pairs
-    cached = req.wire_cache.get(("trace", close))
+def _sent_headers(req: Request) -> list[list[str]]:
+    """The headers as sent with the ``Connection: close`` the pool added, for the trace
+    (never record a header that was not sent, nor leave out one that was)."""
+    cached = req.wire_cache.get("trace-close")
     if isinstance(cached, list):
         return cached
-    pairs = req.wire_cache[("trace", close)] = [*req.header_pairs, ["Connection", "close"]]
+    pairs = req.wire_cache["trace-close"] = [*req.header_pairs, ["Connection", "close"]]
     return pairs
 
 
@@ -79,7 +77,7 @@ class HTTP1Connection(PooledConnection):
         super().__init__(conn_id, key, dialed, tracer, timeouts)
         self.idle_since = 0.0  # when the pool last put it idle
         self.sent_close = False  # the last request said Connection: close (ours)
-        self._method = b"GET"  # of the request in flight (HEAD has no response body)
+        self._head = False  # the request in flight is a HEAD (its response has no body)
         self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEADER_BYTES)
         self._waiter: asyncio.Future[bool] | None = None
         self._deadline = 0.0  # of the current wait (see PooledConnection._arm_timer)
@@ -98,7 +96,7 @@ class HTTP1Connection(PooledConnection):
     # -- Receiver (called by the Channel) ------------------------------------------
 
     def on_data(self, data: bytes) -> None:
-        if self.state is not ConnState.ACTIVE:
+        if self.state is not ACTIVE:
             # Bytes nobody asked for (a 408 before the close): the connection is done.
             if len(self.unsolicited) < _UNSOLICITED_KEEP:
                 self.unsolicited += data[: _UNSOLICITED_KEEP - len(self.unsolicited)]
@@ -126,7 +124,7 @@ class HTTP1Connection(PooledConnection):
         self._peer_gone()
 
     def _peer_gone(self) -> None:
-        if self.state is ConnState.ACTIVE:
+        if self.state is ACTIVE:
             if self._h11.their_state is not h11.CLOSED:
                 with contextlib.suppress(RuntimeError):
                     self._h11.receive_data(b"")
@@ -168,14 +166,14 @@ class HTTP1Connection(PooledConnection):
 
     def is_available(self) -> bool:
         """Free to carry a request now (HTTP/1.1: idle, open, nothing unexpected seen)."""
-        return self.state is ConnState.IDLE
+        return self.state is IDLE
 
     def close(self) -> None:
-        self.state = ConnState.CLOSED
+        self.state = CLOSED
         self.channel.close()
 
     def abort(self) -> None:
-        self.state = ConnState.CLOSED
+        self.state = CLOSED
         self.channel.abort()
 
     # -- a request/response cycle --------------------------------------------------
@@ -186,10 +184,10 @@ class HTTP1Connection(PooledConnection):
         ``close`` asks the server to end the connection after this response, as Go's
         ``DisableKeepAlives`` does with ``Connection: close``.
         """
-        self.state = ConnState.ACTIVE
+        self.state = ACTIVE
         self.requests += 1
         self.sent_close = close
-        self._method = req.method.encode("ascii", "replace")
+        self._head = req.method == "HEAD"
         self._cycle_bytes = 0
         h = self._h11
         tracer = self.tracer
@@ -207,7 +205,12 @@ class HTTP1Connection(PooledConnection):
             raise RequestError(
                 "server-closed", f"write failed: {exc}", before_response=True
             ) from None
-        tracer.emit("wrote_headers", index, self.id, headers=_sent_headers(req, close))
+        tracer.emit(
+            "wrote_headers",
+            index,
+            self.id,
+            headers=_sent_headers(req) if close else req.header_pairs,
+        )
         tracer.emit("wrote_request", index, self.id, bytes=len(data))
         if req.body and len(req.body) > 65536:
             await self.channel.drain()
@@ -321,21 +324,26 @@ class HTTP1Connection(PooledConnection):
 
     def finish_cycle(self) -> CloseReason | None:
         """After a complete response: None if reusable, else the close reason."""
+        h = self._h11
+        if h.our_state is h11.DONE and h.their_state is h11.DONE:
+            # The usual end of a keep-alive cycle, kept to one call.
+            h.start_next_cycle()
+            self._response = None
+            self.state = DRAINING if self.remote_closed or self.unsolicited else IDLE
+            return None
         reason = self._cycle_end()
         reusable = reason is None and not self.remote_closed and not self.unsolicited
-        self.state = ConnState.IDLE if reusable else ConnState.DRAINING
+        self.state = IDLE if reusable else DRAINING
         return reason
 
     def _cycle_end(self) -> CloseReason | None:
+        """Why a cycle h11 will not continue ends the connection (or None: it goes on)."""
         h = self._h11
         resp = self._response
         self._response = None
-        if h.our_state is h11.DONE and h.their_state is h11.DONE:
-            h.start_next_cycle()
-            return None
         conn_tokens = header_tokens(_get(resp.headers, b"connection")) if resp else set()
         if resp is not None and resp.http_version == b"1.0":
-            bounded = _delimited(resp) or _bodiless(resp.status_code, self._method)
+            bounded = _delimited(resp) or _bodiless(resp.status_code, self._head)
             if b"keep-alive" in conn_tokens and bounded and not self.remote_closed:
                 # Go's shouldClose keeps an HTTP/1.0 keep-alive connection; h11 never
                 # does, so continue on a fresh parser with whatever bytes are left.
@@ -382,11 +390,11 @@ def _get(headers: Any, name: bytes) -> bytes | None:
     return b", ".join(found)
 
 
-def _bodiless(status: int, method: bytes) -> bool:
+def _bodiless(status: int, head: bool) -> bool:
     """A response that has no body by definition (RFC 9112 section 6.3), so its end is
     known without a length: Go's readTransfer keeps such an HTTP/1.0 keep-alive
     connection too."""
-    return method == b"HEAD" or status in (204, 304) or 100 <= status < 200
+    return head or status in (204, 304) or 100 <= status < 200
 
 
 def _delimited(resp: h11.Response) -> bool:

@@ -26,7 +26,7 @@ from reusecheck.net.response import Response
 from reusecheck.pool.h2share import SharedConns
 from reusecheck.pool.idle import IdleLimits, IdleList
 from reusecheck.pool.options import PoolOptions
-from reusecheck.pool.sessions import SessionCache
+from reusecheck.pool.sessions import SESSION_CHECKS, SessionCache
 from reusecheck.trace import Tracer
 from reusecheck.trace.vocab import SERVER_CLOSE_REASONS, ClosedBy, CloseReason
 
@@ -74,7 +74,7 @@ class Lifecycle:
 
     def response_done(self, resp: Response, error: RequestError | None) -> None:
         conn: Conn = resp.conn
-        if error is None:
+        if error is None and conn.tls is not None and conn.session_checks < SESSION_CHECKS:
             self.sessions.after_response(conn)
         index = resp.index
         self.pending.pop(index, None)

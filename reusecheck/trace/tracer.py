@@ -32,8 +32,9 @@ class Tracer:
         self.sink: Sink = sink
         self.now = self.clock.now
         self._t0 = self.clock.t0
-        # Looked up once: emit is on the hot path (a Recorder's write is list.append).
-        self._write = sink.write
+        # A Recorder's write is a list append: call it directly, one frame less per event
+        # (about ten a request).
+        self._write = sink.events.append if type(sink) is Recorder else sink.write
 
     def emit(
         self, event: EventName, request: int | None = None, conn: int | None = None, **fields: Any
