@@ -23,16 +23,15 @@ from reusecheck.server.misbehave import MisbehavingServer
 from reusecheck.trace import Recorder
 from reusecheck.trace.vocab import CloseReason
 from tests.net.wire import (
+    OK,
     ScriptedServer,
+    idle_then,
     loopback,
     open_h1,
     read_head,
     recorder_tracer,
-    reset,
     run,
 )
-
-OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
 
 async def cycle(
@@ -270,23 +269,6 @@ def test_malformed_responses_are_protocol_errors(kind: str) -> None:
 # -- the server ending an idle connection ----------------------------------------------
 
 
-def _then_server(action: str, go: asyncio.Event) -> ScriptedServer:
-    """Answers one request, waits until the test says ``go``, then does ``action``."""
-
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await read_head(reader)
-        writer.write(OK)
-        await go.wait()
-        if action == "408":
-            writer.write(b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n")
-            await writer.drain()
-        elif action == "reset":
-            reset(writer)
-        # "eof" (and after the 408): the handler returns and the connection is closed
-
-    return ScriptedServer(handler)
-
-
 @pytest.mark.parametrize(
     ("action", "reason"),
     [("eof", "eof"), ("reset", "reset"), ("408", "unsolicited-response")],
@@ -295,7 +277,7 @@ def test_server_ending_an_idle_connection_is_seen_at_once(action: str, reason: s
     async def main() -> tuple[HTTP1Connection, str]:
         _, tracer = recorder_tracer()
         go = asyncio.Event()
-        async with _then_server(action, go) as srv:
+        async with idle_then(action, go) as srv:
             conn = await open_h1(srv.key, tracer)
             _, first = await cycle(conn, srv.url)
             assert first is None and conn.is_available()

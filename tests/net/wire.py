@@ -35,6 +35,10 @@ def run(coro: Coroutine[Any, Any, T], timeout: float = 20.0) -> T:
     return asyncio.run(asyncio.wait_for(coro, timeout))
 
 
+# The smallest keep-alive response the scripted servers answer with.
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+
 class ScriptedServer:
     """Listens on 127.0.0.1; every connection is handed to ``handler``.
 
@@ -228,3 +232,21 @@ def spans_closed(events: list[Event]) -> bool:
 
 def loopback(port: int, scheme: str = "http") -> ConnectionKey:
     return ConnectionKey(scheme, "127.0.0.1", port)
+
+
+def idle_then(action: str, go: asyncio.Event) -> ScriptedServer:
+    """Answers one request, waits until the test sets ``go``, then ends the idle
+    connection: ``eof`` (a FIN), ``reset`` (RST), or ``408`` (says why, then closes, as
+    some servers do before closing an idle connection)."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_head(reader)
+        writer.write(OK)
+        await go.wait()
+        if action == "408":
+            writer.write(b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n")
+            await writer.drain()
+        elif action == "reset":
+            reset(writer)
+
+    return ScriptedServer(handler)

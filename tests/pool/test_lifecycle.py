@@ -27,9 +27,16 @@ from reusecheck.pool.lifecycle import Lifecycle
 from reusecheck.server import ServerConfig, TargetServer
 from reusecheck.server.misbehave import MisbehavingServer
 from reusecheck.trace import Event
-from tests.net.wire import FAST, ScriptedServer, loopback, read_head, recorder_tracer, reset, run
-
-OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+from tests.net.wire import (
+    FAST,
+    OK,
+    ScriptedServer,
+    idle_then,
+    loopback,
+    read_head,
+    recorder_tracer,
+    run,
+)
 
 
 class Life:
@@ -464,21 +471,6 @@ def test_the_servers_idle_timeout_is_seen_as_it_happens() -> None:
     assert (record.closed_by, record.reason) == ("server", "idle-timeout")
 
 
-def _ends_idle(action: str, go: asyncio.Event) -> ScriptedServer:
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await read_head(reader)
-        writer.write(OK)
-        await go.wait()
-        if action == "408":
-            # Some servers say why before closing an idle connection.
-            writer.write(b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n")
-            await writer.drain()
-        elif action == "reset":
-            reset(writer)
-
-    return ScriptedServer(handler)
-
-
 @pytest.mark.parametrize(
     ("action", "reason", "server_said"),
     [
@@ -493,7 +485,7 @@ def test_an_idle_connection_ended_by_the_server_is_one_idle_closed_then_one_conn
     async def main() -> Life:
         t = Life()
         go = asyncio.Event()
-        async with _ends_idle(action, go) as srv:
+        async with idle_then(action, go) as srv:
             conn = await t.h1(srv.port)
             await t.get(conn, srv.url, 0)
             go.set()

@@ -37,30 +37,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-EVENT_NAMES: Final = frozenset(
-    {
-        "get_conn",
-        "dns_start",
-        "dns_done",
-        "connect_start",
-        "connect_done",
-        "tls_start",
-        "tls_done",
-        "got_conn",
-        "wrote_headers",
-        "wrote_request",
-        "got_first_byte",
-        "response_headers",
-        "body_done",
-        "put_idle",
-        "idle_closed",
-        "conn_closed",
-        "retry",
-        "h2_settings",
-        "h2_goaway",
-        "request_done",
-    }
-)
+from reusecheck.trace import vocab
+
+EVENT_NAMES: Final = frozenset(vocab.EVENT_NAMES)
 SPANS: Final = ("dns", "connect", "tls")
 # The field a successful *_done shows (rule 1): the step's result.
 SUCCESS_FIELD: Final = {"dns_done": "addrs", "connect_done": "local", "tls_done": "version"}
