@@ -7,8 +7,7 @@ from dataclasses import replace
 from typing import Final
 
 from reusecheck.analysis import Expectation
-from reusecheck.commands.probe import perform, write_files
-from reusecheck.commands.report import emit
+from reusecheck.commands.probe import deliver, perform
 from reusecheck.commands.settings import ProbeSettings
 
 DEMO_INTRO: Final = (
@@ -27,11 +26,4 @@ def run_demo(settings: ProbeSettings) -> int:
         settings = replace(settings, url=url, expectations=(Expectation("none"),))
         outcome = asyncio.run(perform(settings.scenario(), settings, describe=False))
     intro = None if settings.as_json else DEMO_INTRO.format(url=url, idle=0.5, maxreq=4)
-    code = emit(
-        outcome.analysis,
-        as_json=settings.as_json,
-        events_on_stdout=settings.events_path == "-",
-        intro=intro,
-    )
-    failed = write_files([outcome], settings.outputs)
-    return failed if failed is not None else code
+    return deliver(outcome, settings, intro=intro)

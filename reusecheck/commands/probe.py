@@ -102,6 +102,25 @@ def write_files(outcomes: list[Outcome], outputs: OutputOptions) -> int | None:
     return None
 
 
+def deliver(
+    outcome: Outcome,
+    settings: ProbeSettings,
+    *,
+    intro: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> int:
+    """One target's report where it belongs, then its files; returns the exit code."""
+    code = emit(
+        outcome.analysis,
+        as_json=settings.as_json,
+        events_on_stdout=settings.events_path == "-",
+        intro=intro,
+        extra=extra,
+    )
+    failed = write_files([outcome], settings.outputs)
+    return failed if failed is not None else code
+
+
 def run_probe(settings: ProbeSettings, discover: bool = False) -> int:
     """``reusecheck probe URL``: the probe built-in, through the path every scenario takes.
 
@@ -112,14 +131,7 @@ def run_probe(settings: ProbeSettings, discover: bool = False) -> int:
     extra: dict[str, Any] | None = None
     if discover:
         outcome, extra = _fold_discover(outcome, settings)
-    code = emit(
-        outcome.analysis,
-        as_json=settings.as_json,
-        events_on_stdout=settings.events_path == "-",
-        extra=extra,
-    )
-    failed = write_files([outcome], settings.outputs)
-    return failed if failed is not None else code
+    return deliver(outcome, settings, extra=extra)
 
 
 def _fold_discover(outcome: Outcome, settings: ProbeSettings) -> tuple[Outcome, dict[str, Any]]:
