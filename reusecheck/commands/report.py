@@ -10,13 +10,14 @@ from typing import Any
 from reusecheck.analysis import Analysis
 from reusecheck.analysis.model import RunError
 from reusecheck.commands import exits
+from reusecheck.trace.redact import redact_url
 
 
 def error_line(error: RunError | None, target: str | None = None) -> None:
     """The one line on stderr that names why the run could not complete."""
     if error is None:
         return
-    where = f"{target}: " if target else ""
+    where = f"{redact_url(target)}: " if target else ""
     sys.stderr.write(f"reusecheck: {where}{error.kind}: {error.message}\n")
     sys.stderr.flush()
 

@@ -16,8 +16,14 @@ from reusecheck.commands.exits import BadInput
 from reusecheck.commands.outputs import OutputOptions
 from reusecheck.discover.settings import DiscoverSettings, parse_only
 from reusecheck.net.dial import Timeouts
-from reusecheck.net.request import URLError, parse_header, parse_url
-from reusecheck.net.tls import TLSOptions
+from reusecheck.net.request import (
+    URLError,
+    check_headers,
+    check_method,
+    parse_header,
+    parse_url,
+)
+from reusecheck.net.tls import TLSOptions, check_cafile
 from reusecheck.pool import PoolOptions
 from reusecheck.scenarios import probe_scenario
 from reusecheck.scenarios.model import Scenario
@@ -58,9 +64,18 @@ def check_url(url: str) -> None:
 
 def headers_of(values: Any) -> tuple[tuple[str, str], ...]:
     try:
-        return tuple(parse_header(h) for h in values or ())
+        headers = tuple(parse_header(h) for h in values or ())
+        check_headers(headers)
     except ValueError as exc:
         raise BadInput(str(exc), "'-H'") from None
+    return headers
+
+
+def method_of(value: str) -> str:
+    try:
+        return check_method(value)
+    except ValueError as exc:
+        raise BadInput(str(exc), "'-X'") from None
 
 
 def check_outputs(o: Mapping[str, Any]) -> None:
@@ -70,6 +85,11 @@ def check_outputs(o: Mapping[str, Any]) -> None:
     cacert = o.get("cacert")
     if cacert and not os.path.isfile(cacert):
         raise BadInput(f"{cacert!r} is not a readable file", "'--cacert'")
+    if cacert:
+        try:
+            check_cafile(cacert)
+        except ValueError as exc:
+            raise BadInput(str(exc), "'--cacert'") from None
 
 
 def probe_settings(url: str, o: Mapping[str, Any]) -> ProbeSettings:
@@ -108,7 +128,7 @@ def probe_settings(url: str, o: Mapping[str, Any]) -> ProbeSettings:
             "requests": o["requests"],
             "idle": o["idle"],
             "concurrency": o["concurrency"],
-            "method": o["method"],
+            "method": method_of(o["method"]),
             "headers": headers,
         },
         pool=pool,

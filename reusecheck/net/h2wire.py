@@ -115,7 +115,7 @@ def request_headers(req: Request, scheme: str) -> list[HeaderTuple]:
     if cached is None:
         headers = [
             HeaderTuple(b":method", req.method.encode()),
-            HeaderTuple(b":authority", req.host.encode("idna")),
+            HeaderTuple(b":authority", req.host.encode("latin-1")),
             HeaderTuple(b":scheme", scheme.encode()),
             HeaderTuple(b":path", req.target.encode()),
         ]
@@ -126,4 +126,15 @@ def request_headers(req: Request, scheme: str) -> list[HeaderTuple]:
             secret = name in _SECRET or (name == b"cookie" and len(v) < 20)
             headers.append((NeverIndexedHeaderTuple if secret else HeaderTuple)(name, v))
         cached = req.wire_cache[key] = headers
+        # What the trace says was sent: this block, pseudo-headers included (a Host
+        # given with -H is :authority here; hop-by-hop headers are not sent at all).
+        req.wire_cache[("h2-trace", scheme)] = [
+            [n.decode("latin-1"), v.decode("latin-1")] for n, v in headers
+        ]
     return cached  # type: ignore[return-value]
+
+
+def sent_pairs(req: Request, scheme: str) -> list[list[str]]:
+    """The header block ``request_headers`` built, as the trace shows it."""
+    request_headers(req, scheme)
+    return req.wire_cache[("h2-trace", scheme)]  # type: ignore[return-value]

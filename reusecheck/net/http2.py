@@ -27,7 +27,13 @@ import h2.settings
 from reusecheck.net.conn import ACTIVE, CLOSED, IDLE, PooledConnection
 from reusecheck.net.dial import ConnectionKey, Dialed, Timeouts
 from reusecheck.net.errors import RequestError
-from reusecheck.net.h2wire import SETTING_NAMES, FrameSplitter, code_name, request_headers
+from reusecheck.net.h2wire import (
+    SETTING_NAMES,
+    FrameSplitter,
+    code_name,
+    request_headers,
+    sent_pairs,
+)
 from reusecheck.net.request import Request
 from reusecheck.net.response import Response
 from reusecheck.trace import Tracer
@@ -356,7 +362,9 @@ class HTTP2Connection(PooledConnection):
             self._flush()
         else:
             self._flush_soon()
-        self.tracer.emit("wrote_headers", index, self.id, stream_id=sid, headers=req.header_pairs)
+        self.tracer.emit(
+            "wrote_headers", index, self.id, stream_id=sid, headers=sent_pairs(req, self.key.scheme)
+        )
         try:
             # Inline rather than a helper coroutine: a coroutine frame per stream is
             # measurable at 10,000 streams a second.

@@ -46,6 +46,19 @@ def client_context(options: TLSOptions) -> ssl.SSLContext:
     return ctx
 
 
+def check_cafile(path: str) -> None:
+    """ValueError unless ``path`` holds at least one PEM certificate to trust: a key or
+    an empty file would otherwise fail every handshake later, as if the server had."""
+    try:
+        ssl.create_default_context(cafile=path)
+    except ssl.SSLError as exc:
+        why = exc.reason or str(exc)
+        raise ValueError(f"{path!r} holds no PEM certificate to trust ({why})") from None
+    except (OSError, ValueError) as exc:
+        why = (exc.strerror or str(exc)) if isinstance(exc, OSError) else "not a valid path"
+        raise ValueError(f"cannot read {path!r}: {why}") from None
+
+
 def info(sslobj: ssl.SSLObject) -> TLSInfo:
     cipher = sslobj.cipher()
     return TLSInfo(

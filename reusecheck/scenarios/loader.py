@@ -20,6 +20,7 @@ from urllib.parse import urljoin
 from reusecheck.analysis import Expectation
 from reusecheck.net.dial import Timeouts
 from reusecheck.net.request import Request
+from reusecheck.net.tls import check_cafile
 from reusecheck.pool import PoolOptions
 from reusecheck.scenarios.checks import COUNTED, EXPECT_KEYS, PROTOCOLS, StepExpect
 from reusecheck.scenarios.fields import ScenarioError, Where, kind, shown
@@ -216,6 +217,10 @@ def _pool(w: Where, table: dict[str, Any], ctx: _Context, prefix: str = "") -> P
             cacert = ctx.base_dir / w.string(k, value)
             if not cacert.is_file():
                 w.fail(k, f"{shown(str(cacert), 80)!r} is not a readable file")
+            try:
+                check_cafile(str(cacert))
+            except ValueError as exc:
+                w.fail(k, shown(str(exc), 200))
             tls = replace(tls, cacert=str(cacert))
     return replace(base, tls=tls, **changes)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 
 from reusecheck.analysis import (
     Analysis,
@@ -205,7 +206,8 @@ A = 's.toml: step 1 "a": '
         ),
         (
             {"step": [{"name": "a", "url": "http://h/a b"}]},
-            A + "url: 'http://h/a b': spaces, control and non-ASCII characters must be %-encoded",
+            A + "url: URL 'http://h/a b' has a space or a control character: percent-encode "
+            "it (%20)",
         ),
         (
             {"step": [{"name": "a", "url": "http://h/", "path": "/"}]},
@@ -338,10 +340,18 @@ def test_file_level_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_cacert_is_relative_to_the_scenario_file(tmp_path: Path) -> None:
-    (tmp_path / "ca.pem").write_text("-")
+    trustme.CA().cert_pem.write_to_path(str(tmp_path / "ca.pem"))
     path = tmp_path / "x.toml"
     path.write_text('[pool]\ncacert = "ca.pem"\n[[step]]\nurl = "https://h/"\n')
     assert load_file(str(path)).plan.pool.tls.cacert == str(tmp_path / "ca.pem")
+
+
+def test_a_cacert_that_holds_no_certificate_is_refused_when_loading(tmp_path: Path) -> None:
+    trustme.CA().private_key_pem.write_to_path(str(tmp_path / "ca.pem"))  # a key, not a cert
+    path = tmp_path / "x.toml"
+    path.write_text('[pool]\ncacert = "ca.pem"\n[[step]]\nurl = "https://h/"\n')
+    with pytest.raises(ScenarioError, match=r"\[pool\]: cacert: .* holds no PEM certificate"):
+        load_file(str(path))
 
 
 # --- ${VAR} -----------------------------------------------------------------------------
