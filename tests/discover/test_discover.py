@@ -7,6 +7,7 @@ TLS resumption and checks that discover measures exactly that: idle timeouts wit
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 from collections.abc import Iterator
@@ -359,3 +360,28 @@ def test_http1_over_tls_idle_close_is_seen_at_the_close_notify(serve: Any, host:
     assert report.server.max_requests_per_conn == 3
     assert report.tls is not None and report.tls.resumed is True
     assert report.duration_s < 2.0
+
+
+@pytest.mark.parametrize("kind", ["close-on-accept", "h2-rst-every-stream"])
+def test_discover_where_every_measurement_failed_exits_3_like_probe(kind: str) -> None:
+    """A server that closes every connection, or resets every stream, leaves nothing to
+    measure: the run could not complete (exit 3, one line), as a probe of it says."""
+    from click.testing import CliRunner
+
+    from reusecheck.cli import main
+    from reusecheck.server.misbehave import MisbehavingServer
+
+    async def serve_and_run() -> tuple[int, str, str]:
+        async with MisbehavingServer(kind) as srv:
+            args = ["discover", srv.url, "--json", "--timeout", "1", "--max-wait", "2"]
+            args += ["--deadline", "10", *(["--h2c"] if kind.startswith("h2") else [])]
+            r = await asyncio.to_thread(CliRunner().invoke, main, args)
+            return r.exit_code, r.stdout, r.stderr
+
+    code, stdout, stderr = asyncio.run(asyncio.wait_for(serve_and_run(), 30))
+    assert code == 3, stderr
+    doc = json.loads(stdout)
+    assert doc["error"]["message"].startswith("every measurement failed")
+    assert [ln for ln in stderr.splitlines() if ln.startswith("reusecheck: ")] == [
+        f"reusecheck: {doc['error']['kind']}: {doc['error']['message']}"
+    ]

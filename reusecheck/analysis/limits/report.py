@@ -87,6 +87,21 @@ def server_facts(
     )
 
 
+def nothing_measured(
+    *results: IdleTimeoutResult | MaxRequestsResult | H2Result | TlsResult | None,
+) -> RunError | None:
+    """The run's error when no chosen measurement measured anything, each failing on its
+    own error (a server closing every connection, resetting every stream): the run
+    could not complete, as a probe of the same server says (exit 3)."""
+    chosen = [r for r in results if r is not None and r.status != "not-applicable"]
+    if not chosen or any(r.status != "failed" for r in chosen):
+        return None
+    first = next((r.error for r in chosen if r.error is not None), None)
+    if first is None:
+        return RunError("protocol", "every measurement failed before the server answered")
+    return RunError(first.kind, f"every measurement failed: {first.message}")
+
+
 def build_report(
     target: str,
     options: Mapping[str, Any],
@@ -103,6 +118,8 @@ def build_report(
     said = [r.protocol for r in (idle, count, h2) if r is not None and r.protocol]
     protocols = Counter(str(get(e, "protocol")) for e in index.named("got_conn"))
     fallback = protocols.most_common(1)[0][0] if protocols else None
+    if error is None:
+        error = nothing_measured(idle, count, h2, tls)
     return DiscoverReport(
         target=target,
         protocol=said[0] if said else fallback,
