@@ -9,6 +9,7 @@ which is what the caller waited: first get_conn to request_done.
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Iterable, Sequence
 
 from reusecheck.analysis.events import Attempt, EventIndex, as_float, as_int, as_str, get
@@ -17,7 +18,11 @@ from reusecheck.trace import Event
 
 
 def parse_keep_alive(value: str | None) -> KeepAliveHint | None:
-    """``Keep-Alive: timeout=5, max=100`` (RFC 2068 section 19.7.1.1), tolerant of junk."""
+    """``Keep-Alive: timeout=5, max=100`` (RFC 2068 section 19.7.1.1), tolerant of junk.
+
+    Only finite, non-negative numbers count: ``timeout=inf`` or ``nan`` is junk (and
+    would make the JSON report invalid), as is a negative one.
+    """
     if not value:
         return None
     timeout: float | None = None
@@ -28,9 +33,13 @@ def parse_keep_alive(value: str | None) -> KeepAliveHint | None:
         raw = raw.strip().strip('"')
         try:
             if name == "timeout":
-                timeout = float(raw)
+                seconds = float(raw)
+                if math.isfinite(seconds) and seconds >= 0:
+                    timeout = seconds
             elif name == "max":
-                max_ = int(raw)
+                count = int(raw)
+                if count >= 0:
+                    max_ = count
         except ValueError:
             continue
     if timeout is None and max_ is None:

@@ -154,7 +154,8 @@ def ideal_connections(
     for opened, served in _by_scope(conns, rows, scopes).values():
         if not opened:
             continue
-        per_conn = max(capacity(c, server) for c in opened)
+        # max(1, ...): a server that allows no streams (SETTINGS 0) still needs one.
+        per_conn = max(1, max(capacity(c, server) for c in opened))
         total += max(1, -(-peak_concurrency(served) // per_conn))
     return max(1, total)
 
@@ -216,7 +217,7 @@ def reuse_level(
     )
     ids = ", ".join(str(c.id) for c, _ in wasted)
     if ideal is None:
-        per_conn = max((capacity(c, server) for c in conns if was_opened(c)), default=1)
+        per_conn = max(1, max((capacity(c, server) for c in conns if was_opened(c)), default=1))
         ideal = max(1, -(-summary.peak_concurrency // per_conn))
     fewer = f" where {ideal} would have done" if ideal < opened else ""
     return "partial", f"{on}{fewer}; re-dialled: conn {ids} ({why})"

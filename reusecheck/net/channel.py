@@ -67,7 +67,7 @@ class Channel(asyncio.BufferedProtocol):
         self._in: ssl.MemoryBIO | None = None
         self._out: ssl.MemoryBIO | None = None
         self._handshake: asyncio.Future[None] | None = None
-        self._drain: asyncio.Future[None] | None = None
+        self._drain: asyncio.Future[bool] | None = None
         self._paused = False
         self.eof = False
         self.lost = False
@@ -126,7 +126,7 @@ class Channel(asyncio.BufferedProtocol):
                 exc or ConnectionResetError("connection closed during the TLS handshake")
             )
         if self._drain is not None and not self._drain.done():
-            self._drain.set_result(None)
+            self._drain.set_result(True)
         self.receiver.on_lost(exc)
 
     def pause_writing(self) -> None:
@@ -135,7 +135,7 @@ class Channel(asyncio.BufferedProtocol):
     def resume_writing(self) -> None:
         self._paused = False
         if self._drain is not None and not self._drain.done():
-            self._drain.set_result(None)
+            self._drain.set_result(True)
 
     # -- TLS ---------------------------------------------------------------------
 
@@ -227,11 +227,31 @@ class Channel(asyncio.BufferedProtocol):
         self._ssl.write(data)
         self._flush_tls()
 
-    async def drain(self) -> None:
-        """Wait while the transport's write buffer is over its high-water mark."""
-        if self._paused and not self.lost:
-            self._drain = asyncio.get_running_loop().create_future()
-            await self._drain
+    def unsent(self) -> int:
+        """Bytes written here that the kernel has not taken yet (the transport's buffer;
+        TLS records are moved there as they are made)."""
+        t = self.transport
+        return t.get_write_buffer_size() if t is not None and not self.lost else 0
+
+    async def drain(self, timeout: float) -> bool:
+        """Wait while the transport's write buffer is over its high-water mark; False when
+        the peer took nothing of it for ``timeout`` seconds.
+
+        Progress is bytes leaving the buffer (the server reading), not wake-ups: a
+        server that reads slowly is waited for, one that stopped reading is not.
+        """
+        loop = asyncio.get_running_loop()
+        while self._paused and not self.lost:
+            before = self.unsent()
+            fut = self._drain = loop.create_future()
+            handle = loop.call_later(timeout, _expire, fut)
+            try:
+                ok = await fut
+            finally:
+                handle.cancel()
+            if not ok and self._paused and not self.lost and self.unsent() >= before:
+                return False
+        return True
 
     @property
     def ssl_object(self) -> ssl.SSLObject | None:
@@ -253,6 +273,11 @@ class Channel(asyncio.BufferedProtocol):
             _fmt(self.transport.get_extra_info("sockname")),
             _fmt(self.transport.get_extra_info("peername")),
         )
+
+
+def _expire(fut: asyncio.Future[bool]) -> None:
+    if not fut.done():
+        fut.set_result(False)
 
 
 def _fmt(addr: object) -> str:

@@ -8,16 +8,47 @@ the time went to a TCP handshake rather than to the server.
 from __future__ import annotations
 
 import asyncio
+import errno
 import ipaddress
 import os
 import socket
 import ssl
 from dataclasses import dataclass
+from typing import Final
 
 from reusecheck.net import tls
 from reusecheck.net.channel import Channel
 from reusecheck.net.errors import RequestError
 from reusecheck.trace import Tracer, span
+
+# Our own process out of file descriptors (EMFILE) or the system's table full (ENFILE):
+# the socket could not even be made, so the target was never tried.  Reported as what
+# it is, not as the target's connect failure, with the limit to raise.
+_LOCAL_LIMITS: Final = frozenset({errno.EMFILE, errno.ENFILE})
+
+
+def local_limit(exc: OSError) -> RequestError | None:
+    """``local-limit`` for EMFILE/ENFILE, naming RLIMIT_NOFILE; None for anything else."""
+    if exc.errno not in _LOCAL_LIMITS:
+        return None
+    if exc.errno == errno.ENFILE:
+        return RequestError(
+            "local-limit",
+            "the system's table of open files is full (ENFILE): no socket could be made; "
+            "this is the machine running reusecheck, not the target",
+        )
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        limit = "unlimited" if soft == resource.RLIM_INFINITY else str(soft)
+    except (ImportError, OSError, ValueError):  # not on Unix
+        limit = "unknown"
+    return RequestError(
+        "local-limit",
+        f"reusecheck has too many open files (EMFILE, RLIMIT_NOFILE {limit}): no socket "
+        "could be made; raise the limit (ulimit -n) or probe fewer targets at once",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +104,10 @@ async def resolve(key: ConnectionKey, index: int, tracer: Tracer, timeout: float
             step.fail(msg)
             raise RequestError("dns", msg) from None
         except OSError as exc:
+            mine = local_limit(exc)
+            if mine is not None:
+                step.fail(mine.message)
+                raise mine from None
             msg = f"cannot resolve {key.host}: {exc.strerror or exc}"
             step.fail(msg)
             raise RequestError("dns", msg) from None
@@ -104,6 +139,12 @@ async def connect(
                     "connect-timeout", f"connect to {addr} timed out after {timeout:g} s"
                 )
             except OSError as exc:
+                mine = local_limit(exc)
+                if mine is not None:
+                    # No other address would fare better: the socket was never made.
+                    channel.abort()
+                    step.fail(mine.message)
+                    raise mine from None
                 why = os.strerror(exc.errno) if exc.errno else str(exc)
                 last = RequestError("connect", f"connect to {addr} failed: {why}")
             except BaseException:

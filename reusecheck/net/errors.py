@@ -12,8 +12,10 @@ from reusecheck.trace.vocab import ErrorKind
 
 # The target cannot be reached, does not speak what was asked for, answered with
 # something that is not HTTP, or a wait timed out (going on would only repeat the
-# wait).  Both the runner and discover stop on these; the runner also stops on what
-# discover measures (a reset stream, a GOAWAY with an error).
+# wait; a request the server stopped reading is one).  Both the runner and discover
+# stop on these; the runner also stops on what discover measures (a reset stream, a
+# GOAWAY with an error).  ``local-limit`` is reusecheck's own process out of file
+# descriptors: not the target's fault, but every further dial would fail the same way.
 UNUSABLE_TARGET: Final[frozenset[ErrorKind]] = frozenset(
     {
         "dns",
@@ -23,8 +25,10 @@ UNUSABLE_TARGET: Final[frozenset[ErrorKind]] = frozenset(
         "tls-timeout",
         "first-byte-timeout",
         "body-timeout",
+        "write-timeout",
         "h2-not-negotiated",
         "protocol",
+        "local-limit",
     }
 )
 

@@ -6,6 +6,12 @@ connection may carry another request is h11's decision (``start_next_cycle`` whe
 sides are DONE), with one exception mirrored from Go: an HTTP/1.0 response that says
 ``Connection: keep-alive`` and has a delimited body keeps the connection, which h11
 alone would close.
+
+Bytes that answer no request, left after a response's end or sent while the connection
+is idle, end the connection as in Go's Transport ("Unsolicited response received on
+idle HTTP channel"); an idle ``408`` is the server's idle close, as Go reads it.  What
+h11 leaves to its caller (the request event, the head parsed for the trace, Go's
+HTTP/1.0 and 408 rules) is ``h1wire.py``.
 """
 
 from __future__ import annotations
@@ -13,51 +19,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from typing import Any
 
 import h11
 
 from reusecheck.net.conn import ACTIVE, CLOSED, DRAINING, IDLE, PooledConnection
 from reusecheck.net.dial import ConnectionKey, Dialed, Timeouts
 from reusecheck.net.errors import RequestError
+from reusecheck.net.h1wire import (
+    INFORMATIONAL_HEAD,
+    MAX_HEADER_BYTES,
+    MAX_INFORMATIONAL,
+    bodiless,
+    delimited,
+    get,
+    h11_request,
+    header_tokens,
+    parse_headers,
+    said_408,
+    sent_headers,
+)
 from reusecheck.net.request import Request
 from reusecheck.net.response import Response
 from reusecheck.trace import Tracer
 from reusecheck.trace.vocab import CloseReason, ErrorKind
 
+# What is kept of bytes the server sent unasked (their first line is reported).
 _UNSOLICITED_KEEP = 200
-# Response headers larger than this are refused, as browsers and Go (1 MiB, but nginx
-# and most proxies cap at 8-64 KiB) do: a diagnostic must not buffer without bound.
-MAX_HEADER_BYTES = 64 * 1024
-_CLOSE = [(b"Connection", b"close")]
 _END = h11.EndOfMessage()
-
-
-def _h11_request(req: Request, close: bool) -> h11.Request:
-    """The request's h11 event, built (and validated, which is costly) once per Request
-    and reused for every attempt."""
-    ev = req.wire_cache.get(close)
-    if isinstance(ev, h11.Request):
-        return ev
-    headers = req.wire_headers + _CLOSE if close else req.wire_headers
-    new = req.wire_cache[close] = h11.Request(method=req.method, target=req.target, headers=headers)
-    return new
-
-
-def _sent_headers(req: Request) -> list[list[str]]:
-    """The headers as sent with the ``Connection: close`` the pool added, for the trace
-    (never record a header that was not sent, nor leave out one that was)."""
-    cached = req.wire_cache.get("trace-close")
-    if isinstance(cached, list):
-        return cached
-    pairs = req.wire_cache["trace-close"] = [*req.header_pairs, ["Connection", "close"]]
-    return pairs
-
-
-def header_tokens(value: bytes | None) -> set[bytes]:
-    if not value:
-        return set()
-    return {t.strip().lower() for t in value.split(b",")}
 
 
 class HTTP1Connection(PooledConnection):
@@ -85,11 +73,12 @@ class HTTP1Connection(PooledConnection):
         self._cycle_bytes = 0
         self._response: h11.Response | None = None
         self._last_raw: list[tuple[bytes, bytes]] | None = None
-        self._last_parsed: tuple[int, bytes | None, bytes | None, list[list[str]]] = (
+        self._last_parsed: tuple[int, bytes | None, bytes | None, list[list[str]], int] = (
             0,
             None,
             None,
             [],
+            0,
         )
         self.channel.attach(self)
 
@@ -139,12 +128,18 @@ class HTTP1Connection(PooledConnection):
         if w is not None and not w.done():
             w.set_result(True)
 
-    async def _wait(self, timeout: float, kind: ErrorKind, what: str) -> None:
-        loop = self._loop
-        fut: asyncio.Future[bool] = loop.create_future()
+    async def _wait(self, deadline: float, kind: ErrorKind, what: str, timeout: float) -> None:
+        """Wait for bytes (or EOF) until ``deadline`` (loop time); when it passes, ``kind``:
+        "no WHAT from KEY within TIMEOUT s" (built only then: this is the hot path).
+
+        The caller's deadline moves only with progress on what it waits for (bytes of
+        the response head, of the body): a wake-up that brought none does not extend
+        it, so a server cannot hold a wait open with bytes that answer nothing.
+        """
+        fut: asyncio.Future[bool] = self._loop.create_future()
         self._waiter = fut
-        self._deadline = loop.time() + timeout
-        self._arm_timer(self._deadline)
+        self._deadline = deadline
+        self._arm_timer(deadline)
         try:
             ok = await fut
         finally:
@@ -192,7 +187,7 @@ class HTTP1Connection(PooledConnection):
         h = self._h11
         tracer = self.tracer
         try:
-            data = h.send(_h11_request(req, close))
+            data = h.send(h11_request(req, close))
             if req.body:
                 data += h.send(h11.Data(data=req.body))
             data += h.send(_END)
@@ -209,12 +204,20 @@ class HTTP1Connection(PooledConnection):
             "wrote_headers",
             index,
             self.id,
-            headers=_sent_headers(req) if close else req.header_pairs,
+            headers=sent_headers(req) if close else req.header_pairs,
         )
-        tracer.emit("wrote_request", index, self.id, bytes=len(data))
         if req.body and len(req.body) > 65536:
-            await self.channel.drain()
-        timeout = self.timeouts.first_byte
+            await self._drain_request(index, len(data))
+        tracer.emit("wrote_request", index, self.id, bytes=len(data))
+        # The first-byte wait runs from the request written to the first byte of the
+        # response: 1xx responses (and the bytes of one) do not extend it, so endless
+        # ``103 Early Hints`` meet the first-byte timeout, or an error at the sixth as in
+        # Go.  Once a final head has begun, each byte of it extends the wait by the body
+        # timeout.  Inline, not a helper coroutine: one frame less per request.
+        first_byte = self.timeouts.first_byte
+        fixed = self._loop.time() + first_byte
+        deadline, timeout = fixed, first_byte
+        seen = informational = 0
         while True:
             try:
                 ev = h.next_event()
@@ -228,13 +231,19 @@ class HTTP1Connection(PooledConnection):
                         "before sending any response byte",
                         before_response=True,
                     )
-                await self._wait(timeout, "first-byte-timeout", "response")
-                timeout = self.timeouts.body if self._cycle_bytes else self.timeouts.first_byte
+                if self._cycle_bytes != seen:
+                    seen = self._cycle_bytes
+                    deadline, timeout = self._head_wait(fixed)
+                await self._wait(deadline, "first-byte-timeout", "response", timeout)
                 continue
             if type(ev) is h11.Response:
                 self._response = ev
                 break
             if type(ev) is h11.InformationalResponse:
+                informational += 1
+                if informational > MAX_INFORMATIONAL:
+                    raise _too_many_informational(ev, informational)
+                deadline, timeout = fixed, first_byte
                 continue
             # ConnectionClosed before a response.
             raise RequestError(
@@ -248,9 +257,10 @@ class HTTP1Connection(PooledConnection):
             # The same headers as the previous response (the usual case in a sequence):
             # share its text pairs, as every wrote_headers shares the request's, so a
             # long run does not hold one copy of the same strings per response.
-            size, conn_hdr, ka_hdr, pairs = self._last_parsed
+            size, conn_hdr, ka_hdr, pairs, omitted = self._last_parsed
         else:
-            size, conn_hdr, ka_hdr, pairs = self._last_parsed = _parse_headers(raw_items)
+            parsed = self._last_parsed = parse_headers(raw_items)
+            size, conn_hdr, ka_hdr, pairs, omitted = parsed
             self._last_raw = raw_items
         if size > MAX_HEADER_BYTES:
             raise RequestError(
@@ -268,8 +278,30 @@ class HTTP1Connection(PooledConnection):
             connection=conn_hdr.decode("latin-1") if conn_hdr is not None else None,
             keep_alive=ka_hdr.decode("latin-1") if ka_hdr is not None else None,
             headers=pairs,
+            **({"headers_omitted": omitted} if omitted else {}),
         )
         return Response(self, index, ev.status_code, http_version, resp_headers, conn_hdr)
+
+    async def _drain_request(self, index: int, size: int) -> None:
+        """Wait for the kernel to take the request, as long as the server reads it."""
+        timeout = self.timeouts.body
+        if await self.channel.drain(timeout):
+            return
+        unsent = self.channel.unsent()
+        message = (
+            f"{self.key} stopped reading the request: {unsent} of {size} bytes still "
+            f"unsent after {timeout:g} s"
+        )
+        self.tracer.emit("wrote_request", index, self.id, bytes=size - unsent, error=message)
+        raise RequestError("write-timeout", message)
+
+    def _head_wait(self, fixed: float) -> tuple[float, float]:
+        """(deadline, timeout) of the wait for more of a response head, after new bytes:
+        the body timeout from now once a final head has begun, else the first-byte
+        deadline, which an informational (1xx) response does not move."""
+        if INFORMATIONAL_HEAD.match(self._h11.trailing_data[0][:10]) is None:
+            return self._loop.time() + self.timeouts.body, self.timeouts.body
+        return fixed, self.timeouts.first_byte
 
     def _protocol_error(self, exc: h11.RemoteProtocolError) -> RequestError:
         if self.remote_closed and "peer closed" in str(exc).lower():
@@ -292,29 +324,35 @@ class HTTP1Connection(PooledConnection):
         they arrive); returns whether the whole body was read."""
         h = self._h11
         n = 0
+        # The body timeout runs from the last body byte, not the last wake-up (chunk
+        # framing alone is no progress).
+        deadline = 0.0
         while True:
             try:
                 ev = h.next_event()
             except h11.RemoteProtocolError as exc:
                 raise self._protocol_error(exc) from None
             if ev is h11.NEED_DATA:
-                await self._wait(self.timeouts.body, "body-timeout", "body bytes")
+                timeout = self.timeouts.body
+                if not deadline:
+                    deadline = self._loop.time() + timeout
+                await self._wait(deadline, "body-timeout", "body bytes", timeout)
                 continue
             if type(ev) is h11.Data:
                 size = len(ev.data)
+                if size:
+                    deadline = 0.0
                 n += size
                 resp.bytes_read += size
                 if limit is not None and n >= limit:
                     return False
             elif type(ev) is h11.EndOfMessage:
-                extra = len(h.trailing_data[0])
+                extra = h.trailing_data[0]
                 if extra:
-                    # Nothing was pipelined, so these bytes belong to no response.
-                    raise RequestError(
-                        "protocol",
-                        f"server sent {extra} bytes after the end of the response "
-                        "(more body than its Content-Length?)",
-                    )
+                    # Nothing was pipelined, so these bytes answer no request (a second
+                    # response, more body than the Content-Length said): this response is
+                    # whole, the connection is done (Go closes it too).
+                    self.unsolicited = extra[:_UNSOLICITED_KEEP]
                 return True
             else:
                 raise RequestError(
@@ -329,21 +367,31 @@ class HTTP1Connection(PooledConnection):
             # The usual end of a keep-alive cycle, kept to one call.
             h.start_next_cycle()
             self._response = None
-            self.state = DRAINING if self.remote_closed or self.unsolicited else IDLE
+            if self.unsolicited:
+                self.state = DRAINING
+                return "unsolicited-response"
+            self.state = DRAINING if self.remote_closed else IDLE
             return None
         reason = self._cycle_end()
-        reusable = reason is None and not self.remote_closed and not self.unsolicited
+        if reason is None and self.unsolicited:
+            reason = "unsolicited-response"
+        reusable = reason is None and not self.remote_closed
         self.state = IDLE if reusable else DRAINING
         return reason
+
+    def stray_response(self) -> bool:
+        """The server sent bytes nobody asked for that are not a 408 (its idle close):
+        a response to no request, which the pool closes the connection over."""
+        return bool(self.unsolicited) and not said_408(self.unsolicited)
 
     def _cycle_end(self) -> CloseReason | None:
         """Why a cycle h11 will not continue ends the connection (or None: it goes on)."""
         h = self._h11
         resp = self._response
         self._response = None
-        conn_tokens = header_tokens(_get(resp.headers, b"connection")) if resp else set()
+        conn_tokens = header_tokens(get(resp.headers, b"connection")) if resp else set()
         if resp is not None and resp.http_version == b"1.0":
-            bounded = _delimited(resp) or _bodiless(resp.status_code, self._head)
+            bounded = delimited(resp) or bodiless(resp.status_code, self._head)
             if b"keep-alive" in conn_tokens and bounded and not self.remote_closed:
                 # Go's shouldClose keeps an HTTP/1.0 keep-alive connection; h11 never
                 # does, so continue on a fresh parser with whatever bytes are left.
@@ -361,43 +409,10 @@ class HTTP1Connection(PooledConnection):
         return "error"
 
 
-def _parse_headers(
-    raw_items: list[tuple[bytes, bytes]],
-) -> tuple[int, bytes | None, bytes | None, list[list[str]]]:
-    """One pass over the response headers: their size, Connection, Keep-Alive (values
-    of repeated headers comma-joined) and the trace's text pairs, names lower-cased as
-    h11 gives them.  raw_items() is a plain list; iterating h11's Headers itself goes
-    through the generic Sequence protocol, item by item."""
-    size = 0
-    conn_hdr = ka_hdr = None
-    pairs: list[list[str]] = []
-    for raw, value in raw_items:
-        name = raw.lower()
-        size += len(name) + len(value) + 4
-        if name == b"connection":
-            conn_hdr = value if conn_hdr is None else conn_hdr + b", " + value
-        elif name == b"keep-alive":
-            ka_hdr = value if ka_hdr is None else ka_hdr + b", " + value
-        pairs.append([name.decode("latin-1"), value.decode("latin-1")])
-    return size, conn_hdr, ka_hdr, pairs
-
-
-def _get(headers: Any, name: bytes) -> bytes | None:
-    """The (comma-joined) value of a response header, h11 lower-cases names for us."""
-    found = [v for n, v in headers if n == name]
-    if not found:
-        return None
-    return b", ".join(found)
-
-
-def _bodiless(status: int, head: bool) -> bool:
-    """A response that has no body by definition (RFC 9112 section 6.3), so its end is
-    known without a length: Go's readTransfer keeps such an HTTP/1.0 keep-alive
-    connection too."""
-    return head or status in (204, 304) or 100 <= status < 200
-
-
-def _delimited(resp: h11.Response) -> bool:
-    return _get(resp.headers, b"content-length") is not None or b"chunked" in header_tokens(
-        _get(resp.headers, b"transfer-encoding")
+def _too_many_informational(ev: h11.InformationalResponse, n: int) -> RequestError:
+    what = f"{ev.status_code} {ev.reason.decode('latin-1')}".strip()
+    return RequestError(
+        "protocol",
+        f"server sent {n} informational responses ({what}) and no response: Go's "
+        f"Transport gives up after {MAX_INFORMATIONAL}",
     )

@@ -35,7 +35,7 @@ from reusecheck.net.h2wire import (
     sent_pairs,
 )
 from reusecheck.net.request import Request
-from reusecheck.net.response import Response
+from reusecheck.net.response import Response, recorded_pairs
 from reusecheck.trace import Tracer
 from reusecheck.trace.vocab import CloseReason, ErrorKind
 
@@ -44,10 +44,28 @@ CONNECTION_WINDOW = 1 << 30
 # Assumed until the server's SETTINGS arrive (RFC 9113 6.5.2 recommends >= 100; Go
 # starts from 100 too).
 INITIAL_MAX_STREAMS = 100
+# What h2 queues for the server on its own (SETTINGS and PING ACKs) must leave: past
+# this many unsent bytes the server has stopped reading while it keeps sending frames,
+# and every frame it sends would grow our buffer.  Request bodies are written in
+# chunks of at most _BODY_CHUNK and wait for the buffer to drain, so they stay far below.
+MAX_UNSENT = 1024 * 1024
+_BODY_CHUNK = 256 * 1024
+# Go's http2 max1xxResponses: more informational responses on a stream is an error.
+MAX_INFORMATIONAL = 5
 
 
 class _Stream:
-    __slots__ = ("deadline", "ended", "error", "headers", "id", "index", "unread", "waiter")
+    __slots__ = (
+        "deadline",
+        "ended",
+        "error",
+        "headers",
+        "id",
+        "index",
+        "informational",
+        "unread",
+        "waiter",
+    )
 
     def __init__(self, stream_id: int, index: int) -> None:
         self.id = stream_id
@@ -58,6 +76,7 @@ class _Stream:
         self.error: RequestError | None = None
         self.waiter: asyncio.Future[bool] | None = None
         self.deadline = 0.0  # loop time at which the current wait times out
+        self.informational = 0  # 1xx responses before the response
 
     def wake(self) -> None:
         w = self.waiter
@@ -79,7 +98,12 @@ class HTTP2Connection(PooledConnection):
         self.on_stream_slot: Callable[[Any], None] | None = None
         self._streams: dict[int, _Stream] = {}
         self._frames = FrameSplitter()
-        self._settings_sent: set[int] = set()  # setting codes the server ever sent
+        self._settings_recorded: dict[str, int | None] | None = None  # last h2_settings
+        self.settings_repeated = 0  # SETTINGS frames that changed nothing: counted only
+        self.settings_frames = 0
+        self.pings = 0
+        # A connection error while no stream was open (the pool closes it with this).
+        self.fatal: str | None = None
         self._spoke_h2 = False  # the server's SETTINGS (its preface) arrived
         self._window_waiters: list[asyncio.Future[bool]] = []
         # Outbound headers are built (lower-cased, hop-by-hop dropped, secrets
@@ -95,7 +119,7 @@ class HTTP2Connection(PooledConnection):
         self._flush_pending = False
         self._last_headers: list[tuple[bytes, bytes]] | None = None
         self._unacked: dict[int, int] = {}  # stream id -> bytes received, not yet acknowledged
-        self._last_parsed: tuple[int, list[list[str]]] = (0, [])
+        self._last_parsed: tuple[int, list[list[str]], int] = (0, [], 0)
         self._h2 = h2.connection.H2Connection(config=config)
         self._h2.local_settings = h2.settings.Settings(
             client=True,
@@ -224,7 +248,11 @@ class HTTP2Connection(PooledConnection):
                 s.error = RequestError(kind, message)
                 s.wake()
         self.remote_closed = self.remote_closed or "error"
+        self.fatal = message
+        was_open = not self.closed
         self.abort()
+        if was_open and self.active == 0 and self.on_idle_event is not None:
+            self.on_idle_event(self)  # no stream to fail: the pool must hear it
 
     def _dispatch(self, ev: Any) -> None:
         t = type(ev)
@@ -247,6 +275,8 @@ class HTTP2Connection(PooledConnection):
             if s is not None:
                 s.ended = True
                 s.wake()
+            if self._window_waiters:
+                self._wake_windows()  # a stream slot may be free for one waiting to open
         elif t is h2.events.StreamReset:
             self._stream_reset(ev)
         elif t is h2.events.WindowUpdated:
@@ -255,6 +285,23 @@ class HTTP2Connection(PooledConnection):
             self._settings(ev)
         elif t is h2.events.ConnectionTerminated:
             self._goaway(ev.error_code, ev.last_stream_id, ev.additional_data)
+        elif t is h2.events.PingReceived:
+            self.pings += 1  # h2 queues the ACK; MAX_UNSENT bounds a flood of them
+        elif t is h2.events.InformationalResponseReceived:
+            self._informational(ev)
+
+    def _informational(self, ev: Any) -> None:
+        s = self._streams.get(ev.stream_id)
+        if s is None or s.error is not None:
+            return
+        s.informational += 1
+        if s.informational > MAX_INFORMATIONAL:
+            s.error = RequestError(
+                "protocol",
+                f"server sent {s.informational} informational responses on stream {s.id} and "
+                f"no response: Go's Transport gives up after {MAX_INFORMATIONAL}",
+            )
+            s.wake()
 
     def _stream_reset(self, ev: Any) -> None:
         s = self._streams.get(ev.stream_id)
@@ -272,17 +319,25 @@ class HTTP2Connection(PooledConnection):
         self._wake_windows()
 
     def _settings(self, ev: Any) -> None:
-        # h2's remote_settings holds its defaults for what the server never sent; the
-        # record says only what the server said (null for the rest), across frames.
+        # The record says only what the server said (null for what it never sent, across
+        # frames), as of this frame: each event's own values, not h2's remote_settings,
+        # which already holds the last of the frames one read brought.
         self._spoke_h2 = True
-        self._settings_sent.update(ev.changed_settings)
-        fields: dict[str, int | None] = dict.fromkeys(SETTING_NAMES.values())
-        remote = self._h2.remote_settings
-        for code, name in SETTING_NAMES.items():
-            fields[name] = remote.get(code) if code in self._settings_sent else None
-        changed = ev.changed_settings.get(h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS)
-        if changed is not None:
-            self.max_streams = int(changed.new_value)
+        self.settings_frames += 1
+        fields = dict(self._settings_recorded or dict.fromkeys(SETTING_NAMES.values()))
+        for code, change in ev.changed_settings.items():
+            name = SETTING_NAMES.get(code)
+            if name is not None:
+                fields[name] = int(change.new_value)
+        if fields == self._settings_recorded:
+            # Nothing changed (a server flooding SETTINGS repeats itself): one event per
+            # change is what the record keeps; the rest are counted (conn_closed).
+            self.settings_repeated += 1
+            return
+        self._settings_recorded = fields
+        streams = fields["max_concurrent_streams"]
+        if streams is not None:
+            self.max_streams = streams
         self.tracer.emit("h2_settings", None, self.id, **fields)
         self._wake_windows()
         if self.on_stream_slot is not None:
@@ -320,14 +375,27 @@ class HTTP2Connection(PooledConnection):
             elif name != "NO_ERROR":
                 s.error = RequestError("goaway", f"server sent GOAWAY ({name}) on stream {sid}")
                 s.wake()
+        self._wake_windows()
         if self.active == 0 and self.on_idle_event is not None:
             self.on_idle_event(self)
 
     def _flush(self) -> None:
         self._flush_pending = False
         out = self._h2.data_to_send()
-        if out and not self.channel.lost:
+        if out and not self.channel.lost and self.state is not CLOSED:
             self.channel.write(out)
+            if self.channel.unsent() > MAX_UNSENT:
+                self._stopped_reading()
+
+    def _stopped_reading(self) -> None:
+        """The server sends frames h2 must answer (SETTINGS, PING) and reads none of
+        the answers: end it before our buffer grows with every frame."""
+        self._fatal(
+            "protocol",
+            f"the server stopped reading while sending frames: "
+            f"{self.channel.unsent() // 1024} KiB of our replies unsent (it sent "
+            f"{self.settings_frames} SETTINGS and {self.pings} PING frames)",
+        )
 
     def _flush_soon(self) -> None:
         """Write what h2 has queued once this turn of the loop ends: the streams that
@@ -349,6 +417,8 @@ class HTTP2Connection(PooledConnection):
         """Open a stream, send the request, wait for the response headers."""
         h = self._h2
         headers = request_headers(req, self.key.scheme)
+        if h.open_outbound_streams >= self.max_streams:
+            await self._stream_slot()
         try:
             sid = h.get_next_available_stream_id()
             h.send_headers(sid, headers, end_stream=not req.body)
@@ -371,11 +441,14 @@ class HTTP2Connection(PooledConnection):
             if req.body:
                 await self._send_body(stream, req.body)
             self.tracer.emit("wrote_request", index, self.id, bytes=len(req.body or b""))
+            # One deadline from the request written: frames that are not this stream's
+            # response (PINGs, WINDOW_UPDATEs, 1xx) do not extend it.
             timeout = self.timeouts.first_byte
+            deadline = self._loop.time() + timeout
             while stream.headers is None:
                 if stream.error is not None:
                     raise stream.error
-                await self._wait(stream, timeout, "first-byte-timeout", "response")
+                await self._wait(stream, deadline, "first-byte-timeout", "response", timeout)
         except BaseException:
             self._abandon(stream)
             raise
@@ -383,19 +456,15 @@ class HTTP2Connection(PooledConnection):
         assert hdrs is not None
         if hdrs == self._last_headers:
             # As on HTTP/1.1: the same headers as the previous response share its text.
-            status, pairs = self._last_parsed
+            status, pairs, omitted = self._last_parsed
         else:
             status = 0
             for n, v in hdrs:
                 if n == b":status":
                     status = int(v)
                     break
-            pairs = [
-                [n.decode("latin-1"), v.decode("latin-1")]
-                for n, v in hdrs
-                if not n.startswith(b":")
-            ]
-            self._last_headers, self._last_parsed = hdrs, (status, pairs)
+            pairs, omitted = recorded_pairs(hdrs, skip_pseudo=True)
+            self._last_headers, self._last_parsed = hdrs, (status, pairs, omitted)
         self.tracer.emit(
             "response_headers",
             index,
@@ -405,6 +474,7 @@ class HTTP2Connection(PooledConnection):
             connection=None,
             keep_alive=None,
             headers=pairs,
+            **({"headers_omitted": omitted} if omitted else {}),
         )
         return Response(self, index, status, "2", hdrs, None, sid)
 
@@ -420,35 +490,92 @@ class HTTP2Connection(PooledConnection):
         except h2.exceptions.ProtocolError:
             pass
 
+    async def _stream_slot(self) -> None:
+        """Wait, at most the first-byte timeout, until the server's stream limit lets
+        one more stream open: its SETTINGS lowered the limit (to 0: a server shedding
+        load) after the pool picked this connection."""
+        timeout = self.timeouts.first_byte
+        deadline = self._loop.time() + timeout
+        while self._h2.open_outbound_streams >= self.max_streams:
+            if self.goaway is not None:
+                err = RequestError(
+                    "goaway", f"server sent GOAWAY ({self.goaway[0]}) before a stream could open"
+                )
+                err.unprocessed = err.before_response = True
+                raise err
+            if self.state is CLOSED or self.remote_closed:
+                raise RequestError(
+                    "server-closed",
+                    f"server closed the connection ({self.remote_closed or 'closed'}) before "
+                    "a stream could open",
+                    before_response=True,
+                )
+            w: asyncio.Future[bool] = self._loop.create_future()
+            self._window_waiters.append(w)
+            await self._wait_future(
+                w, deadline, RequestError("first-byte-timeout", self.no_stream(timeout))
+            )
+
+    def no_stream(self, timeout: float) -> str:
+        """Why a request waited its first-byte timeout for a stream on this connection."""
+        limit = self.max_streams
+        said = f"allows {limit} concurrent streams" if limit else "allows no streams"
+        return (
+            f"no stream on {self.key} within {timeout:g} s: the server {said} "
+            f"(SETTINGS_MAX_CONCURRENT_STREAMS {limit})"
+        )
+
     async def _send_body(self, stream: _Stream, body: bytes) -> None:
         h = self._h2
         view = memoryview(body)
+        timeout = self.timeouts.body
+        # Progress is body bytes sent: WINDOW_UPDATEs for other streams wake the wait
+        # but do not extend it.
+        deadline = self._loop.time() + timeout
+        no_window = RequestError(
+            "body-timeout", f"no window update from {self.key} within {timeout:g} s"
+        )
         while view:
             if stream.error is not None:
                 raise stream.error
-            window = min(h.local_flow_control_window(stream.id), h.max_outbound_frame_size)
+            window = min(
+                h.local_flow_control_window(stream.id), h.max_outbound_frame_size, _BODY_CHUNK
+            )
             if window <= 0:
-                w: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+                w: asyncio.Future[bool] = self._loop.create_future()
                 self._window_waiters.append(w)
-                await self._wait_future(w, self.timeouts.body, "body-timeout", "window update")
+                await self._wait_future(w, deadline, no_window)
                 continue
             chunk, view = view[:window], view[window:]
             h.send_data(stream.id, bytes(chunk), end_stream=not view)
             self._flush()
-            await self.channel.drain()
+            if not await self.channel.drain(timeout):
+                unsent = self.channel.unsent()
+                message = (
+                    f"{self.key} stopped reading the request: {unsent} bytes of stream "
+                    f"{stream.id} still unsent after {timeout:g} s"
+                )
+                sent = max(0, len(body) - len(view) - unsent)
+                self.tracer.emit("wrote_request", stream.index, self.id, bytes=sent, error=message)
+                raise RequestError("write-timeout", message)
+            deadline = self._loop.time() + timeout
 
-    async def _wait(self, stream: _Stream, timeout: float, kind: ErrorKind, what: str) -> None:
-        """Wait for the stream to be woken, at most ``timeout`` seconds.
+    async def _wait(
+        self, stream: _Stream, deadline: float, kind: ErrorKind, what: str, timeout: float
+    ) -> None:
+        """Wait for the stream to be woken, until ``deadline`` (loop time); then ``kind``:
+        "no WHAT from KEY within TIMEOUT s" (built only then: this is the hot path).
 
+        The caller moves the deadline only with progress on what it waits for (its
+        response, its body bytes): a wake-up alone, an empty DATA frame say, is none.
         The streams share one timer per connection, armed for the earliest deadline
         and re-armed lazily when it fires (as HTTP1Connection does), so a wait costs a
         future and no TimerHandle of its own.
         """
-        loop = self._loop
-        fut: asyncio.Future[bool] = loop.create_future()
+        fut: asyncio.Future[bool] = self._loop.create_future()
         stream.waiter = fut
-        stream.deadline = loop.time() + timeout
-        self._arm_timer(stream.deadline)
+        stream.deadline = deadline
+        self._arm_timer(deadline)
         try:
             ok = await fut
         finally:
@@ -473,15 +600,15 @@ class HTTP2Connection(PooledConnection):
             self._timer = self._loop.call_at(upcoming, self._on_timer)
 
     async def _wait_future(
-        self, fut: asyncio.Future[bool], timeout: float, kind: ErrorKind, what: str
+        self, fut: asyncio.Future[bool], deadline: float, error: RequestError
     ) -> None:
-        handle = asyncio.get_running_loop().call_later(timeout, _expire, fut)
+        handle = self._loop.call_at(deadline, _expire, fut)
         try:
             ok = await fut
         finally:
             handle.cancel()
         if not ok:
-            raise RequestError(kind, f"no {what} from {self.key} within {timeout:g} s")
+            raise error
 
     async def read_body(self, resp: Response, limit: int | None) -> bool:
         """As HTTP1Connection.read_body: bytes counted in ``resp.bytes_read`` as they
@@ -490,18 +617,23 @@ class HTTP2Connection(PooledConnection):
         if stream is None:
             return True
         n = 0
+        timeout = self.timeouts.body
+        deadline = 0.0  # from the last body byte: empty DATA frames are no progress
         while True:
             if stream.unread:
                 n += stream.unread
                 resp.bytes_read += stream.unread
                 stream.unread = 0
+                deadline = 0.0
                 if limit is not None and n >= limit and not stream.ended:
                     return False
             if stream.ended:
                 return True
             if stream.error is not None:
                 raise stream.error
-            await self._wait(stream, self.timeouts.body, "body-timeout", "body bytes")
+            if not deadline:
+                deadline = self._loop.time() + timeout
+            await self._wait(stream, deadline, "body-timeout", "body bytes", timeout)
 
     def finish_stream(self, resp: Response, complete: bool) -> CloseReason | None:
         """The caller is done with a stream; returns a close reason when the connection

@@ -13,6 +13,35 @@ from typing import Any, Protocol
 
 from reusecheck.net.errors import RequestError
 from reusecheck.trace import Tracer
+from reusecheck.trace.vocab import RECORD_HEADER_BYTES, RECORD_HEADER_PAIRS
+
+
+def recorded_pairs(
+    headers: list[tuple[bytes, bytes]], skip_pseudo: bool = False
+) -> tuple[list[list[str]], int]:
+    """The response's header pairs as the record keeps them, and how many it left out.
+
+    At most ``RECORD_HEADER_PAIRS`` pairs and ``RECORD_HEADER_BYTES`` bytes of names and
+    values, in the order sent: a server may send thousands of headers, and a record
+    (and its HAR) that kept them all would grow by megabytes per response.  The pairs
+    left out are counted in ``response_headers.headers_omitted``.  ``skip_pseudo``:
+    HTTP/2's ``:status`` and friends are not headers.
+    """
+    pairs: list[list[str]] = []
+    size = 0
+    seen = 0
+    for n, v in headers:
+        if skip_pseudo and n.startswith(b":"):
+            continue
+        seen += 1
+        if len(pairs) < RECORD_HEADER_PAIRS:
+            size += len(n) + len(v)
+            if size <= RECORD_HEADER_BYTES:
+                pairs.append([n.decode("latin-1"), v.decode("latin-1")])
+                continue
+        # Full: only count what follows (a prefix is kept, never a hole).
+        size = RECORD_HEADER_BYTES + 1
+    return pairs, seen - len(pairs)
 
 
 class BodySource(Protocol):

@@ -3,10 +3,12 @@
 Mirrors Go's x/net/http2 ``clientConnPool``: one connection per key carries streams up
 to the server's ``SETTINGS_MAX_CONCURRENT_STREAMS``.  Past that limit a new connection
 is dialled (Go's default), or, with ``strict`` (Go's ``StrictMaxConcurrentStreams``),
-the request waits for a stream to end.  While the first dial to a key that may speak
-h2 is in flight, other requests wait for it (Go: ``getStartDialLocked``) instead of
-each dialling a connection that ALPN may make redundant; once a key is known to answer
-HTTP/1.1, nobody waits again.
+the request waits for a stream to end.  A key whose connections all allow no streams
+(``SETTINGS_MAX_CONCURRENT_STREAMS`` 0) gets no new connection either: its requests
+wait, as strict ones do, at most their first-byte timeout (the pool bounds the wait).
+While the first dial to a key that may speak h2 is in flight, other requests wait for
+it (Go: ``getStartDialLocked``) instead of each dialling a connection that ALPN may make
+redundant; once a key is known to answer HTTP/1.1, nobody waits again.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ class SharedConn(Protocol):
     active: int
     requests: int
     last_active: float
+    max_streams: int  # the server's SETTINGS_MAX_CONCURRENT_STREAMS (100 until it said)
 
     def is_available(self) -> bool: ...
 
@@ -71,6 +74,15 @@ class SharedConns(Generic[C]):
         """Usable connections exist (called once ``pick`` found none with a free stream:
         they are all at their limit)."""
         return any(c.is_usable() for c in self._by_key.get(key, ()))
+
+    def accepts_none(self, key: Hashable) -> list[C]:
+        """The usable connections of ``key`` when every one of them allows no streams
+        (``SETTINGS_MAX_CONCURRENT_STREAMS`` 0: a server shedding load), else [].
+
+        Another connection would be told the same, so the pool dials none: a request
+        waits for the server to raise the limit, at most its first-byte timeout."""
+        usable = [c for c in self._by_key.get(key, ()) if c.is_usable()]
+        return usable if usable and all(c.max_streams == 0 for c in usable) else []
 
     def dialing(self, key: Hashable) -> asyncio.Future[None] | None:
         return self._dialing.get(key)

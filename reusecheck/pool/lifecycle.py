@@ -41,6 +41,11 @@ class Got(NamedTuple):
     idle_time: float
 
 
+def server_said(conn: Conn) -> str:
+    """The first line of what the server sent unasked (``server_said``)."""
+    return conn.unsolicited.split(b"\r\n", 1)[0].decode("latin-1")
+
+
 class Lifecycle:
     def __init__(
         self, tracer: Tracer, options: PoolOptions, on_gone: Callable[[ConnectionKey], None]
@@ -220,20 +225,32 @@ class Lifecycle:
         since = self._idle_since(conn)
         if since is None:
             return
+        if isinstance(conn, HTTP2Connection) and conn.fatal is not None:
+            # A connection error with no stream open (a flood it stopped reading): ours.
+            self.close(conn, None, "client", "error", conn.fatal)
+            return
         reason = conn.idle_close_reason()
+        # Bytes that answer no request and are not a 408 (the server's idle close, as
+        # Go reads it): the client ends the connection, as Go's Transport does; the
+        # server's idle timeout it is not.
+        stray = isinstance(conn, HTTP1Connection) and conn.stray_response()
+        by: ClosedBy = "client" if stray else "server"
         fields: dict[str, Any] = {
             "idle_time_s": round(self.tracer.now() - since, 6),
             "reason": reason,
-            "closed_by": "server",
+            "closed_by": by,
         }
         if conn.unsolicited:
-            fields["server_said"] = conn.unsolicited.split(b"\r\n", 1)[0].decode("latin-1")
+            fields["server_said"] = server_said(conn)
         self.tracer.emit("idle_closed", None, conn.id, **fields)
-        self.close(conn, None, "server", "goaway" if reason == "goaway" else "idle-timeout")
+        close: CloseReason = "goaway" if reason == "goaway" else "idle-timeout"
+        self.close(conn, None, by, "unsolicited-response" if stray else close)
 
     def close_stale(self, conn: Conn) -> None:
         """An idle connection found unusable or too old when a request wanted it."""
-        if conn.remote_closed or conn.unsolicited:
+        if isinstance(conn, HTTP1Connection) and conn.stray_response():
+            self.close(conn, None, "client", "unsolicited-response")
+        elif conn.remote_closed or conn.unsolicited:
             self.close(conn, None, "server", "idle-timeout")
         else:
             self.close(conn, None, "client", "client-idle-timeout")
@@ -286,6 +303,10 @@ class Lifecycle:
             fields["error"] = error
         if conn.goaway is not None:
             fields["error_code"] = conn.goaway[0]
+        if reason == "unsolicited-response" and conn.unsolicited:
+            fields["server_said"] = server_said(conn)
+        if isinstance(conn, HTTP2Connection) and conn.settings_repeated:
+            fields["settings_repeated"] = conn.settings_repeated
         self.tracer.emit("conn_closed", index, conn.id, **fields)
         conn.close()
         self._on_gone(conn.key)

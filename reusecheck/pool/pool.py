@@ -136,8 +136,13 @@ class Pool:
         return key.scheme == "https" or mode == "h2c"
 
     async def _get_shared(self, key: ConnectionKey) -> Got | None:
-        """A stream on a live h2 connection, waiting for a first dial or a free stream."""
+        """A stream on a live h2 connection, waiting for a first dial or a free stream.
+
+        A wait for a free stream (``strict_max_streams`` at the limit, or a server that
+        allows none) lasts at most the first-byte timeout: every network wait has one.
+        """
         shared = self._life.shared
+        deadline: float | None = None
         while True:
             picked = shared.pick(key, self.tracer.now())
             if picked is not None:
@@ -146,10 +151,32 @@ class Pool:
             if dialing_ is not None:
                 await asyncio.shield(dialing_)
                 continue
-            if self.options.strict_max_streams and shared.at_limit(key):
-                await shared.wait_for_slot(key)
+            refusing = shared.accepts_none(key)
+            if refusing or (self.options.strict_max_streams and shared.at_limit(key)):
+                timeout = self.options.timeouts.first_byte
+                loop = asyncio.get_running_loop()
+                if deadline is None:
+                    deadline = loop.time() + timeout
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        await shared.wait_for_slot(key)
+                except TimeoutError:
+                    raise RequestError(
+                        "first-byte-timeout", self._no_stream(key, timeout)
+                    ) from None
                 continue
             return None
+
+    def _no_stream(self, key: ConnectionKey, timeout: float) -> str:
+        refusing = self._life.shared.accepts_none(key)
+        if refusing:
+            return refusing[0].no_stream(timeout) + (
+                f" on all {len(refusing)} of its connections" if len(refusing) > 1 else ""
+            )
+        return (
+            f"no free stream on {key} within {timeout:g} s: its connections were at the "
+            "server's stream limit (strict max streams)"
+        )
 
     # -- dialling --------------------------------------------------------------------
 

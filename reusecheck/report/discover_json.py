@@ -21,7 +21,14 @@ from reusecheck.analysis.limits.model import (
     TlsResult,
 )
 from reusecheck.analysis.model import RunError, ServerFacts
-from reusecheck.report.json import SCHEMA, Document, error_block, finding_block, server_block
+from reusecheck.report.json import (
+    SCHEMA,
+    Document,
+    error_block,
+    finding_block,
+    finite,
+    server_block,
+)
 from reusecheck.trace.redact import redact_url
 
 
@@ -30,20 +37,25 @@ def _server(s: ServerFacts, report: DiscoverReport) -> Document:
     return {
         **server_block(s),
         # discover's additions: lower bounds where the limit was not reached, and TLS.
-        "idle_timeout_at_least_s": idle.at_least_s if idle is not None else None,
+        "idle_timeout_at_least_s": finite(idle.at_least_s) if idle is not None else None,
         "max_requests_at_least": count.at_least if count is not None else None,
         "tls_resumption": report.tls_resumption,
     }
 
 
 def _plain(obj: Any) -> Any:
-    """A result dataclass as JSON values: errors as {kind, message}, tuples as lists."""
+    """A result dataclass as JSON values: errors as {kind, message}, tuples as lists,
+    NaN and infinities as null (JSON has neither)."""
     if isinstance(obj, RunError):
         return error_block(obj)
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
     if isinstance(obj, list | tuple):
         return [_plain(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, float):
+        return finite(obj)
     return obj
 
 
@@ -67,11 +79,12 @@ def to_document(report: DiscoverReport, *, reveal: bool = False) -> Document:
             "h2": _result(report.h2),
             "tls": _result(report.tls),
         },
-        "summary": {"duration_s": report.duration_s},
+        "summary": {"duration_s": finite(report.duration_s)},
         "error": error_block(report.error),
-        "options": dict(report.options),
+        "options": _plain(dict(report.options)),
     }
 
 
 def dumps(report: DiscoverReport, *, reveal: bool = False, indent: int | None = 2) -> str:
-    return json.dumps(to_document(report, reveal=reveal), indent=indent, ensure_ascii=False)
+    doc = to_document(report, reveal=reveal)
+    return json.dumps(doc, indent=indent, ensure_ascii=False, allow_nan=False)

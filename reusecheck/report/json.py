@@ -7,6 +7,7 @@ Field names are a contract: never rename one or change its meaning without bumpi
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -30,7 +31,13 @@ Document = dict[str, Any]
 
 
 def _t(value: float | None) -> float | None:
-    return None if value is None else round(value, 6)
+    """Seconds to the microsecond; null for anything not finite (JSON has no inf/NaN)."""
+    return None if value is None or not math.isfinite(value) else round(value, 6)
+
+
+def finite(value: float | None) -> float | None:
+    """A measured number as JSON can hold it: NaN and infinities become null."""
+    return value if value is None or math.isfinite(value) else None
 
 
 def error_block(e: RunError | None) -> dict[str, str] | None:
@@ -38,7 +45,7 @@ def error_block(e: RunError | None) -> dict[str, str] | None:
 
 
 def _hint(h: KeepAliveHint | None) -> dict[str, Any] | None:
-    return None if h is None else {"timeout_s": h.timeout_s, "max": h.max}
+    return None if h is None else {"timeout_s": finite(h.timeout_s), "max": h.max}
 
 
 def _timings(t: Timings) -> dict[str, float | None]:
@@ -135,12 +142,12 @@ def _connection(c: ConnectionRow) -> Document:
 def server_block(s: ServerFacts) -> Document:
     return {
         "keepalive": s.keepalive,
-        "idle_timeout_s": s.idle_timeout_s,
+        "idle_timeout_s": finite(s.idle_timeout_s),
         "max_requests_per_conn": s.max_requests_per_conn,
         "keepalive_hint": _hint(s.keepalive_hint),
         "h2_max_concurrent_streams": s.h2_max_concurrent_streams,
         "software": s.software,
-        "idle_timeout_hint_delta_s": s.idle_timeout_hint_delta_s,
+        "idle_timeout_hint_delta_s": finite(s.idle_timeout_hint_delta_s),
         "max_requests_hint_delta": s.max_requests_hint_delta,
         "h2_max_concurrent_streams_announced": list(s.h2_max_concurrent_streams_announced),
     }
@@ -162,7 +169,7 @@ def _plain(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
-        return round(value, 6)
+        return round(value, 6) if math.isfinite(value) else None
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
@@ -186,7 +193,7 @@ def to_document(analysis: Analysis, *, reveal: bool = False) -> Document:
             "requests": s.requests,
             "connections_opened": s.connections_opened,
             "reused": s.reused,
-            "reuse_ratio": s.reuse_ratio,
+            "reuse_ratio": finite(s.reuse_ratio),
             "peak_concurrency": s.peak_concurrency,
             "retried": s.retried,
             "failed": s.failed,
@@ -196,7 +203,7 @@ def to_document(analysis: Analysis, *, reveal: bool = False) -> Document:
             "ok": v.ok,
             "reuse": v.reuse,
             "expectations": [
-                {"name": e.name, "ok": e.ok, "detail": e.detail, "value": e.value}
+                {"name": e.name, "ok": e.ok, "detail": e.detail, "value": finite(e.value)}
                 for e in v.expectations
             ],
             "detail": v.detail,
@@ -208,5 +215,11 @@ def to_document(analysis: Analysis, *, reveal: bool = False) -> Document:
 
 
 def dumps(analysis: Analysis, *, reveal: bool = False, indent: int | None = 2) -> str:
-    """The document as one JSON text (no trailing newline)."""
-    return json.dumps(to_document(analysis, reveal=reveal), indent=indent, ensure_ascii=False)
+    """The document as one JSON text (no trailing newline).
+
+    ``allow_nan=False``: every float above is made finite or null, and a number that
+    slipped through would be refused here rather than printed as ``NaN``/``Infinity``,
+    which no JSON parser but Python's accepts.
+    """
+    doc = to_document(analysis, reveal=reveal)
+    return json.dumps(doc, indent=indent, ensure_ascii=False, allow_nan=False)

@@ -101,8 +101,11 @@ def _event_specs() -> dict[str, EventSpec]:
                 "connection": null(STRING),
                 "keep_alive": null(STRING),
                 "headers": _HEADERS,
+                # Header pairs past the record's cap (trace.vocab.RECORD_HEADER_*),
+                # present only when some were left out.
+                "headers_omitted": {"type": "integer", "minimum": 1},
             },
-            (),
+            ("headers_omitted",),
         ),
         "body_done": (
             INT,
@@ -144,8 +147,12 @@ def _event_specs() -> dict[str, EventSpec]:
                 "requests": COUNT,
                 "error": _ERROR_TEXT,
                 "error_code": STRING,
+                # reason unsolicited-response: the first line of what the server sent.
+                "server_said": STRING,
+                # HTTP/2: SETTINGS frames that changed nothing, counted, not recorded.
+                "settings_repeated": {"type": "integer", "minimum": 1},
             },
-            ("error", "error_code"),
+            ("error", "error_code", "server_said", "settings_repeated"),
         ),
         "retry": (
             INT,

@@ -4,7 +4,8 @@ reusecheck is pointed at staging hosts that are not yet known to be healthy, so 
 end every run within its timeouts with one clear sentence, whatever the server does.
 ``reusecheck serve --misbehave KIND`` lets a user see that for themselves, and the
 tests run every kind against the client.  The responses are raw bytes written here,
-not h11 or h2, because the point is to break the protocol in exact ways.
+not h11 or h2, because the point is to break the protocol in exact ways; the HTTP/2
+kinds are ``misbehave_h2.py``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from reusecheck.server.certs import CertBundle, make_bundle, self_signed, server_context
+from reusecheck.server.misbehave_h2 import H2Misbehaviour
 
 _OK_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
 
@@ -48,30 +50,23 @@ KINDS: Final[dict[str, str]] = {
     "REFUSED_STREAM) although it announced 100",
     "h2-calm": "h2c: answers the first stream of every connection, then GOAWAY "
     "ENHANCE_YOUR_CALM ('too many resets')",
+    "early-hints": "answers every request with 103 Early Hints, again and again, and "
+    "never with the response",
+    "many-headers": "answers with 10,000 response headers (under the 64 KiB limit)",
+    "late-response": "answers, then 50 ms later sends a second response nobody asked for",
+    "keepalive-inf": "answers with 'Keep-Alive: timeout=inf, max=nan'",
+    "never-read": "accepts, never reads a byte (a request body stays unsent), never answers",
+    "h2-settings-flood": "h2c: floods identical SETTINGS frames and never reads again",
+    "h2-empty-data": "h2c: answers with headers, then empty DATA frames forever",
+    "h2-no-streams": "h2c: announces SETTINGS_MAX_CONCURRENT_STREAMS 0 and refuses every stream",
 }
-H2_PREFACE: Final = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+_EARLY_HINTS: Final = b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
+# 10,000 one-letter headers: 60 KB, under the 64 KiB any client must accept.
+_MANY_HEADERS: Final = b"x:1\r\n" * 10_000
 
 
-def _frame(ftype: int, flags: int, stream: int, payload: bytes) -> bytes:
-    return (
-        struct.pack(">I", len(payload))[1:]
-        + bytes([ftype, flags])
-        + struct.pack(">I", stream)
-        + payload
-    )
-
-
-def _settings(**values: int) -> bytes:
-    codes = {"window": 0x4, "streams": 0x3}
-    payload = b"".join(struct.pack(">HI", codes[k], v) for k, v in values.items())
-    return _frame(0x4, 0, 0, payload)
-
-
-# A minimal HPACK block: ":status: 200" is index 8 of the static table.
-_STATUS_200 = b"\x88"
-
-
-class _Misbehaving(asyncio.Protocol):
+class _Misbehaving(H2Misbehaviour, asyncio.Protocol):
     def __init__(self, kind: str, tasks: set[asyncio.Task[None]]) -> None:
         self.kind = kind
         self.tasks = tasks
@@ -79,12 +74,29 @@ class _Misbehaving(asyncio.Protocol):
         self.buffer = b""
         self.answered = 0
         self.streams = 0  # h2: streams the client opened on this connection
+        self._resumed = asyncio.Event()  # the transport takes more (flow control)
+        self._resumed.set()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         if self.kind == "close-on-accept":
             transport.close()
+        elif self.kind == "never-read":
+            transport.pause_reading()
+
+    def pause_writing(self) -> None:
+        self._resumed.clear()
+
+    def resume_writing(self) -> None:
+        self._resumed.set()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._resumed.set()
+
+    async def _writable(self) -> bool:
+        await self._resumed.wait()
+        return self.transport is not None and not self.transport.is_closing()
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
@@ -129,6 +141,16 @@ class _Misbehaving(asyncio.Protocol):
         elif k == "rst-mid-body":
             self._write(_OK_HEAD + b"Content-Length: 1000\r\n\r\n" + b"x" * 100)
             self._spawn(self._reset_soon())
+        elif k == "early-hints":
+            self._spawn(self._early_hints())
+        elif k == "many-headers":
+            self._write(_OK_HEAD + _MANY_HEADERS + b"Content-Length: 3\r\n\r\nok\n")
+        elif k == "late-response":
+            self._write(_OK_HEAD + b"Content-Length: 3\r\n\r\nok\n")
+            self._spawn(self._late_response())
+        elif k == "keepalive-inf":
+            hint = b"Connection: keep-alive\r\nKeep-Alive: timeout=inf, max=nan\r\n"
+            self._write(_OK_HEAD + hint + b"Content-Length: 3\r\n\r\nok\n")
         else:  # the TLS kinds: a healthy HTTP/1.1 answer behind the broken certificate
             self._write(_OK_HEAD + b"Content-Length: 3\r\n\r\nok\n")
 
@@ -138,6 +160,17 @@ class _Misbehaving(asyncio.Protocol):
             if self.transport is None or self.transport.is_closing():
                 return
             self._write(b"x")
+
+    async def _early_hints(self) -> None:
+        while await self._writable():
+            self._write(_EARLY_HINTS)
+            await asyncio.sleep(0.02)
+
+    async def _late_response(self) -> None:
+        # A second response to one request: the next request on this connection, or
+        # the pool watching it idle, reads it.
+        await asyncio.sleep(0.05)
+        self._write(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nstray\n")
 
     async def _reset_soon(self) -> None:
         await asyncio.sleep(0.05)
@@ -152,70 +185,6 @@ class _Misbehaving(asyncio.Protocol):
     def _close(self) -> None:
         if self.transport is not None:
             self.transport.close()
-
-    # -- HTTP/2 (h2c, prior knowledge) ----------------------------------------------
-
-    def _h2(self) -> None:
-        if self.answered == 0:
-            if len(self.buffer) < len(H2_PREFACE):
-                return
-            self.answered = 1
-            k = self.kind
-            if k == "h2-bad-frame":
-                self._write(_frame(0x4, 0, 0, b"\x00" * 7))  # SETTINGS length not a multiple of 6
-                return
-            if k == "h2-bad-settings":
-                self._write(_settings(window=0x80000000))  # above 2^31-1: FLOW_CONTROL_ERROR
-                return
-            if k == "h2-zero-window":
-                # INITIAL_WINDOW_SIZE 0 and never a WINDOW_UPDATE: a request body can
-                # never be sent (RFC 9113 6.9.2).
-                self._write(_settings(streams=100, window=0))
-            else:
-                self._write(_settings(streams=100))
-            if k == "h2-goaway-storm":
-                for last in (2**31 - 1, 1001, 101, 1):
-                    self._write(_frame(0x7, 0, 0, struct.pack(">II", last, 0)))
-                self._spawn(self._close_later())
-                return
-        # Answer every HEADERS frame (type 1) that opens a stream.
-        buf = self.buffer
-        pos = len(H2_PREFACE) if buf.startswith(H2_PREFACE) else 0
-        while len(buf) - pos >= 9:
-            length = int.from_bytes(buf[pos : pos + 3], "big")
-            if len(buf) - pos < 9 + length:
-                break
-            ftype, stream = buf[pos + 3], int.from_bytes(buf[pos + 5 : pos + 9], "big") & 0x7FFFFFFF
-            if ftype == 0x4 and not buf[pos + 4] & 0x1:
-                self._write(_frame(0x4, 0x1, 0, b""))  # ACK the client's SETTINGS
-            if ftype == 0x1:
-                self._h2_stream(stream)
-            pos += 9 + length
-        self.buffer = buf[pos:]
-
-    def _h2_stream(self, stream: int) -> None:
-        k = self.kind
-        self.streams += 1
-        if k == "h2-refuse-stream" and self.streams == 2:
-            self._write(_frame(0x3, 0, stream, struct.pack(">I", 0x7)))  # REFUSED_STREAM
-        elif k == "h2-calm":
-            if self.streams == 1:
-                self._write(_frame(0x1, 0x5, stream, _STATUS_200))
-                goaway = struct.pack(">II", stream, 0xB) + b"too many resets"  # ENHANCE_YOUR_CALM
-                self._write(_frame(0x7, 0, 0, goaway))
-            # later streams are above last_stream_id: never processed (RFC 9113 6.8)
-        elif k == "h2-hpack-garbage":
-            self._write(_frame(0x1, 0x4, stream, b"\xff\xff\xff\xff\x7f"))
-        elif k == "h2-rst-every-stream":
-            self._write(_frame(0x3, 0, stream, struct.pack(">I", 0x2)))
-        elif k == "h2-zero-window":
-            self._write(_frame(0x1, 0x4, stream, _STATUS_200))  # headers, then no DATA
-        else:
-            self._write(_frame(0x1, 0x5, stream, _STATUS_200))
-
-    async def _close_later(self) -> None:
-        await asyncio.sleep(0.2)
-        self._close()
 
 
 class _StallTLS(asyncio.Protocol):

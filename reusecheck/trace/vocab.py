@@ -47,6 +47,10 @@ CloseReason = Literal[
     "goaway",
     "eof",
     "reset",
+    # The server sent bytes nobody asked for (a response to no request): the client
+    # closes the connection, as Go's Transport does ("Unsolicited response received on
+    # idle HTTP channel").  Not the server's idle timeout.
+    "unsolicited-response",
     "pool-full",
     "client-idle-timeout",
     "body-not-drained",
@@ -89,8 +93,19 @@ ErrorKind = Literal[
     "goaway",
     "h2-not-negotiated",
     "cancelled",
+    # The server stopped reading the request: nothing of it left for the body timeout.
+    "write-timeout",
+    # reusecheck's own process hit a limit (too many open files): not the target's doing.
+    "local-limit",
 ]
 ERROR_KINDS: Final[tuple[ErrorKind, ...]] = get_args(ErrorKind)
 
 Protocol = Literal["http/1.1", "h2"]
 PROTOCOLS: Final[tuple[Protocol, ...]] = get_args(Protocol)
+
+# What the record keeps of one response's headers (``response_headers.headers``): at most
+# this many pairs and bytes (names and values), the rest counted in ``headers_omitted``.
+# A server can send thousands of headers per response; the record of a long run (and
+# its HAR) must not grow with them.  The analysis names the caps in ``record-capped``.
+RECORD_HEADER_PAIRS: Final = 100
+RECORD_HEADER_BYTES: Final = 16 * 1024

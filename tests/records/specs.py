@@ -437,6 +437,37 @@ SPECS: dict[str, Spec] = {
         driver=spread_after_driver,
         expectations=(("reuse", None), ("multiplex", None)),
     ),
+    # --- what a server controls, bounded -----------------------------------------------
+    "unsolicited-response": Spec(
+        "a second response 50 ms after each one, seen in the idle gap",
+        "late-response",
+        "probe {url} --requests 3 --idle 0.3 --concurrency 2 --timeout 2",
+    ),
+    "extra-body": Spec(
+        "more body than the Content-Length said: bytes after each response's end",
+        "extra-body",
+        "probe {url} --requests 2 --idle 0 --concurrency 0 --timeout 2",
+    ),
+    "many-headers": Spec(
+        "10,000 headers per response: the record keeps 100 pairs of each",
+        "many-headers",
+        "probe {url} --requests 2 --idle 0 --concurrency 2 --timeout 2",
+    ),
+    "keepalive-inf": Spec(
+        "Keep-Alive: timeout=inf, max=nan on every response",
+        "keepalive-inf",
+        "probe {url} --requests 2 --idle 0 --concurrency 0 --timeout 2",
+    ),
+    "h2-no-streams": Spec(
+        "h2c: SETTINGS_MAX_CONCURRENT_STREAMS 0 and every stream refused",
+        "h2-no-streams",
+        "probe {url} --requests 2 --idle 0 --concurrency 2 --h2c --timeout 0.5",
+    ),
+    "h2-settings-flood": Spec(
+        "h2c: identical SETTINGS frames without end, the server reading none of our ACKs",
+        "h2-settings-flood",
+        "probe {url} --requests 1 --idle 0 --concurrency 0 --h2c --timeout 0.5",
+    ),
     "secrets": Spec(
         "a POST with credentials in its URL and headers, recorded unredacted",
         ServerConfig(),
@@ -485,6 +516,11 @@ SPECS: dict[str, Spec] = {
         driver=discover_driver(
             only=("max-requests", "h2"), http="h2c", max_requests=20, max_wait=1.0
         ),
+    ),
+    "discover-h2-no-streams": Spec(
+        "discover over h2c: SETTINGS_MAX_CONCURRENT_STREAMS 0, every stream refused",
+        "h2-no-streams",
+        driver=discover_driver(only=("h2",), http="h2c", timeout=0.5, max_wait=1.0),
     ),
     "discover-tls": Spec(
         "discover: TLS sessions resumed",

@@ -230,6 +230,70 @@ _ENTRIES = (
         ),
     ),
     CatalogueEntry(
+        code="h2-no-streams",
+        title="Server allows no HTTP/2 streams",
+        severity="error",
+        explanation=(
+            "The server announced SETTINGS_MAX_CONCURRENT_STREAMS 0 (RFC 9113 section "
+            "6.5.2): legal, and a way to shed load, but no request can be sent on the "
+            "connection until it raises the limit, and a new connection is told the same. "
+            "A client that dials again for every request it cannot place multiplies the "
+            "load the server is shedding; reusecheck waits for a stream at most its "
+            "first-byte timeout and dials no more connections to such a server."
+        ),
+        remedy=(
+            "Look at why the server sheds load (its error log, its concurrency limits: "
+            "nginx http2_max_concurrent_streams, Go http2.Server.MaxConcurrentStreams, "
+            "Envoy max_concurrent_streams, a proxy's overload manager), or at what in "
+            "front of it announces 0. Clients should back off rather than dial more: Go's "
+            "Transport with StrictMaxConcurrentStreams waits for a stream."
+        ),
+    ),
+    CatalogueEntry(
+        code="unsolicited-response",
+        title="Server sent a response nobody asked for",
+        severity="error",
+        explanation=(
+            "Bytes arrived on an HTTP/1.1 connection when no request was waiting for "
+            "them: a second response to one request, or more body than the response's "
+            "Content-Length said. HTTP/1.1 pairs responses with requests only by their "
+            "order (RFC 9112 section 9.3), so a client that reads such bytes as the next "
+            "response hands every later request the answer to the one before: on that "
+            "connection the responses may have answered the wrong requests. Go's "
+            "Transport closes the connection ('Unsolicited response received on idle "
+            "HTTP channel'), and so does reusecheck; a 408 on an idle connection is the "
+            "server's idle close, not this."
+        ),
+        remedy=(
+            "Fix the server or the proxy in front of it: a handler that writes twice, a "
+            "wrong Content-Length (compression or a rewrite that changes the body without "
+            "updating it), or a proxy that desynchronises requests and responses on a "
+            "kept-alive upstream connection (HTTP request smuggling looks like this too). "
+            "Until then, turn keep-alive off towards it (Go DisableKeepAlives, nginx "
+            "proxy_http_version 1.0 upstream) so no response can answer the wrong request."
+        ),
+    ),
+    CatalogueEntry(
+        code="record-capped",
+        title="The record kept only part of what the server sent",
+        severity="info",
+        explanation=(
+            "Some responses carried more headers than the record keeps per response, or "
+            "the server repeated identical HTTP/2 SETTINGS frames: the record kept a "
+            "prefix of the headers (the rest are counted in headers_omitted) and one "
+            "h2_settings event per change (the rest are counted in conn_closed's "
+            "settings_repeated), so that a server cannot make a run's memory, its JSON and "
+            "its HAR grow without bound. Nothing the analysis measures is lost: "
+            "Connection and Keep-Alive are read from all of the headers."
+        ),
+        remedy=(
+            "Nothing to fix in reusecheck. Thousands of response headers, or SETTINGS "
+            "frames sent over and over, are worth a look on the server: proxies and "
+            "clients cap headers too (nginx large_client_header_buffers, Go "
+            "Transport.MaxResponseHeaderBytes, 1 MiB) and may refuse such responses."
+        ),
+    ),
+    CatalogueEntry(
         code="pool-churn",
         title="The client's pool closed connections it soon had to re-open",
         severity="warning",

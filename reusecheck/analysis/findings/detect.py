@@ -15,24 +15,34 @@ from reusecheck.analysis.findings.context import Context
 from reusecheck.analysis.findings.h2 import (
     h2_goaway,
     h2_no_multiplexing,
+    h2_no_streams,
     h2_not_negotiated,
     h2_stream_refused,
 )
 from reusecheck.analysis.findings.idle import server_idle_timeout, stale_conn_retry
-from reusecheck.analysis.findings.keepalive import http10_server, max_requests, no_keepalive
+from reusecheck.analysis.findings.keepalive import (
+    http10_server,
+    max_requests,
+    no_keepalive,
+    unsolicited_response,
+)
+from reusecheck.analysis.findings.record import record_capped
 
 DETECTORS: tuple[Callable[[Context], Finding | None], ...] = (
     no_keepalive,
     http10_server,
     max_requests,
+    unsolicited_response,
     server_idle_timeout,
     stale_conn_retry,
     h2_not_negotiated,
+    h2_no_streams,
     h2_goaway,
     h2_no_multiplexing,
     h2_stream_refused,
     pool_churn,
     body_not_drained,
+    record_capped,
     new_conn_per_request,  # last: it defers to the findings above
 )
 

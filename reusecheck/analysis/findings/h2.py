@@ -78,7 +78,7 @@ def _phase_line(
     moment = max((spread_at(rows, u.conn.opened_at_s) for u in extra), key=lambda s: s.peak)
     busiest = spread(rows)
     peak = max(moment.peak, busiest.peak if busiest is not None else 0)
-    needed = max(1, -(-moment.peak // limit))
+    needed = max(1, -(-moment.peak // max(1, limit)))
     phase = rows[0].phase
     where = f" ({phase})" if phase else ""
     line = (
@@ -277,4 +277,48 @@ def h2_goaway(ctx: Context) -> Finding | None:
             "retried": retried,
             "additional_data": data,
         },
+    )
+
+
+def h2_no_streams(ctx: Context) -> Finding | None:
+    """Connections whose server announced SETTINGS_MAX_CONCURRENT_STREAMS 0."""
+    zero: dict[int, float] = {}
+    for e in ctx.index.named("h2_settings"):
+        if e.conn is not None and as_int(get(e, "max_concurrent_streams")) == 0:
+            zero.setdefault(e.conn, e.t)
+    if not zero:
+        return None
+    conns = [c for c in ctx.conns if c.id in zero]
+    h2 = [c for c in opened(ctx) if c.h2 is not None]
+    still = [c.id for c in conns if c.h2 is not None and c.h2.max_concurrent_streams == 0]
+    raised = sorted(
+        {
+            c.h2.max_concurrent_streams
+            for c in conns
+            if c.h2 is not None and c.h2.max_concurrent_streams
+        }
+    )
+    message = (
+        f"server announced SETTINGS_MAX_CONCURRENT_STREAMS 0 on {len(conns)} of "
+        f"{plural(len(h2), 'h2 connection')}: it accepted no streams"
+    )
+    if raised:
+        message += f" until it raised the limit to {listed(raised)}"
+        if still:
+            message += f" ({len(still)} never did)"
+    waited = [
+        r.index
+        for r in ctx.rows
+        if r.error is not None and "SETTINGS_MAX_CONCURRENT_STREAMS 0" in r.error.message
+    ]
+    if waited:
+        message += f"; {plural(len(waited), 'request')} waited for a stream in vain"
+    return cat.finding(
+        "h2-no-streams",
+        message,
+        cat.entry("h2-no-streams").remedy,
+        connections=[c.id for c in conns],
+        times_s=[round(zero[c.id], 6) for c in conns],
+        still_zero=still,
+        requests=waited,
     )

@@ -1,8 +1,10 @@
 """The server ends connections: no keep-alive, HTTP/1.0, a limit of requests per
-connection."""
+connection; and a kept-alive connection the client ended because the server sent a
+response nobody asked for."""
 
 from __future__ import annotations
 
+from reusecheck.analysis.events import as_str, get
 from reusecheck.analysis.findings import catalogue as cat
 from reusecheck.analysis.findings import remedies
 from reusecheck.analysis.findings.catalogue import Finding
@@ -10,7 +12,7 @@ from reusecheck.analysis.findings.context import Context, evidence, opened
 from reusecheck.analysis.server import (
     after_response_closes,
 )
-from reusecheck.analysis.text import plural, tally
+from reusecheck.analysis.text import listed, plural, tally
 
 # How a close reason reads in a message.
 _SAID = {
@@ -85,4 +87,52 @@ def max_requests(ctx: Context) -> Finding | None:
         message,
         remedies.max_requests_remedy(n),
         evidence(closes, max_requests_per_conn=n),
+    )
+
+
+def unsolicited_response(ctx: Context) -> Finding | None:
+    """Connections closed because the server sent bytes no request was waiting for
+    (``conn_closed`` / ``idle_closed`` reason ``unsolicited-response``, by the client: a
+    408 on an idle connection is the server's idle close and is not counted here)."""
+    said: dict[int, str] = {}
+    times: dict[int, float] = {}
+    for e in ctx.index.named("conn_closed", "idle_closed"):
+        if e.conn is None or get(e, "reason") != "unsolicited-response":
+            continue
+        if get(e, "closed_by") != "client":
+            continue
+        times.setdefault(e.conn, e.t)
+        text = as_str(get(e, "server_said"))
+        if text is not None:
+            said.setdefault(e.conn, text)
+    if not times:
+        return None
+    conns = [c for c in ctx.conns if c.id in times]
+    carried = sorted({r for c in conns for r in c.request_indexes})
+    quoted = next(iter(said.values()), None)
+    first = f", starting {quoted[:80]!r}" if quoted else ""
+    message = (
+        f"server sent bytes no request asked for on {len(conns)} of "
+        f"{plural(len(opened(ctx)), 'connection')}{first}"
+    )
+    it = "it" if len(conns) == 1 else "them"
+    # HTTP/1.1 pairs responses with requests by order: the first request on a
+    # connection got its own response; each later one may have got the stray answer
+    # to the request before it.
+    shifted = sorted({r for c in conns for r in c.request_indexes[1:]})
+    if shifted:
+        message += (
+            f": request {listed(shifted)} on {it} may have been answered with the response "
+            "meant for the request before"
+        )
+    message += f"; the client closed {it}"
+    return cat.finding(
+        "unsolicited-response",
+        message,
+        cat.entry("unsolicited-response").remedy,
+        connections=[c.id for c in conns],
+        requests=carried,
+        maybe_misanswered=shifted,
+        times_s=[round(times[c.id], 6) for c in conns],
+        server_said=[said[c.id] for c in conns if c.id in said],
     )

@@ -1,5 +1,6 @@
-"""Findings from discover's measurements: the idle timeout, the requests per connection and
-TLS resumption, with remedies computed from the measured numbers."""
+"""Findings from discover's measurements: the idle timeout, the requests per connection,
+an h2 server allowing no streams and TLS resumption, with remedies computed from the
+measured numbers."""
 
 from __future__ import annotations
 
@@ -10,7 +11,12 @@ from reusecheck.analysis.findings import catalogue as cat
 from reusecheck.analysis.findings import remedies
 from reusecheck.analysis.findings.catalogue import Finding
 from reusecheck.analysis.findings.tls import tls_no_resumption
-from reusecheck.analysis.limits.model import IdleTimeoutResult, MaxRequestsResult, TlsResult
+from reusecheck.analysis.limits.model import (
+    H2Result,
+    IdleTimeoutResult,
+    MaxRequestsResult,
+    TlsResult,
+)
 from reusecheck.analysis.text import plural, said, seconds, secs
 
 _RANK: Final = {"error": 0, "warning": 1, "info": 2}
@@ -69,14 +75,29 @@ def count_finding(count: MaxRequestsResult) -> Finding | None:
     )
 
 
+def no_streams_finding(h2: H2Result) -> Finding | None:
+    """The h2 measurement met SETTINGS_MAX_CONCURRENT_STREAMS 0: nothing to measure."""
+    if h2.settings is None or h2.settings.max_concurrent_streams != 0:
+        return None
+    return cat.finding(
+        "h2-no-streams",
+        "server announced SETTINGS_MAX_CONCURRENT_STREAMS 0: it accepted no streams, so "
+        "no concurrency could be measured",
+        cat.entry("h2-no-streams").remedy,
+        connections=[h2.conn_id] if h2.conn_id is not None else [],
+    )
+
+
 def findings(
     idle: IdleTimeoutResult | None,
     count: MaxRequestsResult | None,
     tls: TlsResult | None,
+    h2: H2Result | None = None,
 ) -> tuple[Finding, ...]:
     found = [
         idle_finding(idle) if idle is not None else None,
         count_finding(count) if count is not None else None,
+        no_streams_finding(h2) if h2 is not None else None,
         tls_no_resumption(tls.handshakes) if tls is not None else None,
     ]
     return tuple(sorted((f for f in found if f is not None), key=lambda f: _RANK[f.severity]))

@@ -124,7 +124,7 @@ def build_report(
         target=target,
         protocol=said[0] if said else fallback,
         server=server_facts(index, idle, count, h2),
-        findings=findings(idle, count, tls),
+        findings=findings(idle, count, tls, h2),
         idle_timeout=idle,
         max_requests=count,
         h2=h2,
