@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from functools import partial
+from functools import partial, wraps
 from typing import Any, TypeVar
 
 import click
 
 from reusecheck import __version__
 from reusecheck.cli.options import (
+    MAX_TOTAL_REQUESTS,
+    demo_options,
     discover_options,
+    discover_output_options,
     fail_usage,
     finite,
     output_options,
@@ -31,6 +34,29 @@ T = TypeVar("T")
 @click.version_option(__version__, prog_name="reusecheck")
 def main() -> None:
     """Show whether HTTP connection reuse really happens against a server."""
+
+
+def _interruptible(command: Callable[..., None]) -> Callable[..., None]:
+    """Ctrl-C and SIGTERM handled from the command's first line to its exit
+    (``commands.interrupt``): a report of what ran and exit 130/143, never click's
+    "Aborted!"."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        from reusecheck.commands import exits, interrupt
+
+        with interrupt.handled() as stop:
+            try:
+                command(*args, **kwargs)
+            except SystemExit as done:
+                code = done.code if isinstance(done.code, int) else EXIT_OK
+                if code != EXIT_USAGE:  # a usage error stays one, signal or not
+                    code = exits.final(code, stop.signum)
+                raise SystemExit(code) from None
+            except KeyboardInterrupt:  # a SIGINT before the handlers were in place
+                sys.exit(exits.EXIT_SIGINT)
+
+    return wrapper
 
 
 def _settle(build: Callable[[], T]) -> T:
@@ -66,6 +92,7 @@ def _settle(build: Callable[[], T]) -> T:
 )
 @probe_options
 @output_options
+@_interruptible
 def probe(
     urls: tuple[str, ...],
     targets_file: str | None,
@@ -94,8 +121,9 @@ def probe(
 
 
 @main.command()
-@probe_options
+@demo_options
 @output_options
+@_interruptible
 def demo(**opts: Any) -> None:
     """Start the built-in server on loopback and probe it."""
     from reusecheck.commands.demo import run_demo
@@ -141,6 +169,9 @@ def demo(**opts: Any) -> None:
     help="CA certificate (PEM) to trust for https:// targets (over the file's).",
 )
 @click.option("--insecure", is_flag=True, help="Do not verify the server's certificate.")
+@MAX_TOTAL_REQUESTS
+@output_options
+@_interruptible
 def run(scenario: str | None, url: str | None, list_builtins: bool, **opts: Any) -> None:
     """Run SCENARIO (a TOML file, or builtin:NAME) against URL.
 
@@ -231,6 +262,8 @@ def serve(**opts: Any) -> None:
 @main.command()
 @click.argument("url")
 @discover_options
+@discover_output_options
+@_interruptible
 def discover(url: str, **opts: Any) -> None:
     """Measure URL's keep-alive limits: idle timeout, requests per connection, h2, TLS.
 
@@ -238,10 +271,10 @@ def discover(url: str, **opts: Any) -> None:
     is shown beside the measured value.
     """
     from reusecheck.commands.discover import run_discover
-    from reusecheck.commands.settings import discover_settings
+    from reusecheck.commands.settings import discover_settings, outputs_of
 
     settings = _settle(lambda: discover_settings(url, opts))
-    sys.exit(_settle(lambda: run_discover(settings)))
+    sys.exit(_settle(lambda: run_discover(settings, outputs_of(opts))))
 
 
 @main.command()

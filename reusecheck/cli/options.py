@@ -72,15 +72,24 @@ TIMEOUT = click.option(
     callback=finite,
     help="Bound on every single wait: connect, TLS, first byte, each body read.",
 )
-HTTP1 = click.option("--http1", "http", flag_value="1.1", help="Offer only HTTP/1.1 in ALPN.")
+# Three flags, not one destination with flag values: with a shared destination the last
+# flag given would silently win; apart, settings.http_of refuses two of them at once.
+HTTP1 = click.option("--http1", "http1", is_flag=True, help="Offer only HTTP/1.1 in ALPN.")
 HTTP2 = click.option(
     "--http2",
-    "http",
-    flag_value="2",
-    help="Require h2: fail (exit 3) when the server picks HTTP/1.1.",
+    "http2",
+    is_flag=True,
+    help="Require h2 on https://: fail (exit 3) when the server picks HTTP/1.1.",
 )
 H2C = click.option(
-    "--h2c", "http", flag_value="h2c", help="HTTP/2 with prior knowledge on http://."
+    "--h2c", "h2c", is_flag=True, help="HTTP/2 with prior knowledge on http:// (h2c)."
+)
+MAX_TOTAL_REQUESTS = click.option(
+    "--max-total-requests",
+    type=click.IntRange(min=1),
+    default=10_000,
+    show_default=True,
+    help="Ceiling on the requests one run may send (raise it on purpose).",
 )
 CACERT = click.option(
     "--cacert",
@@ -90,8 +99,63 @@ CACERT = click.option(
 INSECURE = click.option("--insecure", is_flag=True, help="Do not verify the server's certificate.")
 
 
+def _expectations() -> list[Any]:
+    return [
+        click.option(
+            "--expect",
+            "expect",
+            multiple=True,
+            type=click.Choice(EXPECT_CHOICES),
+            help="What must hold for exit 0 (default: reuse). 'none' only reports.",
+        ),
+        click.option(
+            "--min-reuse-ratio",
+            type=click.FloatRange(0, 1),
+            callback=finite,
+            help="Fail unless reused/requests is at least R.",
+        ),
+        click.option(
+            "--max-connections",
+            type=click.IntRange(min=1),
+            help="Fail if more than N connections were opened.",
+        ),
+    ]
+
+
+def _refused_by_demo(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    if value:
+        name = param.opts[0] if param.opts else param.name
+        raise click.UsageError(
+            f"demo only reports (it probes its own server), so {name} does not apply; "
+            f"give it to 'reusecheck probe URL'"
+        )
+    return None
+
+
+def _not_for_demo() -> list[Any]:
+    """demo expects nothing of its own server: the expectation options are refused with
+    a line saying so (not offered in its help), rather than accepted and ignored."""
+    return [
+        click.option(name, dest, multiple=many, hidden=True, callback=_refused_by_demo)
+        for name, dest, many in (
+            ("--expect", "expect", True),
+            ("--min-reuse-ratio", "min_reuse_ratio", False),
+            ("--max-connections", "max_connections", False),
+        )
+    ]
+
+
 def probe_options(f: Any) -> Any:
-    """Options shared by ``probe`` and ``demo``."""
+    """The options of ``probe``."""
+    return _run_options(f, expectations=True)
+
+
+def demo_options(f: Any) -> Any:
+    """``probe``'s options without the expectations: demo only reports."""
+    return _run_options(f, expectations=False)
+
+
+def _run_options(f: Any, *, expectations: bool) -> Any:
     opts = [
         click.option(
             "--requests",
@@ -120,24 +184,7 @@ def probe_options(f: Any) -> Any:
         HEADERS,
         JSON,
         EVENTS,
-        click.option(
-            "--expect",
-            "expect",
-            multiple=True,
-            type=click.Choice(EXPECT_CHOICES),
-            help="What must hold for exit 0 (default: reuse). 'none' only reports.",
-        ),
-        click.option(
-            "--min-reuse-ratio",
-            type=click.FloatRange(0, 1),
-            callback=finite,
-            help="Fail unless reused/requests is at least R.",
-        ),
-        click.option(
-            "--max-connections",
-            type=click.IntRange(min=1),
-            help="Fail if more than N connections were opened.",
-        ),
+        *(_expectations() if expectations else _not_for_demo()),
         click.option(
             "--max-idle",
             type=click.IntRange(min=0),
@@ -217,13 +264,7 @@ def probe_options(f: Any) -> Any:
             show_default=True,
             help="Body bytes read per response before its connection is given up (0 = all).",
         ),
-        click.option(
-            "--max-total-requests",
-            type=click.IntRange(min=1),
-            default=10_000,
-            show_default=True,
-            help="Ceiling on the requests one run may send (raise it on purpose).",
-        ),
+        MAX_TOTAL_REQUESTS,
         HTTP1,
         HTTP2,
         H2C,
@@ -246,8 +287,11 @@ def probe_options(f: Any) -> Any:
     return f
 
 
+SVG = click.option("--svg", is_flag=True, help="With --output-dir: the report as an SVG too.")
+
+
 def output_options(f: Any) -> Any:
-    """Files for other tools, shared by ``probe`` and ``demo``."""
+    """Files for other tools, shared by ``probe``, ``demo`` and ``run``."""
     opts = [
         click.option("--har", metavar="FILE", help="Write an HTTP Archive (HAR 1.2) of the run."),
         click.option(
@@ -258,7 +302,26 @@ def output_options(f: Any) -> Any:
             metavar="DIR",
             help="Write report.json, events.ndjson, run.har (and report.svg) to DIR.",
         ),
-        click.option("--svg", is_flag=True, help="With --output-dir: the report as an SVG too."),
+        SVG,
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def discover_output_options(f: Any) -> Any:
+    """discover's files for CI: JUnit (a test case per measurement) and an artifact
+    directory (report.json, events.ndjson, report.svg)."""
+    opts = [
+        click.option(
+            "--junit", metavar="FILE", help="Write JUnit XML: a test case per measurement."
+        ),
+        click.option(
+            "--output-dir",
+            metavar="DIR",
+            help="Write report.json, events.ndjson (and report.svg) to DIR.",
+        ),
+        SVG,
     ]
     for o in reversed(opts):
         f = o(f)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 from typing import Final
 
 from reusecheck.analysis import Expectation
-from reusecheck.commands.probe import deliver, perform
+from reusecheck.commands import interrupt
+from reusecheck.commands.probe import run_one
 from reusecheck.commands.settings import ProbeSettings
 
 DEMO_INTRO: Final = (
@@ -21,9 +21,8 @@ def run_demo(settings: ProbeSettings) -> int:
     from reusecheck.server import ServerConfig, ServerThread
 
     config = ServerConfig(idle_timeout=0.5, max_requests=4, keepalive_hint=True)
-    with ServerThread(config) as srv:
+    with interrupt.handled(), ServerThread(config) as srv:
         url = srv.url
         settings = replace(settings, url=url, expectations=(Expectation("none"),))
-        outcome = asyncio.run(perform(settings.scenario(), settings, describe=False))
-    intro = None if settings.as_json else DEMO_INTRO.format(url=url, idle=0.5, maxreq=4)
-    return deliver(outcome, settings, intro=intro)
+        intro = None if settings.as_json else DEMO_INTRO.format(url=url, idle=0.5, maxreq=4)
+        return run_one(settings, settings.scenario(), describe=False, intro=intro)

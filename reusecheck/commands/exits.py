@@ -1,8 +1,11 @@
 """Exit codes, decided here and nowhere else (docs/design.md, "Command line").
 
-0 every expectation held; 1 an expectation failed; 2 bad input (a usage error, a file
-that cannot be read or written); 3 the target could not be reached or the run could not
-complete.  Several targets exit with the worst of theirs.
+0 every expectation held; 1 an expectation failed; 2 bad input (a usage error, an
+output path that cannot be written, found before anything is sent); 3 the target could
+not be reached or the run could not complete (an output that failed while it was being
+written included); 130 and 143 the run was interrupted by SIGINT (Ctrl-C) or SIGTERM, as
+curl's and Go's users expect (128 + the signal's number).  Several targets exit with the
+worst of theirs; a signal overrides every other code.
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ EXIT_OK: Final = 0
 EXIT_EXPECTATION_FAILED: Final = 1
 EXIT_USAGE: Final = 2
 EXIT_UNREACHABLE: Final = 3
+EXIT_SIGINT: Final = 130  # 128 + SIGINT (2)
+EXIT_SIGTERM: Final = 143  # 128 + SIGTERM (15)
+_SIGNAL_CODES: Final = {2: EXIT_SIGINT, 15: EXIT_SIGTERM}
 
 
 class BadInput(Exception):
@@ -44,3 +50,20 @@ def for_discover(report: DiscoverReport) -> int:
 def worst(codes: Iterable[int]) -> int:
     """Several targets: 3 over 1 over 0 (2 never reaches here: it stops before a run)."""
     return max(codes, default=EXIT_OK)
+
+
+def for_outputs(code: int, failed: bool) -> int:
+    """An output that could not be written means the run could not complete: 3, unless
+    the run's own code is already the worst."""
+    return worst((code, EXIT_UNREACHABLE)) if failed else code
+
+
+def for_signal(signum: int) -> int:
+    """The shell's convention: 128 + the signal's number (130 SIGINT, 143 SIGTERM)."""
+    return _SIGNAL_CODES.get(signum, 128 + signum)
+
+
+def final(code: int, signum: int | None) -> int:
+    """A signal received during the command decides its exit code, whatever the run
+    found: the user (or the CI runner) asked it to stop."""
+    return code if signum is None else for_signal(signum)

@@ -3,7 +3,12 @@
 The renderers (report/) turn an analysis into text; this module decides where the text
 goes. With one target, ``--output-dir DIR`` holds report.json, events.ndjson, run.har
 (and report.svg with ``--svg``); with several, one numbered sub-directory per target
-in the order given, beside reports.jsonl with every report.
+in the order given, beside reports.jsonl with every report.  ``discover`` writes its
+own report.json and events.ndjson there (and report.svg), and its JUnit XML has a test
+case per measurement (report/discover_junit.py).
+
+Each file is written whole or not at all (``writing.whole_file``), and every file is
+attempted even when another failed: the failures come back as one line each.
 """
 
 from __future__ import annotations
@@ -15,10 +20,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reusecheck.analysis import Analysis
+from reusecheck.commands.writing import Failure, whole_file
 from reusecheck.trace import Event, NDJSONWriter
 from reusecheck.trace.redact import redact_headers, redact_url
+
+if TYPE_CHECKING:
+    from reusecheck.analysis.limits.model import DiscoverReport
 
 
 @dataclass(frozen=True)
@@ -43,19 +53,6 @@ class OutputOptions:
         return bool(self.har or self.junit or self.output_dir)
 
 
-class OutputError(Exception):
-    """A file could not be written; the message is one line for the user."""
-
-
-def _write(path: Path, text: str) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
-        why = exc.strerror if isinstance(exc, OSError) else "not a valid path"
-        raise OutputError(f"cannot write {str(path)!r}: {why or exc}") from None
-
-
 def har_text(outcomes: Sequence[Outcome]) -> str:
     from reusecheck.report import har
 
@@ -77,6 +74,7 @@ def events_text(events: Sequence[Event]) -> str:
     writer = NDJSONWriter(out, redact=redact_headers)
     for e in events:
         writer.write(e)
+    writer.close()
     return out.getvalue()
 
 
@@ -96,31 +94,70 @@ def _slug(index: int, target: str) -> str:
     return f"{index + 1:02d}-{core}"
 
 
-def _artifact_dir(base: Path, outcome: Outcome, svg: bool) -> None:
+def _artifact_dir(base: Path, outcome: Outcome, svg: bool) -> list[Failure | None]:
     from reusecheck.report import json as json_report
 
-    _write(base / "report.json", json_report.dumps(outcome.analysis) + "\n")
-    _write(base / "events.ndjson", events_text(outcome.events))
-    _write(base / "run.har", har_text([outcome]))
+    written = [
+        whole_file(base / "report.json", json_report.dumps(outcome.analysis) + "\n"),
+        whole_file(base / "events.ndjson", events_text(outcome.events)),
+        whole_file(base / "run.har", har_text([outcome])),
+    ]
     if svg:
-        _write(base / "report.svg", svg_text(outcome.analysis))
+        written.append(whole_file(base / "report.svg", svg_text(outcome.analysis)))
+    return written
 
 
-def write_outputs(outcomes: Sequence[Outcome], options: OutputOptions) -> None:
-    """Every file the options ask for; raises OutputError on the first that fails."""
+def write_outputs(outcomes: Sequence[Outcome], options: OutputOptions) -> list[Failure]:
+    """Every file the options ask for; the ones that could not be written."""
+    written: list[Failure | None] = []
     if options.har:
-        _write(Path(options.har), har_text(outcomes))
+        written.append(whole_file(Path(options.har), har_text(outcomes)))
     if options.junit:
-        _write(Path(options.junit), junit_text(outcomes))
+        written.append(whole_file(Path(options.junit), junit_text(outcomes)))
     if options.output_dir:
         base = Path(options.output_dir)
         if len(outcomes) == 1:
-            _artifact_dir(base, outcomes[0], options.svg)
-            return
-        from reusecheck.report import json as json_report
+            written += _artifact_dir(base, outcomes[0], options.svg)
+        else:
+            from reusecheck.report import json as json_report
 
-        lines = []
-        for i, outcome in enumerate(outcomes):
-            _artifact_dir(base / _slug(i, outcome.target), outcome, options.svg)
-            lines.append(json_report.dumps(outcome.analysis, indent=None))
-        _write(base / "reports.jsonl", "\n".join(lines) + "\n")
+            lines = []
+            for i, outcome in enumerate(outcomes):
+                written += _artifact_dir(base / _slug(i, outcome.target), outcome, options.svg)
+                lines.append(json_report.dumps(outcome.analysis, indent=None))
+            written.append(whole_file(base / "reports.jsonl", "\n".join(lines) + "\n"))
+    return [f for f in written if f is not None]
+
+
+def write_discover_outputs(
+    report: DiscoverReport,
+    events: Sequence[Event],
+    started_at: datetime,
+    options: OutputOptions,
+) -> list[Failure]:
+    """``discover --junit`` and ``--output-dir`` (report.json, events.ndjson, report.svg
+    with ``--svg``); the files that could not be written."""
+    written: list[Failure | None] = []
+    if options.junit:
+        from reusecheck.report.discover_junit import to_junit
+
+        written.append(whole_file(Path(options.junit), to_junit(report, timestamp=started_at)))
+    if options.output_dir:
+        from reusecheck.report.discover_json import dumps
+
+        base = Path(options.output_dir)
+        written.append(whole_file(base / "report.json", dumps(report) + "\n"))
+        written.append(whole_file(base / "events.ndjson", events_text(events)))
+        if options.svg:
+            written.append(whole_file(base / "report.svg", discover_svg_text(report)))
+    return [f for f in written if f is not None]
+
+
+def discover_svg_text(report: DiscoverReport) -> str:
+    from rich.console import Console
+
+    from reusecheck.report.discover_terminal import render
+
+    console = Console(record=True, width=100, file=io.StringIO(), force_terminal=True)
+    render(report, console)
+    return console.export_svg(title=f"reusecheck discover {redact_url(report.target)}")

@@ -6,19 +6,24 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import sys
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from reusecheck.analysis import RunRecord, analyze
 from reusecheck.analysis.model import RunError
-from reusecheck.commands import exits, progress
+from reusecheck.commands import exits, interrupt, progress
 from reusecheck.commands.exits import BadInput
-from reusecheck.commands.outputs import Outcome, OutputError, OutputOptions, write_outputs
-from reusecheck.commands.report import emit, error_line
+from reusecheck.commands.outputs import Outcome, write_outputs
+from reusecheck.commands.report import (
+    error_line,
+    failure_lines,
+    verdict_to_stderr,
+    write_report,
+)
 from reusecheck.commands.settings import ProbeSettings
-from reusecheck.commands.sinks import events_file
+from reusecheck.commands.sinks import EventsFile, events_file
+from reusecheck.commands.writing import Failure, text_to_stdout, to_stdout
 from reusecheck.scenarios import apply_checks
 from reusecheck.scenarios.deadline import INTERRUPTED, absorb_interrupt
 from reusecheck.scenarios.model import Scenario
@@ -42,14 +47,16 @@ async def perform(
     *,
     describe: bool = True,
     progress_shown: bool = True,
-    events: bool = True,
+    events: EventsFile | None = None,
 ) -> Outcome:
     """One target's run: the record, its analysis with the scenario's checks judged.
 
     ``describe`` adds the scenario (name, source, every pool it used) to the report's
     ``options``; the probe command leaves them out, its report is the one it always was.
-    ``events`` False: no ``--events`` file (several targets at once).  Interrupted
-    (Ctrl-C), the run still ends every request and connection and reports what it saw.
+    ``events``: the ``--events`` file, fed as the run goes (None: several targets at
+    once, or no option).  Interrupted (Ctrl-C, SIGTERM: the task is cancelled), the run
+    still ends every request and connection and returns what it saw, error
+    ``cancelled``.
     """
     check_ceiling(scenario, settings)
     # The record grows by ~10 objects a request; with the default generation-0
@@ -57,21 +64,20 @@ async def perform(
     # HTTP/2 tracing overhead 11 % -> 5 %). Process-wide, so the CLI's choice.
     gc.set_threshold(10_000, 50, 100)
     recorder = Recorder()
-    with events_file(settings.events_path if events else None) as writer:
-        sink: Sink = recorder if writer is None else FanOut((recorder, writer))
-        started_at = datetime.now(UTC)
-        runner = Runner(
-            scenario.plan,
-            Tracer(sink),
-            progress.sleep if progress_shown else plain_sleep,
-            settings.limits,
-        )
-        try:
-            error = await runner.run(settings.deadline)
-        except asyncio.CancelledError:
-            if not absorb_interrupt():
-                raise
-            error = RunError("cancelled", INTERRUPTED)
+    sink: Sink = recorder if events is None else FanOut((recorder, events.writer))
+    started_at = datetime.now(UTC)
+    runner = Runner(
+        scenario.plan,
+        Tracer(sink),
+        progress.sleep if progress_shown else plain_sleep,
+        settings.limits,
+    )
+    try:
+        error = await runner.run(settings.deadline)
+    except asyncio.CancelledError:
+        if not absorb_interrupt():
+            raise
+        error = RunError("cancelled", INTERRUPTED)
     options: dict[str, Any] = scenario.plan.pool.to_record()
     if describe:
         options["scenario"] = {"name": scenario.name, "source": scenario.source}
@@ -90,35 +96,60 @@ async def perform(
     return Outcome(settings.url, analysis, recorder.events, started_at)
 
 
-def write_files(outcomes: list[Outcome], outputs: OutputOptions) -> int | None:
-    """--har, --junit, --output-dir; exit 2 with one line when a file cannot be written."""
-    if not outputs.any:
-        return None
-    try:
-        write_outputs(outcomes, outputs)
-    except OutputError as exc:
-        sys.stderr.write(f"reusecheck: {exc}\n")
-        return exits.EXIT_USAGE
-    return None
-
-
 def deliver(
     outcome: Outcome,
     settings: ProbeSettings,
     *,
     intro: str | None = None,
     extra: dict[str, Any] | None = None,
+    events: EventsFile | None = None,
+    signum: int | None = None,
 ) -> int:
-    """One target's report where it belongs, then its files; returns the exit code."""
-    code = emit(
-        outcome.analysis,
-        as_json=settings.as_json,
-        events_on_stdout=settings.events_path == "-",
-        intro=intro,
-        extra=extra,
+    """One target's report where it belongs, then its files; returns the exit code.
+
+    Every output is attempted, whatever happened to the others; each that could not be
+    written is one line on stderr and makes the exit code 3 (a signal's code wins)."""
+    failures = [events.failure if events is not None else None]
+    failures.append(
+        write_report(
+            outcome.analysis,
+            as_json=settings.as_json,
+            events_on_stdout=settings.events_path == "-",
+            intro=intro,
+            extra=extra,
+        )
     )
-    failed = write_files([outcome], settings.outputs)
-    return failed if failed is not None else code
+    failures += write_outputs([outcome], settings.outputs)
+    code = exits.for_outputs(exits.for_analysis(outcome.analysis), failure_lines(failures))
+    return exits.final(code, signum)
+
+
+def run_one(
+    settings: ProbeSettings,
+    scenario: Scenario,
+    *,
+    describe: bool,
+    intro: str | None = None,
+    discover: bool = False,
+) -> int:
+    """One target: the run, its report and files, the exit code.  Interrupted (Ctrl-C,
+    SIGTERM), the report holds what ran, marked, and the exit code is the signal's."""
+    check_ceiling(scenario, settings)  # before the events file is created
+    with interrupt.handled() as stop:
+        with events_file(settings.events_path) as events:
+            outcome = stop.run(perform(scenario, settings, describe=describe, events=events))
+        extra: dict[str, Any] | None = None
+        if discover and stop.signum is None:
+            outcome, extra = _fold_discover(outcome, settings, stop)
+        if discover and stop.signum is not None and outcome.analysis.error is None:
+            # The measurements were cut short, or never started: the report is partial.
+            cut = replace(outcome.analysis, error=RunError("cancelled", INTERRUPTED))
+            outcome = replace(outcome, analysis=cut)
+        planned = scenario.plan.total_requests
+        outcome = replace(outcome, analysis=interrupt.mark(outcome.analysis, stop, planned))
+        return deliver(
+            outcome, settings, intro=intro, extra=extra, events=events, signum=stop.signum
+        )
 
 
 def run_probe(settings: ProbeSettings, discover: bool = False) -> int:
@@ -127,14 +158,12 @@ def run_probe(settings: ProbeSettings, discover: bool = False) -> int:
     ``discover`` (``probe --discover``) then measures the server's limits and folds
     them into the report: measured facts replace the probe's, field by field.
     """
-    outcome = asyncio.run(perform(settings.scenario(), settings, describe=False))
-    extra: dict[str, Any] | None = None
-    if discover:
-        outcome, extra = _fold_discover(outcome, settings)
-    return deliver(outcome, settings, extra=extra)
+    return run_one(settings, settings.scenario(), describe=False, discover=discover)
 
 
-def _fold_discover(outcome: Outcome, settings: ProbeSettings) -> tuple[Outcome, dict[str, Any]]:
+def _fold_discover(
+    outcome: Outcome, settings: ProbeSettings, stop: interrupt.Interrupts
+) -> tuple[Outcome, dict[str, Any]]:
     from reusecheck.analysis.limits.fold import fold_into
     from reusecheck.commands.discover import measure
     from reusecheck.discover import DiscoverSettings
@@ -149,7 +178,8 @@ def _fold_discover(outcome: Outcome, settings: ProbeSettings) -> tuple[Outcome, 
             headers=settings.plan_args.get("headers", ()),
             cacert=settings.pool.tls.cacert,
             insecure=settings.pool.tls.insecure,
-        )
+        ),
+        stop=stop,
     )
     analysis = fold_into(outcome.analysis, report)
     return replace(outcome, analysis=analysis), {"discover": to_document(report)["discover"]}
@@ -158,40 +188,75 @@ def _fold_discover(outcome: Outcome, settings: ProbeSettings) -> tuple[Outcome, 
 def run_probes(all_settings: list[ProbeSettings], parallel: int) -> int:
     """Several targets, at most ``parallel`` at once; reports in the order given.
 
-    Exit code: the worst of all.  With ``--json`` one report per line (JSON Lines);
-    otherwise a summary table, one row per target.
+    Exit code: the worst of all.  With ``--json`` one report per line (JSON Lines), and
+    each target's verdict line on stderr; otherwise a summary table, one row per target.
+    Interrupted, the targets that finished keep their results, the ones cut short are
+    marked partial, and the ones not started yet are reported as not run.
     """
+    for s in all_settings:
+        check_ceiling(s.scenario(), s)
+    with interrupt.handled() as stop:
+        outcomes = stop.run(_all_targets(all_settings, parallel, stop), cancel_main=False)
+        outcomes = [
+            replace(o, analysis=interrupt.mark(o.analysis, stop, s.scenario().plan.total_requests))
+            for o, s in zip(outcomes, all_settings, strict=True)
+        ]
+        first = all_settings[0]
+        failures: list[Failure | None] = []
+        if first.as_json:
+            from reusecheck.report import json as json_report
 
-    async def all_targets() -> list[Outcome]:
-        gate = asyncio.Semaphore(parallel)
+            text = "".join(json_report.dumps(o.analysis, indent=None) + "\n" for o in outcomes)
+            failures.append(text_to_stdout(text))
+            for o in outcomes:
+                verdict_to_stderr(o.analysis, o.target)
+        else:
+            from rich.console import Console
 
-        async def one(s: ProbeSettings) -> Outcome:
-            async with gate:
-                return await perform(
-                    s.scenario(), s, describe=False, progress_shown=False, events=False
-                )
+            from reusecheck.report.targets import targets_table
 
-        return list(await asyncio.gather(*(one(s) for s in all_settings)))
-
-    outcomes = asyncio.run(all_targets())
-    first = all_settings[0]
-    if first.as_json:
-        from reusecheck.report import json as json_report
-
+            table = targets_table([o.analysis for o in outcomes])
+            failures.append(to_stdout(lambda out: Console(file=out).print(table)))
         for o in outcomes:
-            sys.stdout.write(json_report.dumps(o.analysis, indent=None) + "\n")
-        sys.stdout.flush()
-    else:
-        from rich.console import Console
+            error_line(o.analysis.error, o.target)
+        failures += write_outputs(outcomes, first.outputs)
+        code = exits.worst(exits.for_analysis(o.analysis) for o in outcomes)
+        return exits.final(exits.for_outputs(code, failure_lines(failures)), stop.signum)
 
-        from reusecheck.report.targets import targets_table
 
-        Console().print(targets_table([o.analysis for o in outcomes]))
-    for o in outcomes:
-        error_line(o.analysis.error, o.target)
-    failed = write_files(outcomes, first.outputs)
-    return (
-        failed
-        if failed is not None
-        else exits.worst(exits.for_analysis(o.analysis) for o in outcomes)
+async def _all_targets(
+    all_settings: list[ProbeSettings], parallel: int, stop: interrupt.Interrupts
+) -> list[Outcome]:
+    gate = asyncio.Semaphore(parallel)
+
+    async def one(s: ProbeSettings) -> Outcome:
+        stop.register()
+        try:
+            async with gate:
+                if stop.signum is not None:
+                    return not_run(s, stop)
+                return await perform(s.scenario(), s, describe=False, progress_shown=False)
+        except asyncio.CancelledError:
+            # Cancelled while waiting for its turn: it never started.
+            if not absorb_interrupt():
+                raise
+            return not_run(s, stop)
+
+    return list(await asyncio.gather(*(one(s) for s in all_settings)))
+
+
+def not_run(settings: ProbeSettings, stop: interrupt.Interrupts) -> Outcome:
+    """A target the signal came before: reported, with nothing measured."""
+    scenario = settings.scenario()
+    error = interrupt.not_run_error(stop)
+    record = RunRecord(
+        target=scenario.plan.target,
+        events=[],
+        expectations=scenario.expectations,
+        error=error,
+        options=scenario.plan.pool.to_record(),
     )
+    analysis = analyze(record)
+    # Nothing was checked: no expectation results, the verdict saying why.
+    verdict = replace(analysis.verdict, ok=False, expectations=(), detail=error.message)
+    return Outcome(settings.url, replace(analysis, verdict=verdict), [], datetime.now(UTC))

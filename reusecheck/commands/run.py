@@ -3,19 +3,19 @@ the probe, with its intro first; ``run --list``: the built-ins."""
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Mapping
 from typing import Any
 
 from reusecheck.commands import exits
-from reusecheck.commands.probe import perform
-from reusecheck.commands.report import emit
+from reusecheck.commands.probe import run_one
 from reusecheck.commands.settings import (
+    DEFAULT_CEILING,
     DEFAULT_TIMEOUT,
     ProbeSettings,
     check_outputs,
     check_url,
+    outputs_of,
     parse_sets,
 )
 from reusecheck.net.dial import Timeouts
@@ -65,11 +65,8 @@ def run_scenario(spec: str, url: str | None, o: Mapping[str, Any]) -> int:
         as_json=o["as_json"],
         events_path=o["events_path"],
         deadline=o["deadline"] if o["deadline"] is not None else scenario.run_deadline,
+        outputs=outputs_of(o),
+        max_total_requests=o.get("max_total_requests") or DEFAULT_CEILING,
     )
-    outcome = asyncio.run(perform(scenario, settings))
-    return emit(
-        outcome.analysis,
-        as_json=settings.as_json,
-        events_on_stdout=settings.events_path == "-",
-        intro=None if settings.as_json else scenario.intro,
-    )
+    intro = None if settings.as_json else scenario.intro
+    return run_one(settings, scenario, describe=True, intro=intro)

@@ -7,8 +7,10 @@ here, before anything is sent, and raised as ``BadInput`` (exit 2, one line).
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Final
 
 from reusecheck.analysis import Expectation
@@ -79,9 +81,19 @@ def method_of(value: str) -> str:
 
 
 def check_outputs(o: Mapping[str, Any]) -> None:
-    """Output and trust options that cannot work together or point nowhere."""
+    """Output and trust options that cannot work together or point nowhere: every output
+    path is checked here, before anything is sent, so a run is never lost to a typo."""
     if o.get("events_path") == "-" and o.get("as_json"):
         raise BadInput("--events - and --json both want stdout; give --events a file")
+    output_dir = o.get("output_dir")
+    if o.get("svg") and not output_dir:
+        raise BadInput("--svg writes report.svg into --output-dir DIR; give --output-dir too")
+    if output_dir:
+        check_output_dir(output_dir)
+    for option, key in (("--events", "events_path"), ("--har", "har"), ("--junit", "junit")):
+        path = o.get(key)
+        if path and path != "-":
+            check_output_file(path, option, output_dir)
     cacert = o.get("cacert")
     if cacert and not os.path.isfile(cacert):
         raise BadInput(f"{cacert!r} is not a readable file", "'--cacert'")
@@ -90,6 +102,107 @@ def check_outputs(o: Mapping[str, Any]) -> None:
             check_cafile(cacert)
         except ValueError as exc:
             raise BadInput(str(exc), "'--cacert'") from None
+
+
+def _can_write_in(directory: str) -> str | None:
+    """Why no file can be created in ``directory`` (which exists), or None.  Tried for
+    real: permissions, a read-only file system, a full inode table all show."""
+    try:
+        fd, probe = tempfile.mkstemp(dir=directory, prefix=".reusecheck-check-")
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    os.close(fd)
+    os.unlink(probe)
+    return None
+
+
+def check_output_dir(path: str) -> None:
+    """``--output-dir``: an existing directory we can write in, or one we can create
+    (with its parents) under the nearest directory that exists."""
+    option = "'--output-dir'"
+    if "\0" in path:
+        raise BadInput(f"{path!r} is not a valid path", option)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise BadInput(f"{path!r} exists and is not a directory", option)
+    existing = os.path.abspath(path)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise BadInput(f"cannot create {path!r}: {existing!r} is not a directory", option)
+    why = _can_write_in(existing)
+    if why is not None:
+        raise BadInput(f"cannot write in {existing!r}: {why}", option)
+
+
+def check_output_file(path: str, option: str, output_dir: str | None = None) -> None:
+    """``--events``, ``--har``, ``--junit``: a file in a directory that exists and can be
+    written (or in ``--output-dir``, which the run creates)."""
+    hint = f"'{option}'"
+    if "\0" in path:
+        raise BadInput(f"{path!r} is not a valid path", hint)
+    if os.path.isdir(path):
+        raise BadInput(f"{path!r} is a directory", hint)
+    parent = os.path.dirname(os.path.abspath(path))
+    if output_dir and _within(parent, output_dir):
+        return  # check_output_dir has checked where the run will create it
+    if not os.path.exists(parent):
+        raise BadInput(f"cannot write {path!r}: directory {parent!r} does not exist", hint)
+    if not os.path.isdir(parent):
+        raise BadInput(f"cannot write {path!r}: {parent!r} is not a directory", hint)
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        raise BadInput(f"cannot write {path!r}: permission denied", hint)
+    why = _can_write_in(parent)
+    if why is not None:
+        raise BadInput(f"cannot write {path!r}: {why}", hint)
+
+
+def _within(path: str, directory: str) -> bool:
+    inner, outer = Path(path).resolve(), Path(directory).resolve()
+    return inner == outer or outer in inner.parents
+
+
+HTTP_FLAGS: Final = (
+    ("--http1", "http1", "1.1"),
+    ("--http2", "http2", "2"),
+    ("--h2c", "h2c", "h2c"),
+)
+
+
+def http_of(url: str, o: Mapping[str, Any]) -> str:
+    """The protocol choice (``--http1``, ``--http2``, ``--h2c``): one at most, and one
+    the URL's scheme can carry.  ``o["http"]``, when a caller gives it, is taken as is."""
+    if o.get("http"):
+        chosen = [(flag, value) for flag, _, value in HTTP_FLAGS if value == o["http"]]
+    else:
+        chosen = [(flag, value) for flag, key, value in HTTP_FLAGS if o.get(key)]
+    if len(chosen) > 1:
+        flags = " and ".join(flag for flag, _ in chosen)
+        raise BadInput(f"{flags} contradict each other: give one of --http1, --http2, --h2c")
+    if not chosen:
+        return "auto"
+    value = chosen[0][1]
+    scheme = url.partition(":")[0].lower()
+    if value == "2" and scheme == "http":
+        raise BadInput(
+            "--http2 needs an https:// URL (h2 is agreed in the TLS handshake); "
+            "for HTTP/2 over cleartext http:// give --h2c",
+            "'--http2'",
+        )
+    if value == "h2c" and scheme == "https":
+        raise BadInput(
+            "--h2c is HTTP/2 over cleartext, for http:// URLs; for https:// give --http2",
+            "'--h2c'",
+        )
+    return value
+
+
+def outputs_of(o: Mapping[str, Any]) -> OutputOptions:
+    return OutputOptions(
+        har=o.get("har"),
+        junit=o.get("junit"),
+        output_dir=o.get("output_dir"),
+        svg=bool(o.get("svg", False)),
+    )
 
 
 def probe_settings(url: str, o: Mapping[str, Any]) -> ProbeSettings:
@@ -112,7 +225,7 @@ def probe_settings(url: str, o: Mapping[str, Any]) -> ProbeSettings:
         disable_keepalives=o["disable_keepalives"],
         timeouts=timeouts,
         tls=TLSOptions(cacert=o["cacert"], insecure=o["insecure"]),
-        http=o.get("http") or "auto",
+        http=http_of(url, o),
         strict_max_streams=o.get("strict_max_streams", False),
         tls_resume=not o.get("no_tls_resume", False),
     )
@@ -138,12 +251,7 @@ def probe_settings(url: str, o: Mapping[str, Any]) -> ProbeSettings:
         deadline=deadline,
         limits=RunLimits(rate=o.get("rate"), max_drain=o.get("max_drain") or None),
         max_total_requests=o.get("max_total_requests") or DEFAULT_CEILING,
-        outputs=OutputOptions(
-            har=o.get("har"),
-            junit=o.get("junit"),
-            output_dir=o.get("output_dir"),
-            svg=o.get("svg", False),
-        ),
+        outputs=outputs_of(o),
     )
 
 
@@ -165,7 +273,7 @@ def discover_settings(url: str, o: Mapping[str, Any]) -> DiscoverSettings:
             max_requests=o.get("max_requests", 1000),
             rate=o.get("rate"),
             max_streams=o.get("max_streams", 256),
-            http=o.get("http") or "auto",
+            http=http_of(url, o),
             timeout=o.get("timeout", DEFAULT_TIMEOUT),
             deadline=o.get("deadline"),
             headers=headers,

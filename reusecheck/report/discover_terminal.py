@@ -200,7 +200,52 @@ def renderables(report: DiscoverReport) -> list[RenderableType]:
         out += [_finding(f) for f in report.findings]
     if report.error is not None:
         out += [Text(""), Text(f"stopped: {report.error.kind}: {report.error.message}", "red")]
+    out += [Text(""), Text(summary_line(report), style="bold")]
     return out
+
+
+def summary_line(report: DiscoverReport) -> str:
+    """The report's last line, each measurement in a few words (also on stderr under
+    ``--json``, as a probe's verdict line is)."""
+    r = report
+    parts = []
+    if r.idle_timeout is not None:
+        i = r.idle_timeout
+        if i.status == "measured" and i.median_s is not None:
+            parts.append(f"idle timeout {_s(i.median_s)}")
+        elif i.status == "at-least" and i.at_least_s is not None:
+            parts.append(f"idle timeout at least {seconds(i.at_least_s)} s")
+        else:
+            parts.append(f"idle timeout {i.status}")
+    if r.max_requests is not None:
+        m = r.max_requests
+        if m.status == "measured" and m.count is not None:
+            parts.append(f"max requests {m.count}")
+        elif m.status == "at-least" and m.at_least is not None:
+            parts.append(f"max requests at least {m.at_least}")
+        else:
+            parts.append(f"max requests {m.status}")
+    if r.h2 is not None:
+        h = r.h2
+        streams = h.settings.max_concurrent_streams if h.settings is not None else None
+        if h.status == "measured":
+            parts.append(f"h2 max {streams} streams" if streams is not None else "h2 yes")
+        else:
+            parts.append(f"h2 {h.status}")
+    if r.tls is not None:
+        t = r.tls
+        if t.status == "measured":
+            parts.append(f"TLS resumption {_yes_no(t.resumed)}")
+        else:
+            parts.append(f"TLS {t.status}")
+    if r.error is not None:
+        state = "INTERRUPTED" if r.error.kind == "cancelled" else f"ERROR ({r.error.kind})"
+        parts.insert(0, state)
+    return "discover: " + (" · ".join(parts) or "nothing measured")
+
+
+def _yes_no(value: bool | None) -> str:
+    return "unknown" if value is None else ("yes" if value else "no")
 
 
 def render(report: DiscoverReport, console: Console) -> None:

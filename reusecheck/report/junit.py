@@ -32,11 +32,11 @@ from reusecheck.trace.redact import redact_url
 _NOT_XML: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
-def _text(value: str) -> str:
+def xml_safe(value: str) -> str:
     return _NOT_XML.sub("\ufffd", value)
 
 
-def _seconds(value: float) -> str:
+def xml_seconds(value: float) -> str:
     return f"{max(0.0, value):.3f}"
 
 
@@ -69,7 +69,7 @@ def to_junit(
         time += analysis.summary.duration_s
     for key, value in totals.items():
         root.set(key, str(value))
-    root.set("time", _seconds(time))
+    root.set("time", xml_seconds(time))
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
@@ -83,33 +83,35 @@ def _suite(
     if not expectations:
         # A suite with no test case reads as "no tests ran" in most CI systems.
         expectations = (ExpectationResult("run", a.error is None, a.verdict.detail),)
-    suite = ET.Element("testsuite", name=_text(shown))
+    suite = ET.Element("testsuite", name=xml_safe(shown))
     suite.set("id", str(number))
     suite.set("package", "reusecheck")
     if timestamp is not None:
         suite.set("timestamp", timestamp.replace(microsecond=0, tzinfo=None).isoformat())
     suite.append(_properties(a))
     failures = errors = 0
-    group = _text(classname(target))
+    group = xml_safe(classname(target))
     for e in expectations:
-        case = ET.SubElement(suite, "testcase", classname=group, name=_text(e.name), time="0.000")
+        case = ET.SubElement(
+            suite, "testcase", classname=group, name=xml_safe(e.name), time="0.000"
+        )
         if a.error is not None:
             errors += 1
             problem = ET.SubElement(case, "error", type=a.error.kind)
-            problem.set("message", _text(f"{a.error.kind}: {a.error.message}"))
-            problem.text = _text(f"the run could not complete, so {e.name!r} was not checked")
+            problem.set("message", xml_safe(f"{a.error.kind}: {a.error.message}"))
+            problem.text = xml_safe(f"the run could not complete, so {e.name!r} was not checked")
         elif not e.ok:
             failures += 1
             problem = ET.SubElement(case, "failure", type="expectation")
-            problem.set("message", _text(e.detail))
+            problem.set("message", xml_safe(e.detail))
             verdict = f"reuse {a.verdict.reuse}: {a.verdict.detail}"
-            problem.text = _text(e.detail if e.detail == verdict else f"{e.detail}\n{verdict}")
-    ET.SubElement(suite, "system-out").text = _text(_story(shown, a))
+            problem.text = xml_safe(e.detail if e.detail == verdict else f"{e.detail}\n{verdict}")
+    ET.SubElement(suite, "system-out").text = xml_safe(_story(shown, a))
     suite.set("tests", str(len(expectations)))
     suite.set("failures", str(failures))
     suite.set("errors", str(errors))
     suite.set("skipped", "0")
-    suite.set("time", _seconds(a.summary.duration_s))
+    suite.set("time", xml_seconds(a.summary.duration_s))
     return suite
 
 
@@ -124,7 +126,7 @@ def _properties(a: Analysis) -> ET.Element:
         ("connections_opened", str(s.connections_opened)),
         ("findings", ",".join(f.code for f in a.findings)),
     ):
-        ET.SubElement(props, "property", name=name, value=_text(value))
+        ET.SubElement(props, "property", name=name, value=xml_safe(value))
     return props
 
 

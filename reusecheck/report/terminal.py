@@ -18,13 +18,13 @@ from rich.text import Text
 
 from reusecheck.analysis.findings.catalogue import Finding
 from reusecheck.analysis.model import Analysis, ConnectionRow, ServerFacts
-from reusecheck.analysis.text import plural, seconds
+from reusecheck.analysis.text import seconds
 from reusecheck.report.tables import connections_table, requests_table
 from reusecheck.report.timeline import LEGEND, Cell, glyph, layout
+from reusecheck.report.verdict import REUSE_STYLE, verdict_parts
 from reusecheck.trace.redact import redact_url
 
 SEVERITY_STYLE: Final = {"error": "bold red", "warning": "bold yellow", "info": "bold cyan"}
-REUSE_STYLE: Final = {"yes": "green", "partial": "yellow", "no": "red"}
 CELL_STYLE: Final[dict[Cell, str]] = {
     "blank": "",
     "idle": "dim",
@@ -204,17 +204,9 @@ def expectations_view(analysis: Analysis) -> RenderableType:
 
 
 def verdict_line(analysis: Analysis) -> Text:
-    a = analysis
-    v, s = a.verdict, a.summary
-    line = Text("verdict: ", style="bold")
-    if a.error is not None:
-        line.append("ERROR", style="bold red")
-        line.append(f" · the run could not complete ({a.error.kind})")
-        return line
-    line.append("OK" if v.ok else "FAIL", style="bold green" if v.ok else "bold red")
-    line.append(" · reuse ")
-    line.append(v.reuse, style=REUSE_STYLE[v.reuse])
-    line.append(f" · {s.reused}/{s.requests} reused · {plural(s.connections_opened, 'connection')}")
+    line = Text()
+    for text, style in verdict_parts(analysis):
+        line.append(text, style=style)
     return line
 
 

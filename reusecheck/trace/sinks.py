@@ -6,15 +6,21 @@ already hold.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import json.encoder
 import os
 import stat
+import sys
 from collections.abc import Iterable, Iterator
 from typing import IO, Any, Final
 
 from reusecheck.trace.event import Event, Sink
 from reusecheck.trace.redact import redact_url
+
+if sys.platform != "win32":
+    import fcntl
 
 
 class Recorder:
@@ -53,18 +59,30 @@ class NDJSONWriter:
     ``redact_url``, so secrets never reach the file while the in-memory record stays
     exact.
 
-    A terminal or a pipe gets every line flushed as it is written.  A regular file is
-    flushed at the end of each request (``request_done``) and at each connection event
-    (``conn_closed``, ``idle_closed``, ``h2_goaway``), so ``tail -f`` still follows the
-    run request by request, without a flush (a system call) for each of the ~10 lines
-    a request writes.
+    A terminal or a pipe gets every line written as it comes, each with one write.  A
+    regular file gets the lines written at the end of each request (``request_done``)
+    and at each connection event (``conn_closed``, ``idle_closed``, ``h2_goaway``), so
+    ``tail -f`` still follows the run request by request, without a system call for
+    each of the ~10 lines a request writes.
+
+    The file is never left ending in half a line.  The first write that fails (a full
+    disk, a closed pipe) ends the writing: ``failure`` holds the error, later events
+    are dropped, and a regular file that took only part of the last write is cut back
+    to its last whole line.  Nothing is raised into the run: the command reports the
+    failure once the run is over (the events already hold what a tool needs).
     """
 
     def __init__(self, stream: IO[str], redact: Any = None, close_stream: bool = False) -> None:
         self._stream = stream
         self._redact = redact
         self._close_stream = close_stream
-        self._per_line = not _regular_file(stream)
+        self.failure: OSError | None = None
+        self._fd = _descriptor(stream)
+        mode = _mode(self._fd)
+        self._per_line = not stat.S_ISREG(mode)
+        # Cut back to the last whole line only where the offsets are this writer's own.
+        self._can_truncate = stat.S_ISREG(mode) and not _appending(self._fd)
+        self._pending: list[str] = []
         # Header lists are shared between events (every wrote_headers carries its
         # Request's list; equal responses share one), so their redacted form is kept
         # by identity: redacting is the costliest part of writing a line.
@@ -72,6 +90,8 @@ class NDJSONWriter:
         self._url: tuple[str, str] = ("", "")
 
     def write(self, event: Event) -> None:
+        if self.failure is not None:
+            return
         fields = event.fields
         if self._redact is not None and ("headers" in fields or "url" in fields):
             fields = dict(fields)
@@ -89,9 +109,39 @@ class NDJSONWriter:
                 **fields,
             }
         )
-        self._stream.write(line + "\n")
+        self._pending.append(line + "\n")
         if self._per_line or event.event in _FLUSH_AFTER:
-            self._stream.flush()
+            self.flush()
+
+    def flush(self) -> None:
+        """Writes the lines held so far, whole (see the class's docstring)."""
+        if not self._pending or self.failure is not None:
+            return
+        text = "".join(self._pending)
+        self._pending = []
+        try:
+            if self._fd is None:  # StringIO and the like
+                self._stream.write(text)
+                self._stream.flush()
+            else:
+                self._write_fd(self._fd, text.encode("utf-8"))
+        except (OSError, ValueError) as exc:  # ValueError: the stream was closed
+            self.failure = (
+                exc if isinstance(exc, OSError) else OSError(errno.EBADF, os.strerror(errno.EBADF))
+            )
+
+    def _write_fd(self, fd: int, data: bytes) -> None:
+        done = 0
+        try:
+            while done < len(data):  # a short write (a disk filling up) is followed up
+                done += os.write(fd, memoryview(data)[done:])
+        except OSError:
+            if done and self._can_truncate:
+                # The file took part of the last write: back to its last whole line.
+                end = os.lseek(fd, 0, os.SEEK_CUR)
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, end - done + data.rfind(b"\n", 0, done) + 1)
+            raise
 
     def _redact_headers(self, headers: Any) -> Any:
         cached = self._redacted.get(id(headers))
@@ -110,9 +160,13 @@ class NDJSONWriter:
         return self._url[1]
 
     def close(self) -> None:
-        self._stream.flush()
+        self.flush()
         if self._close_stream:
-            self._stream.close()
+            try:
+                self._stream.close()
+            except (OSError, ValueError) as exc:
+                if self.failure is None and isinstance(exc, OSError):
+                    self.failure = exc
 
 
 # A regular file is flushed after these (NDJSONWriter); everything else after each line.
@@ -143,11 +197,34 @@ def _make_encoder() -> Any:
 _encode = _make_encoder()
 
 
-def _regular_file(stream: IO[str]) -> bool:
+def _descriptor(stream: IO[str]) -> int | None:
+    """The stream's descriptor, its own buffer flushed first (the lines are written to
+    the descriptor, one write each); None for StringIO and the like."""
     try:
-        return stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
+        fd = stream.fileno()
+        stream.flush()
     except (AttributeError, OSError, ValueError):
-        return False  # StringIO and the like: no descriptor, keep flushing per line
+        return None
+    return fd
+
+
+def _mode(fd: int | None) -> int:
+    if fd is None:
+        return 0  # no descriptor: written line by line through the stream
+    try:
+        return os.fstat(fd).st_mode
+    except OSError:
+        return 0
+
+
+def _appending(fd: int | None) -> bool:
+    """Opened with O_APPEND (``>>``): its offsets are not this writer's to cut back."""
+    if sys.platform == "win32" or fd is None:
+        return True
+    try:
+        return bool(fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_APPEND)
+    except OSError:
+        return True
 
 
 class FanOut:

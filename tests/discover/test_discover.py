@@ -290,7 +290,8 @@ def test_json_carries_the_server_block_and_the_samples(
         DiscoverSettings(srv.url, only=("idle-timeout", "max-requests"), as_json=True, samples=2)
     )
     out = capsys.readouterr()
-    assert code == 0 and out.err == ""  # no progress bar off a terminal
+    # No progress bar off a terminal: stderr has only the summary line (the human text).
+    assert code == 0 and out.err.startswith("discover: ") and out.err.count("\n") == 1
     doc = json.loads(out.out)
     assert doc["schema"] == "reusecheck/1" and doc["command"] == "discover"
     server = doc["server"]

@@ -441,8 +441,8 @@ def test_ctrl_c_on_probe_waiting_for_a_first_byte(
     lines = _read_events(events)
     _assert_contract(lines, "Ctrl-C on probe")
     assert _request_errors(lines) == ["cancelled"]
-    # The run could not complete: exit 3, one line naming it (the report is on stdout).
-    assert code == 3 and stderr.splitlines()[-1].startswith("reusecheck: cancelled: "), stderr
+    # Interrupted: exit 130 (128 + SIGINT), one line naming it (the report is on stdout).
+    assert code == 130 and stderr.splitlines()[-1].startswith("reusecheck: cancelled: "), stderr
 
 
 def test_ctrl_c_on_probe_in_an_idle_gap(tmp_path: Path) -> None:
@@ -475,11 +475,11 @@ def test_ctrl_c_on_discover(tmp_path: Path, never_answer: MisbehavingServer) -> 
 def test_ctrl_c_on_discover_ends_like_probe(
     tmp_path: Path, never_answer: MisbehavingServer
 ) -> None:
-    """design.md: exit 3 when the run could not complete (discover never exits 1), one
-    line naming it, and "a measurement cut short reports what it saw"."""
+    """design.md: exit 130 when interrupted by SIGINT (discover never exits 1), one line
+    naming it, and "a measurement cut short reports what it saw"."""
     args = [*_discover_args(never_answer.url), "--deadline", "30", "--json"]
     code, stderr = _interrupt(args, tmp_path / "events.ndjson", _request_arrived(never_answer))
-    assert code == 3, stderr
+    assert code == 130, stderr
     assert stderr.splitlines()[-1].startswith("reusecheck: cancelled: "), stderr
 
 

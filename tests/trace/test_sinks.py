@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import json
+import os
+from pathlib import Path
+from typing import Any
 
-from reusecheck.trace import EVENT_NAMES, FanOut, NDJSONWriter, NullSink, Recorder, Tracer
+import pytest
+
+from reusecheck.trace import EVENT_NAMES, FanOut, NDJSONWriter, NullSink, Recorder, Tracer, sinks
 from reusecheck.trace.redact import redact_headers
 
 
@@ -57,3 +63,70 @@ def test_fanout_feeds_every_sink_and_null_sink_drops() -> None:
 def test_vocabulary_is_the_designs() -> None:
     assert len(EVENT_NAMES) == len(set(EVENT_NAMES)) == 20
     assert {"got_conn", "idle_closed", "put_idle", "retry", "request_done"} <= set(EVENT_NAMES)
+
+
+# -- a stream that fails: never half a line, never an exception into the run ------------
+
+
+def _lines(tracer: Tracer, requests: int) -> None:
+    for i in range(requests):
+        tracer.emit("get_conn", i, None, key="http://h:80", url="http://h/")
+        tracer.emit("request_done", i, 1, status=200, error=None)
+
+
+def test_a_short_write_then_a_full_disk_leaves_only_whole_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The disk takes 300 bytes, part of a batch, then refuses: the file is cut back to
+    its last whole line and the writer stops, holding the error."""
+    path = tmp_path / "events.ndjson"
+    real_write = os.write
+    with open(path, "w", encoding="utf-8") as f:
+        fd, room = f.fileno(), [300]
+
+        def full_disk(target: int, data: Any) -> int:
+            if target != fd:
+                return real_write(target, data)
+            if room[0] <= 0:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            n = real_write(target, bytes(data[: room[0]]))
+            room[0] -= n
+            return n
+
+        monkeypatch.setattr(sinks.os, "write", full_disk)
+        writer = NDJSONWriter(f)
+        _lines(Tracer(writer), 20)
+        writer.close()
+    text = path.read_text(encoding="utf-8")
+    assert 0 < len(text) < 300 and text.endswith("\n")
+    assert all(json.loads(line) for line in text.splitlines())
+    assert writer.failure is not None and writer.failure.errno == errno.ENOSPC
+
+
+def test_a_pipe_whose_reader_went_away_stops_the_writing_quietly() -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    with os.fdopen(write_end, "w") as stream:
+        writer = NDJSONWriter(stream)
+        _lines(Tracer(writer), 3)  # no exception reaches the emitter
+        writer.close()
+    assert writer.failure is not None and writer.failure.errno == errno.EPIPE
+
+
+def test_a_pipe_gets_each_line_in_one_write(monkeypatch: pytest.MonkeyPatch) -> None:
+    read_end, write_end = os.pipe()
+    writes: list[bytes] = []
+    real_write = os.write
+
+    def counted(target: int, data: Any) -> int:
+        if target == write_end:
+            writes.append(bytes(data))
+        return real_write(target, data)
+
+    monkeypatch.setattr(sinks.os, "write", counted)
+    with os.fdopen(write_end, "w") as stream:
+        writer = NDJSONWriter(stream)
+        _lines(Tracer(writer), 2)
+        writer.close()
+    os.close(read_end)
+    assert len(writes) == 4 and all(w.endswith(b"\n") and w.count(b"\n") == 1 for w in writes)
