@@ -64,7 +64,7 @@ class PooledConnection:
         self.on_idle_event: Callable[[Any], None] | None = None
         self._loop = asyncio.get_running_loop()
         # One timer per connection for every wait on it, armed for the earliest deadline
-        # and re-armed lazily by _on_timer: a wait costs a future, not a TimerHandle.
+        # and re-armed lazily by on_timer: a wait costs a future, not a TimerHandle.
         self._timer: asyncio.TimerHandle | None = None
 
     @property
@@ -92,13 +92,17 @@ class PooledConnection:
             return self.remote_closed
         return "unsolicited-response"
 
-    def _arm_timer(self, deadline: float) -> None:
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        return self._loop
+
+    def arm_timer(self, deadline: float) -> None:
         """Make sure the connection's timer fires no later than ``deadline``."""
         timer = self._timer
         if timer is None or timer.when() > deadline:
             if timer is not None:
                 timer.cancel()
-            self._timer = self._loop.call_at(deadline, self._on_timer)
+            self._timer = self._loop.call_at(deadline, self.on_timer)
 
-    def _on_timer(self) -> None:
+    def on_timer(self) -> None:
         raise NotImplementedError

@@ -68,7 +68,7 @@ class HTTP1Connection(PooledConnection):
         self._head = False  # the request in flight is a HEAD (its response has no body)
         self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEADER_BYTES)
         self._waiter: asyncio.Future[bool] | None = None
-        self._deadline = 0.0  # of the current wait (see PooledConnection._arm_timer)
+        self._deadline = 0.0  # of the current wait (see PooledConnection.arm_timer)
         self._first_byte_for: int | None = None
         self._cycle_bytes = 0
         self._response: h11.Response | None = None
@@ -139,7 +139,7 @@ class HTTP1Connection(PooledConnection):
         fut: asyncio.Future[bool] = self._loop.create_future()
         self._waiter = fut
         self._deadline = deadline
-        self._arm_timer(deadline)
+        self.arm_timer(deadline)
         try:
             ok = await fut
         finally:
@@ -147,13 +147,13 @@ class HTTP1Connection(PooledConnection):
         if not ok:
             raise RequestError(kind, f"no {what} from {self.key} within {timeout:g} s")
 
-    def _on_timer(self) -> None:
+    def on_timer(self) -> None:
         self._timer = None
         w = self._waiter
         if w is None or w.done():
             return
         if self._loop.time() < self._deadline:
-            self._timer = self._loop.call_at(self._deadline, self._on_timer)
+            self._timer = self._loop.call_at(self._deadline, self.on_timer)
             return
         w.set_result(False)
 

@@ -14,7 +14,7 @@ are sent only as far as the peer's window allows.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import h2.config
@@ -27,6 +27,7 @@ import h2.settings
 from reusecheck.net.conn import ACTIVE, CLOSED, IDLE, PooledConnection
 from reusecheck.net.dial import ConnectionKey, Dialed, Timeouts
 from reusecheck.net.errors import RequestError
+from reusecheck.net.h2stream import Stream, expire_due, wait_future
 from reusecheck.net.h2wire import (
     SETTING_NAMES,
     FrameSplitter,
@@ -47,41 +48,10 @@ INITIAL_MAX_STREAMS = 100
 # What h2 queues for the server on its own (SETTINGS and PING ACKs) must leave: past
 # this many unsent bytes the server has stopped reading while it keeps sending frames,
 # and every frame it sends would grow our buffer.  Request bodies are written in
-# chunks of at most _BODY_CHUNK and wait for the buffer to drain, so they stay far below.
+# chunks (h2stream.BODY_CHUNK) and wait for the buffer to drain, so they stay far below.
 MAX_UNSENT = 1024 * 1024
-_BODY_CHUNK = 256 * 1024
 # Go's http2 max1xxResponses: more informational responses on a stream is an error.
 MAX_INFORMATIONAL = 5
-
-
-class _Stream:
-    __slots__ = (
-        "deadline",
-        "ended",
-        "error",
-        "headers",
-        "id",
-        "index",
-        "informational",
-        "unread",
-        "waiter",
-    )
-
-    def __init__(self, stream_id: int, index: int) -> None:
-        self.id = stream_id
-        self.index = index
-        self.headers: list[tuple[bytes, bytes]] | None = None
-        self.unread = 0
-        self.ended = False
-        self.error: RequestError | None = None
-        self.waiter: asyncio.Future[bool] | None = None
-        self.deadline = 0.0  # loop time at which the current wait times out
-        self.informational = 0  # 1xx responses before the response
-
-    def wake(self) -> None:
-        w = self.waiter
-        if w is not None and not w.done():
-            w.set_result(True)
 
 
 class HTTP2Connection(PooledConnection):
@@ -96,7 +66,7 @@ class HTTP2Connection(PooledConnection):
         self.last_active = tracer.now()
         self.max_streams = INITIAL_MAX_STREAMS
         self.on_stream_slot: Callable[[Any], None] | None = None
-        self._streams: dict[int, _Stream] = {}
+        self._streams: dict[int, Stream] = {}
         self._frames = FrameSplitter()
         self._settings_recorded: dict[str, int | None] | None = None  # last h2_settings
         self.settings_repeated = 0  # SETTINGS frames that changed nothing: counted only
@@ -120,8 +90,8 @@ class HTTP2Connection(PooledConnection):
         self._last_headers: list[tuple[bytes, bytes]] | None = None
         self._unacked: dict[int, int] = {}  # stream id -> bytes received, not yet acknowledged
         self._last_parsed: tuple[int, list[list[str]], int] = (0, [], 0)
-        self._h2 = h2.connection.H2Connection(config=config)
-        self._h2.local_settings = h2.settings.Settings(
+        self.h2 = h2.connection.H2Connection(config=config)
+        self.h2.local_settings = h2.settings.Settings(
             client=True,
             initial_values={
                 h2.settings.SettingCodes.ENABLE_PUSH: 0,
@@ -129,10 +99,10 @@ class HTTP2Connection(PooledConnection):
                 h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: 64 * 1024,
             },
         )
-        self._h2.initiate_connection()
-        self._h2.increment_flow_control_window(CONNECTION_WINDOW - 65535)
+        self.h2.initiate_connection()
+        self.h2.increment_flow_control_window(CONNECTION_WINDOW - 65535)
         self.channel.attach(self)
-        self._flush()
+        self.flush()
 
     # -- pool interface ------------------------------------------------------------
 
@@ -151,8 +121,8 @@ class HTTP2Connection(PooledConnection):
         """Say goodbye with GOAWAY NO_ERROR, then close (RFC 9113 6.8)."""
         if not self.closed and self.remote_closed is None:
             try:
-                self._h2.close_connection()
-                self._flush()
+                self.h2.close_connection()
+                self.flush()
             except h2.exceptions.ProtocolError:
                 pass
         self.state = CLOSED
@@ -178,7 +148,7 @@ class HTTP2Connection(PooledConnection):
         if not data:
             return True
         try:
-            events = self._h2.receive_data(data)
+            events = self.h2.receive_data(data)
         except h2.exceptions.ProtocolError as exc:
             self._fatal("protocol", f"HTTP/2 protocol error from the server: {exc}")
             return False
@@ -194,7 +164,7 @@ class HTTP2Connection(PooledConnection):
         unacked, self._unacked = self._unacked, {}
         try:
             for stream_id, size in unacked.items():
-                self._h2.acknowledge_received_data(size, stream_id)
+                self.h2.acknowledge_received_data(size, stream_id)
         except h2.exceptions.ProtocolError:
             pass  # the connection is closing: nothing more will be read on it
 
@@ -231,22 +201,20 @@ class HTTP2Connection(PooledConnection):
             )
             return
         for s in self._streams.values():
-            if not s.ended and s.error is None:
-                s.error = RequestError(
+            s.fail(
+                RequestError(
                     "server-closed",
                     f"server closed the connection ({how}) during stream {s.id}",
                     before_response=s.headers is None,
                 )
-                s.wake()
+            )
         self._wake_windows()
         if self.active == 0 and not self.closed and self.on_idle_event is not None:
             self.on_idle_event(self)
 
     def _fatal(self, kind: ErrorKind, message: str) -> None:
         for s in self._streams.values():
-            if not s.ended and s.error is None:
-                s.error = RequestError(kind, message)
-                s.wake()
+            s.fail(RequestError(kind, message))
         self.remote_closed = self.remote_closed or "error"
         self.fatal = message
         was_open = not self.closed
@@ -379,9 +347,9 @@ class HTTP2Connection(PooledConnection):
         if self.active == 0 and self.on_idle_event is not None:
             self.on_idle_event(self)
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
         self._flush_pending = False
-        out = self._h2.data_to_send()
+        out = self.h2.data_to_send()
         if out and not self.channel.lost and self.state is not CLOSED:
             self.channel.write(out)
             if self.channel.unsent() > MAX_UNSENT:
@@ -403,7 +371,7 @@ class HTTP2Connection(PooledConnection):
         TLS record and one send instead of one each."""
         if not self._flush_pending:
             self._flush_pending = True
-            self._loop.call_soon(self._flush)
+            self._loop.call_soon(self.flush)
 
     def _wake_windows(self) -> None:
         waiters, self._window_waiters = self._window_waiters, []
@@ -415,7 +383,7 @@ class HTTP2Connection(PooledConnection):
 
     async def send(self, req: Request, index: int, close: bool = False) -> Response:
         """Open a stream, send the request, wait for the response headers."""
-        h = self._h2
+        h = self.h2
         headers = request_headers(req, self.key.scheme)
         if h.open_outbound_streams >= self.max_streams:
             await self._stream_slot()
@@ -426,10 +394,10 @@ class HTTP2Connection(PooledConnection):
             raise RequestError("protocol", f"cannot open a stream: {exc}") from None
         self.requests += 1
         self.last_active = self.tracer.now()
-        stream = _Stream(sid, index)
+        stream = Stream(self, sid, index)
         self._streams[sid] = stream
         if req.body:
-            self._flush()
+            self.flush()
         else:
             self._flush_soon()
         self.tracer.emit(
@@ -439,7 +407,7 @@ class HTTP2Connection(PooledConnection):
             # Inline rather than a helper coroutine: a coroutine frame per stream is
             # measurable at 10,000 streams a second.
             if req.body:
-                await self._send_body(stream, req.body)
+                await stream.send_body(req.body)
             self.tracer.emit("wrote_request", index, self.id, bytes=len(req.body or b""))
             # One deadline from the request written: frames that are not this stream's
             # response (PINGs, WINDOW_UPDATEs, 1xx) do not extend it.
@@ -448,7 +416,7 @@ class HTTP2Connection(PooledConnection):
             while stream.headers is None:
                 if stream.error is not None:
                     raise stream.error
-                await self._wait(stream, deadline, "first-byte-timeout", "response", timeout)
+                await stream.wait(deadline, "first-byte-timeout", "response", timeout)
         except BaseException:
             self._abandon(stream)
             raise
@@ -478,15 +446,15 @@ class HTTP2Connection(PooledConnection):
         )
         return Response(self, index, status, "2", hdrs, None, sid)
 
-    def _abandon(self, stream: _Stream) -> None:
+    def _abandon(self, stream: Stream) -> None:
         """A stream that failed before its response: forget it, and tell the server to
         stop working on it unless it already ended it (RST_STREAM CANCEL)."""
         self._streams.pop(stream.id, None)
         if stream.ended or stream.error is not None or self.closed:
             return
         try:
-            self._h2.reset_stream(stream.id, h2.errors.ErrorCodes.CANCEL)
-            self._flush()
+            self.h2.reset_stream(stream.id, h2.errors.ErrorCodes.CANCEL)
+            self.flush()
         except h2.exceptions.ProtocolError:
             pass
 
@@ -496,7 +464,7 @@ class HTTP2Connection(PooledConnection):
         load) after the pool picked this connection."""
         timeout = self.timeouts.first_byte
         deadline = self._loop.time() + timeout
-        while self._h2.open_outbound_streams >= self.max_streams:
+        while self.h2.open_outbound_streams >= self.max_streams:
             if self.goaway is not None:
                 err = RequestError(
                     "goaway", f"server sent GOAWAY ({self.goaway[0]}) before a stream could open"
@@ -510,10 +478,10 @@ class HTTP2Connection(PooledConnection):
                     "a stream could open",
                     before_response=True,
                 )
-            w: asyncio.Future[bool] = self._loop.create_future()
-            self._window_waiters.append(w)
-            await self._wait_future(
-                w, deadline, RequestError("first-byte-timeout", self.no_stream(timeout))
+            await wait_future(
+                self.window_waiter(),
+                deadline,
+                RequestError("first-byte-timeout", self.no_stream(timeout)),
             )
 
     def no_stream(self, timeout: float) -> str:
@@ -525,115 +493,25 @@ class HTTP2Connection(PooledConnection):
             f"(SETTINGS_MAX_CONCURRENT_STREAMS {limit})"
         )
 
-    async def _send_body(self, stream: _Stream, body: bytes) -> None:
-        h = self._h2
-        view = memoryview(body)
-        timeout = self.timeouts.body
-        # Progress is body bytes sent: WINDOW_UPDATEs for other streams wake the wait
-        # but do not extend it.
-        deadline = self._loop.time() + timeout
-        no_window = RequestError(
-            "body-timeout", f"no window update from {self.key} within {timeout:g} s"
-        )
-        while view:
-            if stream.error is not None:
-                raise stream.error
-            window = min(
-                h.local_flow_control_window(stream.id), h.max_outbound_frame_size, _BODY_CHUNK
-            )
-            if window <= 0:
-                w: asyncio.Future[bool] = self._loop.create_future()
-                self._window_waiters.append(w)
-                await self._wait_future(w, deadline, no_window)
-                continue
-            chunk, view = view[:window], view[window:]
-            h.send_data(stream.id, bytes(chunk), end_stream=not view)
-            self._flush()
-            if not await self.channel.drain(timeout):
-                unsent = self.channel.unsent()
-                message = (
-                    f"{self.key} stopped reading the request: {unsent} bytes of stream "
-                    f"{stream.id} still unsent after {timeout:g} s"
-                )
-                sent = max(0, len(body) - len(view) - unsent)
-                self.tracer.emit("wrote_request", stream.index, self.id, bytes=sent, error=message)
-                raise RequestError("write-timeout", message)
-            deadline = self._loop.time() + timeout
+    def read_body(self, resp: Response, limit: int | None) -> Coroutine[Any, Any, bool]:
+        """As HTTP1Connection.read_body (the stream's own ``read``: returned, not awaited
+        here, so a read costs one coroutine frame)."""
+        stream = self._streams.get(resp.stream_id or 0)
+        return stream.read(resp, limit) if stream is not None else _read_nothing()
 
-    async def _wait(
-        self, stream: _Stream, deadline: float, kind: ErrorKind, what: str, timeout: float
-    ) -> None:
-        """Wait for the stream to be woken, until ``deadline`` (loop time); then ``kind``:
-        "no WHAT from KEY within TIMEOUT s" (built only then: this is the hot path).
-
-        The caller moves the deadline only with progress on what it waits for (its
-        response, its body bytes): a wake-up alone, an empty DATA frame say, is none.
-        The streams share one timer per connection, armed for the earliest deadline
-        and re-armed lazily when it fires (as HTTP1Connection does), so a wait costs a
-        future and no TimerHandle of its own.
-        """
-        fut: asyncio.Future[bool] = self._loop.create_future()
-        stream.waiter = fut
-        stream.deadline = deadline
-        self._arm_timer(deadline)
-        try:
-            ok = await fut
-        finally:
-            stream.waiter = None
-        if not ok:
-            raise RequestError(kind, f"no {what} from {self.key} within {timeout:g} s")
-
-    def _on_timer(self) -> None:
+    def on_timer(self) -> None:
         """Time out the streams whose wait is over; re-arm for the next deadline."""
         self._timer = None
-        now = self._loop.time()
-        upcoming: float | None = None
-        for s in list(self._streams.values()):
-            w = s.waiter
-            if w is None or w.done():
-                continue
-            if s.deadline <= now:
-                w.set_result(False)
-            elif upcoming is None or s.deadline < upcoming:
-                upcoming = s.deadline
+        upcoming = expire_due(self._streams.values(), self._loop.time())
         if upcoming is not None:
-            self._timer = self._loop.call_at(upcoming, self._on_timer)
+            self._timer = self._loop.call_at(upcoming, self.on_timer)
 
-    async def _wait_future(
-        self, fut: asyncio.Future[bool], deadline: float, error: RequestError
-    ) -> None:
-        handle = self._loop.call_at(deadline, _expire, fut)
-        try:
-            ok = await fut
-        finally:
-            handle.cancel()
-        if not ok:
-            raise error
-
-    async def read_body(self, resp: Response, limit: int | None) -> bool:
-        """As HTTP1Connection.read_body: bytes counted in ``resp.bytes_read`` as they
-        arrive; returns whether the whole body was read."""
-        stream = self._streams.get(resp.stream_id or 0)
-        if stream is None:
-            return True
-        n = 0
-        timeout = self.timeouts.body
-        deadline = 0.0  # from the last body byte: empty DATA frames are no progress
-        while True:
-            if stream.unread:
-                n += stream.unread
-                resp.bytes_read += stream.unread
-                stream.unread = 0
-                deadline = 0.0
-                if limit is not None and n >= limit and not stream.ended:
-                    return False
-            if stream.ended:
-                return True
-            if stream.error is not None:
-                raise stream.error
-            if not deadline:
-                deadline = self._loop.time() + timeout
-            await self._wait(stream, deadline, "body-timeout", "body bytes", timeout)
+    def window_waiter(self) -> asyncio.Future[bool]:
+        """A future woken when the flow-control window or the stream limit may have
+        moved (WINDOW_UPDATE, SETTINGS, a stream ending)."""
+        w: asyncio.Future[bool] = self._loop.create_future()
+        self._window_waiters.append(w)
+        return w
 
     def finish_stream(self, resp: Response, complete: bool) -> CloseReason | None:
         """The caller is done with a stream; returns a close reason when the connection
@@ -641,8 +519,8 @@ class HTTP2Connection(PooledConnection):
         stream = self._streams.pop(resp.stream_id or 0, None)
         if stream is not None and not complete and not stream.ended and not self.closed:
             try:
-                self._h2.reset_stream(stream.id, h2.errors.ErrorCodes.CANCEL)
-                self._flush()
+                self.h2.reset_stream(stream.id, h2.errors.ErrorCodes.CANCEL)
+                self.flush()
             except h2.exceptions.ProtocolError:
                 pass
         return self.release()
@@ -665,6 +543,5 @@ class HTTP2Connection(PooledConnection):
             self._streams.pop(resp_stream_id, None)
 
 
-def _expire(fut: asyncio.Future[bool]) -> None:
-    if not fut.done():
-        fut.set_result(False)
+async def _read_nothing() -> bool:
+    return True
