@@ -14,6 +14,7 @@ import os
 import re
 import threading
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ from click.testing import CliRunner
 
 from reusecheck.cli import main
 from reusecheck.server.misbehave import KINDS, MisbehavingServer
+from tests.schema_check import check_events, check_report
+from tests.trace import contract
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "reliability.md"
 BEGIN, END = "<!-- hostile-table:begin -->", "<!-- hostile-table:end -->"
@@ -62,6 +65,7 @@ EXPECTED: dict[str, tuple[int, str]] = {
     "h2-no-streams": (3, "first-byte-timeout"),
 }
 TIMEOUT, DEADLINE = 0.5, 3.0
+SECRET = "hunter2-s3cret"
 # A drip of one byte a second beats any per-read timeout above 1 s: only the deadline
 # ends it, which is what this kind shows.
 TIMEOUTS = {"drip": 2.0}
@@ -160,9 +164,21 @@ def _sentence(message: str) -> str:
 def test_hostile_server(kind: str, tmp_path: Path) -> None:
     want_code, want_named = EXPECTED[kind]
     with _Thread(kind) as server:
+        # Secrets in the URL and a header: no output may show them, whatever the server does.
+        scheme, rest = server.url.split("://", 1)
+        url = f"{scheme}://alice:{SECRET}@{rest.rstrip('/')}/?token={SECRET}"
+        outputs = {name: tmp_path / name for name in ("events.ndjson", "run.har", "junit.xml")}
         args = [
             "probe",
-            server.url,
+            url,
+            "-H",
+            f"Authorization: Bearer {SECRET}",
+            "--events",
+            str(outputs["events.ndjson"]),
+            "--har",
+            str(outputs["run.har"]),
+            "--junit",
+            str(outputs["junit.xml"]),
             "--json",
             "--idle",
             str(IDLE.get(kind, 0)),
@@ -193,6 +209,13 @@ def test_hostile_server(kind: str, tmp_path: Path) -> None:
     assert result.exit_code == want_code, result.output
     # Strict JSON: Python's parser would take NaN and Infinity, no other parser does.
     doc: dict[str, Any] = json.loads(result.stdout, parse_constant=_not_json)
+    check_report(doc)
+    events = outputs["events.ndjson"].read_text(encoding="utf-8")
+    assert contract.violations(check_events(events)) == []
+    json.loads(outputs["run.har"].read_text(encoding="utf-8"), parse_constant=_not_json)
+    ET.fromstring(outputs["junit.xml"].read_text(encoding="utf-8"))
+    for text in (result.stdout, result.stderr, *(p.read_text() for p in outputs.values())):
+        assert SECRET not in text, f"{kind}: a secret reached an output"
     if want_code == 3:
         assert doc["error"]["kind"] == want_named
         assert doc["verdict"]["ok"] is False

@@ -70,8 +70,23 @@ def _redact_set_cookie(value: str) -> str:
     return head + sep + attributes
 
 
+def redact_target(target: str) -> str:
+    """A request target (``/path?query``, HTTP/2's ``:path``) with credential-bearing
+    query parameter values redacted, as in a URL."""
+    path, q, query = target.partition("?")
+    if not q:
+        return target
+    params = []
+    for item in query.split("&"):
+        name, eq, _ = item.partition("=")
+        params.append(f"{name}={REDACTED}" if eq and is_sensitive_param(name) else item)
+    return f"{path}?{'&'.join(params)}"
+
+
 def redact_header(name: str, value: str) -> str:
     n = name.strip().lower()
+    if n == ":path":
+        return redact_target(value)
     if not is_sensitive_header(n):
         return value
     if n in _SCHEME_HEADERS:
@@ -111,11 +126,7 @@ def redact_url(url: str, reveal: bool = False) -> str:
         netloc = f"{user}:{REDACTED}@{hostport}" if colon else netloc
     query = parts.query
     if query:
-        params = []
-        for item in query.split("&"):
-            name, eq, _ = item.partition("=")
-            params.append(f"{name}={REDACTED}" if eq and is_sensitive_param(name) else item)
-        query = "&".join(params)
+        query = redact_target("?" + query)[1:]
     if netloc == parts.netloc and query == parts.query:
         return url
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))

@@ -91,3 +91,11 @@ def test_password_never_survives(password: str) -> None:
     assert password not in redact_url(url)
     pairs = [["Authorization", f"Basic {password}"], ["X-Auth-Token", password]]
     assert all(password not in v for _, v in redact_headers(pairs))
+
+
+def test_an_h2_path_pseudo_header_hides_query_secrets_like_a_url() -> None:
+    from reusecheck.trace.redact import redact_header
+
+    shown = redact_header(":path", "/api?token=s3cret&page=2")
+    assert shown == f"/api?token={REDACTED}&page=2"
+    assert redact_header(":path", "/plain") == "/plain"
