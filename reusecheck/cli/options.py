@@ -11,7 +11,7 @@ from typing import Any, NoReturn
 
 import click
 
-EXPECT_CHOICES = ("reuse", "none", "h2", "multiplex")
+EXPECT_CHOICES = ("reuse", "none", "h2", "multiplex", "status")
 
 
 def fail_usage(message: str) -> NoReturn:
@@ -342,7 +342,7 @@ def discover_options(f: Any) -> Any:
         click.option(
             "--samples",
             type=click.IntRange(min=1, max=64),
-            default=3,
+            default=5,
             show_default=True,
             help="Idle connections watched at once for the idle timeout.",
         ),

@@ -268,7 +268,7 @@ def discover_settings(url: str, o: Mapping[str, Any]) -> DiscoverSettings:
         return DiscoverSettings(
             url=url,
             only=only,
-            samples=o.get("samples", 3),
+            samples=o.get("samples", 5),
             max_wait=o.get("max_wait", 120.0),
             max_requests=o.get("max_requests", 1000),
             rate=o.get("rate"),

@@ -11,7 +11,10 @@ here); one that ends the connection early sends GOAWAY.
 
 ``achieved`` is the most streams that were open together on one connection and were
 answered: every HEADERS frame is written before any response is read, so a server that
-honours its announcement achieves all of them.
+honours its announcement achieves all of them.  What the server really works on at once
+is another matter (a front end may accept 100 streams and queue all but 12 for its
+workers): ``analysis.limits.h2`` reads it from the waves the responses arrive in, with
+the first request's time to first byte as the server's service time.
 """
 
 from __future__ import annotations

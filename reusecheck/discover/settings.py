@@ -45,7 +45,7 @@ class DiscoverSettings:
 
     url: str
     only: tuple[str, ...] = MEASUREMENTS
-    samples: int = 3  # idle connections watched at once
+    samples: int = 5  # idle connections watched at once (5 phases of a 1 s tick)
     max_wait: float = 120.0  # seconds an idle connection is watched
     max_requests: int = 1000  # requests sent on one connection at most
     rate: float | None = None  # requests per second on that connection; None: unlimited
@@ -80,7 +80,8 @@ class DiscoverSettings:
     def total_deadline(self) -> float:
         """``--deadline``, or enough for the longest measurement plus a margin.
 
-        The idle watch lasts up to ``max_wait``; a paced request count up to
+        The idle watch lasts up to ``max_wait`` (after the samples' starts, spread over
+        a second: within the margin); a paced request count up to
         ``max_requests / rate``.  They run at the same time, so the longer one counts.
         """
         if self.deadline is not None:

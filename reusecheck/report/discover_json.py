@@ -33,13 +33,24 @@ from reusecheck.trace.redact import redact_url
 
 
 def _server(s: ServerFacts, report: DiscoverReport) -> Document:
-    idle, count = report.idle_timeout, report.max_requests
+    idle, count, h2 = report.idle_timeout, report.max_requests, report.h2
+    window = None
+    if idle is not None and idle.periodic and idle.min_s is not None and idle.max_s is not None:
+        window = [finite(idle.min_s), finite(idle.max_s)]
     return {
         **server_block(s),
         # discover's additions: lower bounds where the limit was not reached, and TLS.
         "idle_timeout_at_least_s": finite(idle.at_least_s) if idle is not None else None,
         "max_requests_at_least": count.at_least if count is not None else None,
         "tls_resumption": report.tls_resumption,
+        # A periodic closer's window [earliest, latest] (idle_timeout_s is its start).
+        "idle_timeout_window_s": window,
+        # How the server ended the counted connection (max_requests_per_conn's signal).
+        "max_requests_signal": (
+            count.signal if count is not None and s.max_requests_per_conn is not None else None
+        ),
+        # The HTTP/2 streams the server was seen working on at once (the largest wave).
+        "h2_streams_at_once": h2.at_once if h2 is not None and h2.status == "measured" else None,
     }
 
 

@@ -4,19 +4,17 @@ Renderables built from a DiscoverReport and nothing else (imported lazily: rich 
 start-up time a ``--json`` run should not pay).  Text from the run goes in as ``Text``,
 never as markup, so a Server header with brackets prints as it is.  Laid out for 80
 columns.  Times: the idle timeout to the millisecond (its resolution is a few), the
-handshakes in milliseconds.
+handshakes in milliseconds.  Findings look as in a probe's report (``finding_view``).
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-from rich.console import Console, Group, RenderableType
-from rich.padding import Padding
+from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from reusecheck.analysis.findings.catalogue import Finding
 from reusecheck.analysis.limits.model import (
     DiscoverReport,
     H2Result,
@@ -25,9 +23,9 @@ from reusecheck.analysis.limits.model import (
     TlsResult,
 )
 from reusecheck.analysis.text import ms, plural, said, seconds
+from reusecheck.report.terminal import finding_view
 from reusecheck.trace.redact import redact_url
 
-SEVERITY_STYLE: Final = {"error": "bold red", "warning": "bold yellow", "info": "bold cyan"}
 NOT_MEASURED: Final = "dim"
 
 
@@ -57,13 +55,28 @@ def idle_text(r: IdleTimeoutResult) -> Text:
     if r.status == "measured" and r.median_s is not None:
         closed = [s for s in r.samples if s.idle_time_s is not None and not s.after_response]
         reasons = sorted({said(s.reason) for s in closed})
-        text = Text(_s(r.median_s), style="bold")
         n = len(closed)
-        text.append(
-            f"  median of {plural(n, 'idle connection')}"
-            + (f" ({r.min_s or 0:.3f}-{_s(r.max_s or 0)})" if n > 1 else "")
-            + f", closed by {', '.join(reasons)}"
-        )
+        if r.periodic:
+            low, high = r.min_s or 0.0, r.max_s or 0.0
+            text = Text(f"{low:.3f}-{_s(high)}", style="bold")
+            text.append(
+                f"  window of {plural(n, 'idle connection')}, closed by {', '.join(reasons)}"
+                f"\ncloses spread over {high - low:.2f} s: the server checks idle "
+                f"connections periodically; stay below {_s(low)}"
+            )
+            if r.stagger_s is not None:
+                text.append(
+                    f"\nthe samples went idle over {r.stagger_s:.2f} s, to meet every "
+                    "phase of a periodic check",
+                    style="dim",
+                )
+        else:
+            text = Text(_s(r.median_s), style="bold")
+            text.append(
+                f"  median of {plural(n, 'idle connection')}"
+                + (f" ({r.min_s or 0:.3f}-{_s(r.max_s or 0)})" if n > 1 else "")
+                + f", closed by {', '.join(reasons)}"
+            )
         if r.hint_s is not None:
             delta = r.hint_delta_s or 0.0
             off = "matches" if abs(delta) < 0.05 else f"{delta:+.1f} s vs measured"
@@ -91,10 +104,10 @@ def idle_text(r: IdleTimeoutResult) -> Text:
 
 def count_text(r: MaxRequestsResult) -> Text:
     how = said(r.signal)
-    if r.signal == "connection-close-header":
-        how += " on the last response"
     took = _took(r.duration_s)
     if r.status == "measured" and r.count is not None:
+        if r.signal == "connection-close-header":
+            how += " on the last response"
         text = Text(f"{r.count} per connection", style="bold")
         text.append(f"  ended by {how} ({r.requests_sent} requests sent{took})")
     elif r.status == "no-keepalive":
@@ -134,6 +147,8 @@ def h2_text(r: H2Result) -> Text:
         return "not sent" if value is None else str(value)
 
     text = Text(f"max_concurrent_streams {v(s.max_concurrent_streams)}", style="bold")
+    if r.queued:
+        text.append(f" advertised · {r.at_once} worked on at once", style="bold red")
     text.append(
         f"\ninitial_window_size {v(s.initial_window_size)} · max_frame_size "
         f"{v(s.max_frame_size)}\nmax_header_list_size {v(s.max_header_list_size)}"
@@ -142,6 +157,7 @@ def h2_text(r: H2Result) -> Text:
         f"\n{r.requested} streams at once: {r.achieved} open together and answered on one "
         f"connection, {r.refused} refused"
     )
+    text.append("\n" + _waves(r))
     if r.goaway:
         text.append(
             f"\nGOAWAY ({r.goaway}) cut the burst short: {r.answered} answered on "
@@ -151,6 +167,22 @@ def h2_text(r: H2Result) -> Text:
     elif r.failed:
         text.append(f"\n{r.failed} failed")
     return text
+
+
+def _waves(r: H2Result) -> str:
+    """How the responses arrived: in waves (a queue) or together."""
+    sizes = r.wave_sizes
+    pause = f"a pause of {r.wave_pause_s:.2f} s or more" if r.wave_pause_s is not None else ""
+    if r.queued:
+        pattern = ", ".join(str(n) for n in sizes[:8]) + (", ..." if len(sizes) > 8 else "")
+        return (
+            f"answered in {len(sizes)} waves ({pattern}), {pause} between them: the server "
+            f"worked on {r.at_once} at once and queued the rest"
+        )
+    if r.at_once is None:
+        return "too few answered to tell how many the server works on at once"
+    service = f"; one request took the server {ms(r.service_s)}" if r.service_s is not None else ""
+    return f"answered in one wave: no queueing seen (a queue shows as {pause}{service})"
 
 
 def tls_text(r: TlsResult) -> Text:
@@ -167,14 +199,6 @@ def tls_text(r: TlsResult) -> Text:
     took = sum(1 for h in r.handshakes if h.offered and h.resumed)
     text.append(f"\n{took} of {n} offered sessions resumed", style="dim")
     return text
-
-
-def _finding(f: Finding) -> RenderableType:
-    head = Text()
-    head.append(f"{f.severity} ", style=SEVERITY_STYLE[f.severity])
-    head.append(f.code, style="bold")
-    head.append(f"  {f.message}")
-    return Group(head, Padding(Text("fix: " + f.remedy, style="dim"), (0, 0, 0, 2)))
 
 
 def renderables(report: DiscoverReport) -> list[RenderableType]:
@@ -197,7 +221,7 @@ def renderables(report: DiscoverReport) -> list[RenderableType]:
     out: list[RenderableType] = [head, Text(""), body]
     if report.findings:
         out += [Text(""), Text("Findings", style="bold underline")]
-        out += [_finding(f) for f in report.findings]
+        out += [finding_view(f) for f in report.findings]
     if report.error is not None:
         out += [Text(""), Text(f"stopped: {report.error.kind}: {report.error.message}", "red")]
     out += [Text(""), Text(summary_line(report), style="bold")]
@@ -211,7 +235,9 @@ def summary_line(report: DiscoverReport) -> str:
     parts = []
     if r.idle_timeout is not None:
         i = r.idle_timeout
-        if i.status == "measured" and i.median_s is not None:
+        if i.status == "measured" and i.periodic and i.min_s is not None:
+            parts.append(f"idle timeout {i.min_s:.3f}-{_s(i.max_s or 0.0)} (periodic)")
+        elif i.status == "measured" and i.median_s is not None:
             parts.append(f"idle timeout {_s(i.median_s)}")
         elif i.status == "at-least" and i.at_least_s is not None:
             parts.append(f"idle timeout at least {seconds(i.at_least_s)} s")
@@ -230,6 +256,8 @@ def summary_line(report: DiscoverReport) -> str:
         streams = h.settings.max_concurrent_streams if h.settings is not None else None
         if h.status == "measured":
             parts.append(f"h2 max {streams} streams" if streams is not None else "h2 yes")
+            if h.queued:
+                parts[-1] += f", {h.at_once} at once"
         else:
             parts.append(f"h2 {h.status}")
     if r.tls is not None:

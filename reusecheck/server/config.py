@@ -36,6 +36,12 @@ class ServerConfig:
     # Seconds a keep-alive connection may sit idle (no request in progress, last response
     # written) before the server closes it; None: never.
     idle_timeout: float | None = None
+    # Tests only.  Seconds between the ticks of a periodic idle reaper: instead of a timer
+    # per connection (nginx), one task wakes every interval and closes the connections
+    # idle for at least ``idle_timeout``, so a close lands anywhere from idle_timeout to
+    # idle_timeout + interval after the connection went idle (servers that check idle
+    # connections on a tick behave so).  None: a timer per connection.
+    idle_reap_interval: float | None = None
     # The Nth request on a connection is answered with Connection: close, then closed.
     max_requests: int | None = None
     close_always: bool = False
@@ -57,6 +63,11 @@ class ServerConfig:
     # and proxies without ALPN support do.
     alpn: bool = True
     max_streams: int | None = None
+    # Tests only.  HTTP/2 streams worked on at once: the others wait in a queue (first
+    # come, first served) until one of those has sent its response, while SETTINGS still
+    # advertise ``max_streams``, as a worker pool or an upstream connection limit behind
+    # an HTTP/2 front end does.  None: every admitted stream is worked on at once.
+    h2_streams_at_once: int | None = None
     # Bound on every wait inside a request: the rest of a request once its first byte
     # arrived, the TLS handshake, a client that stops reading a response.
     request_timeout: float = 30.0
@@ -72,6 +83,13 @@ class ServerConfig:
             raise ValueError("drop_after must not be negative")
         if self.max_streams is not None and self.max_streams < 1:
             raise ValueError("max_streams must be at least 1")
+        if self.h2_streams_at_once is not None and self.h2_streams_at_once < 1:
+            raise ValueError("h2_streams_at_once must be at least 1")
+        if self.idle_reap_interval is not None:
+            if not self.idle_reap_interval > 0:
+                raise ValueError("idle_reap_interval must be positive")
+            if self.idle_timeout is None:
+                raise ValueError("idle_reap_interval needs an idle_timeout to reap by")
         if self.request_timeout <= 0:
             raise ValueError("request_timeout must be positive")
         hint = self.keepalive_hint_override
@@ -90,7 +108,9 @@ class ServerConfig:
         else:
             parts = ["keep-alive"]
             if self.idle_timeout is not None:
-                parts.append(f"idle timeout {self.idle_timeout:g} s")
+                tick = self.idle_reap_interval
+                every = f" (checked every {tick:g} s)" if tick is not None else ""
+                parts.append(f"idle timeout {self.idle_timeout:g} s{every}")
             if self.max_requests is not None:
                 parts.append(f"max {self.max_requests} requests per connection")
             if self.keepalive_hint_override is not None:
@@ -105,4 +125,6 @@ class ServerConfig:
             how = "h2 by ALPN or http/1.1" if self.tls else "h2c (prior knowledge) or HTTP/1.1"
             streams = self.max_streams if self.max_streams is not None else DEFAULT_MAX_STREAMS
             parts.append(f"{how}, max {streams} concurrent streams")
+            if self.h2_streams_at_once is not None:
+                parts.append(f"{self.h2_streams_at_once} worked on at once, the rest queued")
         return ", ".join(parts)

@@ -8,7 +8,9 @@ thousands of requests a second through a single connection.
 
 A connection is always in one phase, and each phase has exactly one clock running:
 
-    idle        no request in progress, last response written  -> idle timer (idle_timeout)
+    idle        no request in progress, last response written  -> idle timer (idle_timeout),
+                                                                  or the server's periodic
+                                                                  reaper (idle_reap_interval)
     reading     a request's first byte arrived                 -> request timer
     responding  the reply is delayed or being written          -> the delay, or the stall
                                                                   timer while writing is paused
@@ -62,6 +64,7 @@ class TargetProtocol(asyncio.Protocol):
         self.lost: asyncio.Future[None] = self._loop.create_future()
         self._phase: str = _IDLE
         self._timer: asyncio.TimerHandle | None = None  # idle or request timer
+        self._idle_since: float | None = None  # loop time it went idle, for the reaper
         self._stall: asyncio.TimerHandle | None = None  # paused writes, or a close not flushing
         self._delay: asyncio.TimerHandle | None = None
         self._request: h11.Request | None = None
@@ -91,6 +94,7 @@ class TargetProtocol(asyncio.Protocol):
             return
         if self._phase == _IDLE:
             self._disarm()
+            self._idle_since = None
             self._phase = _READING
         self._h11.receive_data(data)
         self._advance()
@@ -140,6 +144,14 @@ class TargetProtocol(asyncio.Protocol):
             self._close("server", "shutdown", abort=True)
         else:
             self._transport.abort()
+
+    def reap(self, now: float) -> None:
+        since, timeout = self._idle_since, self._config.idle_timeout
+        if since is None or timeout is None or self._closing or self._phase != _IDLE:
+            return
+        if now - since >= timeout:
+            self._idle_since = None
+            self._close("server", "idle-timeout")
 
     # --- requests -----------------------------------------------------------------------
 
@@ -305,6 +317,9 @@ class TargetProtocol(asyncio.Protocol):
 
     def _go_idle(self) -> None:
         self._phase = _IDLE
+        if self._config.idle_reap_interval is not None:
+            self._idle_since = self._loop.time()  # the server's reaper closes it
+            return
         self._arm(self._config.idle_timeout, "idle-timeout")
 
     def _arm(self, delay: float | None, reason: str) -> None:

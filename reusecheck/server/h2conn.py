@@ -14,7 +14,10 @@ The HTTP/1.1 close rules take their HTTP/2 form, GOAWAY (RFC 9113 6.8):
     close_always   one stream per connection        -> GOAWAY after its response, close
 
 Streams above a GOAWAY's last_stream_id are ignored, never answered: the GOAWAY tells the
-client they were not processed, so it may retry them elsewhere.  Every wait has a clock:
+client they were not processed, so it may retry them elsewhere.  With
+``h2_streams_at_once`` only that many streams are worked on (from the request's end to
+the response's END_STREAM, a /delay included) at a time; the others wait their turn in a
+queue, although SETTINGS advertised more.  Every wait has a clock:
 the idle timer, a per-stream deadline for the request body, the stall timer for body bytes
 that cannot leave, and after our GOAWAY and FIN a linger for the client's own close.
 """
@@ -50,7 +53,7 @@ from reusecheck.server.h2send import (
     response_headers,
     start_server,
 )
-from reusecheck.server.policy import StreamGate
+from reusecheck.server.policy import StreamGate, StreamQueue
 from reusecheck.server.records import ClosedBy, ConnectionRegistry, ConnRecord, format_peer
 from reusecheck.server.routes import Reply, reply_for
 
@@ -107,6 +110,9 @@ class H2Protocol(asyncio.Protocol):
         self._streams: dict[int, _Stream] = {}
         self._goaway_sent = False
         self._timer: asyncio.TimerHandle | None = None  # the idle timer
+        self._idle_since: float | None = None  # loop time it went idle, for the reaper
+        self._queue = StreamQueue(config.h2_streams_at_once)
+        self._starting = False  # handing out turns (_next_turn)
         self._stall: asyncio.TimerHandle | None = None  # body stalled, or the close's linger
         self._writing_paused = False
         self._closing = False
@@ -167,6 +173,11 @@ class H2Protocol(asyncio.Protocol):
             self._end("server", "shutdown")
         self._transport.abort()
 
+    def reap(self, now: float) -> None:
+        since, timeout = self._idle_since, self._config.idle_timeout
+        if since is not None and timeout is not None and now - since >= timeout:
+            self._idle_expired()
+
     # --- streams ------------------------------------------------------------------------
 
     def _handle(self, events: list[Event]) -> None:
@@ -222,6 +233,11 @@ class H2Protocol(asyncio.Protocol):
             return  # refused or ignored
         if stream.timer is not None:
             stream.timer.cancel()
+            stream.timer = None
+        if self._queue.arrive(stream_id):  # else its turn comes when a response ends
+            self._work_on(stream_id, stream)
+
+    def _work_on(self, stream_id: int, stream: _Stream) -> None:
         reply = reply_for(stream.method, stream.path)
         if reply.delay_s > 0:
             stream.timer = self._loop.call_later(reply.delay_s, self._respond, stream_id, reply)
@@ -267,6 +283,7 @@ class H2Protocol(asyncio.Protocol):
         """The response's END_STREAM is queued: the stream is done."""
         if self._streams.pop(stream_id, None) is not None:
             self.record.requests += 1
+            self._next_turn(stream_id)
             self._settle()
 
     def _forget(self, stream_id: int) -> None:
@@ -276,7 +293,24 @@ class H2Protocol(asyncio.Protocol):
             if stream.timer is not None:
                 stream.timer.cancel()
             self._outbox.discard(stream_id)
+            self._next_turn(stream_id)
             self._settle()
+
+    def _next_turn(self, ended: int) -> None:
+        """A stream stopped being worked on: start the waiting ones whose turn it is.  An
+        instant reply ends inside ``_work_on`` and lands here again; the outer call keeps
+        going, so a long queue is no deep recursion."""
+        self._queue.leave(ended)
+        if self._starting:
+            return
+        self._starting = True
+        try:
+            while (stream_id := self._queue.next_turn()) is not None:
+                stream = self._streams.get(stream_id)
+                if stream is not None and not self._closing:
+                    self._work_on(stream_id, stream)
+        finally:
+            self._starting = False
 
     def _settle(self) -> None:
         """After a stream ends: close if draining and done, start the idle clock if idle."""
@@ -293,10 +327,13 @@ class H2Protocol(asyncio.Protocol):
 
     def _arm_idle(self) -> None:
         self._disarm()
-        if self._config.idle_timeout is not None:
+        if self._config.idle_reap_interval is not None:
+            self._idle_since = self._loop.time()  # the server's reaper closes it
+        elif self._config.idle_timeout is not None:
             self._timer = self._loop.call_later(self._config.idle_timeout, self._idle_expired)
 
     def _disarm(self) -> None:
+        self._idle_since = None
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None

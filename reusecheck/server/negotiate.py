@@ -38,6 +38,7 @@ class Negotiator(asyncio.Protocol):
         self.lost: asyncio.Future[None] = self._loop.create_future()
         self._held = b""
         self._timer: asyncio.TimerHandle | None = None
+        self._idle_since: float | None = None  # accepted, nothing received: the reaper's
         self._done = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -52,11 +53,15 @@ class Negotiator(asyncio.Protocol):
         self.record = self._registry.opened(self, format_peer(transport.get_extra_info("peername")))
         self.record.protocol = "unknown"  # until the first bytes tell
         # Until a request begins, the connection is idle, whichever protocol it will be.
-        self._arm(self._config.idle_timeout, "idle-timeout")
+        if self._config.idle_reap_interval is not None:
+            self._idle_since = self._loop.time()
+        else:
+            self._arm(self._config.idle_timeout, "idle-timeout")
 
     def data_received(self, data: bytes) -> None:
         if self._done:
             return
+        self._idle_since = None
         held = self._held + data
         if PREFACE.startswith(held[: len(PREFACE)]):
             if len(held) < len(PREFACE):
@@ -93,6 +98,11 @@ class Negotiator(asyncio.Protocol):
             self._disarm()
             self._mark("server", "shutdown")
         self._transport.abort()
+
+    def reap(self, now: float) -> None:
+        since, timeout = self._idle_since, self._config.idle_timeout
+        if not self._done and since is not None and timeout is not None and now - since >= timeout:
+            self._expire("idle-timeout")
 
     def _h1(self) -> TargetProtocol:
         if self.record is not None:

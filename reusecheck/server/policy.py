@@ -7,7 +7,8 @@ side of the close-reason vocabulary in ``records``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from typing import Literal
 
 import h11
@@ -125,3 +126,43 @@ class StreamGate:
         if self.last_stream is None:
             self.last_stream = self.highest
         return self.last_stream
+
+
+@dataclass(slots=True)
+class StreamQueue:
+    """Which HTTP/2 streams are worked on, and which wait their turn
+    (``ServerConfig.h2_streams_at_once``, a worker pool behind the front end).
+
+    A stream whose request has ended ``arrive``s: worked on at once while fewer than
+    ``limit`` are, else queued, first come first served.  When one ``leave``s (its
+    response ended, or it was reset), the waiting ones move up; ``next_turn`` hands them
+    out, each counted as worked on from then.
+    """
+
+    limit: int | None
+    working: set[int] = field(default_factory=set)
+    waiting: deque[int] = field(default_factory=deque)
+    turns: deque[int] = field(default_factory=deque)
+
+    def _room(self) -> bool:
+        return self.limit is None or len(self.working) < self.limit
+
+    def arrive(self, stream_id: int) -> bool:
+        """True: work on it now; False: it waits its turn."""
+        if not self._room():
+            self.waiting.append(stream_id)
+            return False
+        self.working.add(stream_id)
+        return True
+
+    def leave(self, stream_id: int) -> None:
+        self.working.discard(stream_id)
+        if stream_id in self.waiting:
+            self.waiting.remove(stream_id)
+        while self.waiting and self._room():
+            turn = self.waiting.popleft()
+            self.working.add(turn)
+            self.turns.append(turn)
+
+    def next_turn(self) -> int | None:
+        return self.turns.popleft() if self.turns else None

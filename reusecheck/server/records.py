@@ -83,6 +83,11 @@ class LiveConnection(Protocol):
 
     def shutdown(self) -> None: ...
 
+    def reap(self, now: float) -> None:
+        """The periodic idle reaper's tick (``ServerConfig.idle_reap_interval``): close
+        the connection if it has been idle for ``idle_timeout`` or more at loop time
+        ``now``."""
+
 
 class ConnectionRegistry:
     """The live connections (for shutdown) and the records (for tests and the log)."""

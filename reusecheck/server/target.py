@@ -40,6 +40,7 @@ class TargetServer:
         self._tmpdir: Path | None = None
         self.ca_pem: bytes | None = None
         self.ca_path: Path | None = None
+        self._reaper: asyncio.TimerHandle | None = None
 
     @property
     def port(self) -> int:
@@ -72,6 +73,10 @@ class TargetServer:
             self._remove_tmpdir()
             raise
         self._port = self._listener.sockets[0].getsockname()[1]
+        interval = self.config.idle_reap_interval
+        if interval is not None:
+            loop = asyncio.get_running_loop()
+            self._reaper = loop.call_at(loop.time() + interval, self._reap, loop.time(), 1)
         return self
 
     async def close(self) -> None:
@@ -79,6 +84,9 @@ class TargetServer:
         listener, self._listener = self._listener, None
         if listener is not None:
             listener.close()
+        if self._reaper is not None:
+            self._reaper.cancel()
+            self._reaper = None
         live = list(self._registry.live)
         for conn in live:
             conn.shutdown()
@@ -98,6 +106,19 @@ class TargetServer:
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+    def _reap(self, origin: float, tick: int) -> None:
+        """One tick of the periodic idle reaper: every live connection idle for at least
+        ``idle_timeout`` is closed.  Ticks are counted from ``origin``, so they do not
+        drift however long a tick takes."""
+        interval = self.config.idle_reap_interval
+        assert interval is not None  # only scheduled with one
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        for conn in list(self._registry.live):
+            conn.reap(now)
+        upcoming = max(tick + 1, int((now - origin) / interval) + 1)
+        self._reaper = loop.call_at(origin + upcoming * interval, self._reap, origin, upcoming)
 
     async def _listen(self, ssl_context: ssl.SSLContext | None) -> asyncio.Server:
         """Bind every address of the host on one port.

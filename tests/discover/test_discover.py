@@ -15,9 +15,13 @@ from typing import Any
 
 import pytest
 
+from reusecheck.analysis.findings.remedies import below
 from reusecheck.analysis.limits.model import DiscoverReport
+from reusecheck.analysis.text import seconds
 from reusecheck.commands.discover import measure, run_discover
 from reusecheck.discover import DiscoverSettings
+from reusecheck.report.discover_json import to_document
+from reusecheck.report.discover_terminal import summary_line
 from reusecheck.server import ServerConfig, ServerThread
 
 
@@ -35,11 +39,12 @@ def serve() -> Iterator[Any]:
         s.stop()
 
 
-def discover(srv: ServerThread, **settings: Any) -> DiscoverReport:
+def discover(srv: ServerThread, url: str | None = None, **settings: Any) -> DiscoverReport:
     if srv.ca_path is not None:
         settings.setdefault("cacert", str(srv.ca_path))
     settings.setdefault("max_wait", 5.0)
-    return measure(DiscoverSettings(srv.url, **settings))
+    settings.setdefault("timeout", 2.0)
+    return measure(DiscoverSettings(url or srv.url, **settings))
 
 
 def close_to(measured: float | None, expected: float) -> bool:
@@ -56,8 +61,8 @@ def test_idle_timeout_and_max_requests_are_measured_with_the_hint_beside(serve: 
     report = discover(srv, only=("idle-timeout", "max-requests"))
     idle = report.idle_timeout
     assert idle is not None and idle.status == "measured"
-    assert len(idle.samples) == 3 and {s.reason for s in idle.samples} == {"eof"}
-    assert len({s.conn_id for s in idle.samples}) == 3  # three fresh connections
+    assert len(idle.samples) == 5 and {s.reason for s in idle.samples} == {"eof"}
+    assert len({s.conn_id for s in idle.samples}) == 5  # five fresh connections
     assert close_to(idle.median_s, 0.5)
     assert idle.min_s is not None and idle.max_s is not None
     assert idle.min_s <= idle.median_s <= idle.max_s  # type: ignore[operator]
@@ -162,7 +167,19 @@ def test_close_always_is_no_keepalive_for_both_measurements(serve: Any) -> None:
     assert report.max_requests is not None and report.max_requests.status == "no-keepalive"
     assert report.max_requests.count == 1
     assert report.server.keepalive is False
+    # One request per connection is a limit too, and the server facts say so (issue 14).
+    assert report.server.max_requests_per_conn == 1
     assert codes(report) == ["no-keepalive"]
+    evidence = report.findings[0].evidence
+    assert (evidence["max_requests_per_conn"], evidence["signal"]) == (
+        1,
+        "connection-close-header",
+    )
+    server = to_document(report)["server"]
+    assert (server["max_requests_per_conn"], server["max_requests_signal"]) == (
+        1,
+        "connection-close-header",
+    )
 
 
 def test_http10_server_is_named(serve: Any) -> None:
@@ -170,6 +187,60 @@ def test_http10_server_is_named(serve: Any) -> None:
     report = discover(srv, only=("max-requests",))
     assert report.max_requests is not None and report.max_requests.signal == "http10"
     assert codes(report) == ["http10-server"]
+    assert report.server.max_requests_per_conn == 1
+    assert to_document(report)["server"]["max_requests_signal"] == "http10"
+
+
+# --- a periodic idle closer (issue 14) ----------------------------------------------------
+
+
+def test_a_periodic_idle_reaper_is_reported_as_a_window_and_the_advice_is_below_it(
+    serve: Any,
+) -> None:
+    """Idle connections closed by a reaper every 1 s once idle 0.6 s close anywhere in
+    [0.6, 1.6] s.  Twelve samples staggered over a second meet twelve phases of the tick,
+    so the window's bounds come within 1/12 s (plus the loop's latency) of the configured
+    ones: within 0.15 s.  The advice is below the window's start, so below 0.6 s."""
+    timeout, tick = 0.6, 1.0
+    srv = serve(idle_timeout=timeout, idle_reap_interval=tick)
+    report = discover(srv, only=("idle-timeout",), samples=12, max_wait=3.0)
+    idle = report.idle_timeout
+    assert idle is not None and idle.status == "measured" and idle.periodic
+    assert idle.min_s is not None and idle.max_s is not None
+    assert abs(idle.min_s - timeout) <= 0.15 and abs(idle.max_s - (timeout + tick)) <= 0.15
+    assert idle.timeout_s == idle.min_s == report.server.idle_timeout_s
+    assert idle.stagger_s is not None and idle.stagger_s >= 0.8  # the phases met: 11/12 s
+    [finding] = report.findings
+    assert finding.code == "server-idle-timeout"
+    assert f"after {idle.min_s:.2f}-{idle.max_s:.2f} s idle" in finding.message
+    assert "periodic check" in finding.message
+    assert finding.evidence["idle_window_s"] == [idle.min_s, idle.max_s]
+    advised = below(idle.min_s)
+    assert advised < timeout
+    assert f"keepalive_expiry={seconds(advised)}" in finding.remedy
+    assert f"below {seconds(idle.min_s)} s (the earliest close" in finding.remedy
+    assert to_document(report)["server"]["idle_timeout_window_s"] == [idle.min_s, idle.max_s]
+    assert summary_line(report).startswith(
+        f"discover: idle timeout {idle.min_s:.3f}-{idle.max_s:.3f} s (periodic)"
+    )
+
+
+def test_a_timer_per_connection_still_reads_as_one_value(serve: Any) -> None:
+    srv = serve(idle_timeout=0.5)
+    report = discover(srv, only=("idle-timeout",), samples=4)
+    idle = report.idle_timeout
+    assert idle is not None and idle.status == "measured" and not idle.periodic
+    assert idle.stagger_s is not None and idle.stagger_s >= 0.6  # staggered all the same
+    assert idle.max_s is not None and idle.min_s is not None
+    assert idle.max_s - idle.min_s < 0.05  # one sharp value, whatever the phase
+    assert idle.timeout_s == idle.median_s == report.server.idle_timeout_s
+    [finding] = report.findings
+    assert (
+        finding.message
+        == f"server closed 4 idle connections after {idle.median_s:.1f} s idle (EOF)"
+    )
+    assert "idle_window_s" not in finding.evidence
+    assert to_document(report)["server"]["idle_timeout_window_s"] is None
 
 
 def test_h2c_settings_and_the_concurrency_achieved(serve: Any) -> None:
@@ -183,6 +254,52 @@ def test_h2c_settings_and_the_concurrency_achieved(serve: Any) -> None:
     assert h2.refused == 0 and h2.connections == 1 and h2.goaway is None
     assert report.server.h2_max_concurrent_streams == 12
     assert report.protocol == "h2"
+
+
+# --- HTTP/2: advertised against worked on at once (issue 14) ----------------------------
+
+
+def test_h2_server_working_on_fewer_streams_than_it_advertises_is_found(serve: Any) -> None:
+    """100 streams advertised, 20 worked on at once, 150 ms each: the 100 streams are all
+    accepted and open together, and answered in 5 waves of 20.  The waves are 150 ms
+    apart and the server sends each within a millisecond or two, while a pause of half
+    the service time (75 ms) ends a wave; so the largest wave is exactly 20 (a stall of
+    the loop shorter than the 150 ms between waves can split one, never merge two)."""
+    srv = serve(h2=True, h2_streams_at_once=20)
+    report = discover(srv, only=("h2",), http="h2c", url=srv.url + "delay/150")
+    h2 = report.h2
+    assert h2 is not None and h2.status == "measured", h2
+    assert (h2.advertised, h2.requested, h2.achieved, h2.answered) == (100, 100, 100, 100)
+    assert h2.refused == 0 and h2.connections == 1
+    assert h2.at_once == 20 and h2.queued
+    assert len(h2.wave_sizes) >= 5 and sum(h2.wave_sizes) == 100
+    assert h2.service_s is not None and h2.wave_pause_s == round(h2.service_s / 2, 6)
+    [finding] = report.findings
+    assert (finding.code, finding.severity) == ("h2-concurrency-below-advertised", "warning")
+    assert finding.message.startswith(
+        "server advertised SETTINGS_MAX_CONCURRENT_STREAMS 100 but worked on 20 at once"
+    )
+    for knob in ("http2_max_concurrent_streams", "Envoy max_concurrent_streams"):
+        assert knob in finding.remedy
+    assert "http2.Server.MaxConcurrentStreams" in finding.remedy
+    assert finding.evidence["at_once"] == 20 and finding.evidence["advertised"] == 100
+    assert report.server.h2_max_concurrent_streams == 100
+    doc = to_document(report)
+    assert doc["server"]["h2_streams_at_once"] == 20
+    assert doc["discover"]["h2"]["at_once"] == 20 and doc["discover"]["h2"]["queued"] is True
+    assert summary_line(report) == "discover: h2 max 100 streams, 20 at once"
+
+
+@pytest.mark.parametrize("path", ["", "delay/150"])
+def test_h2_server_working_on_all_it_advertises_gets_no_finding(serve: Any, path: str) -> None:
+    srv = serve(h2=True)
+    report = discover(srv, only=("h2",), http="h2c", url=srv.url + path)
+    h2 = report.h2
+    assert h2 is not None and h2.status == "measured"
+    assert (h2.advertised, h2.requested, h2.at_once, h2.wave_sizes) == (100, 100, 100, (100,))
+    assert not h2.queued and report.findings == ()
+    assert to_document(report)["server"]["h2_streams_at_once"] == 100
+    assert summary_line(report) == "discover: h2 max 100 streams"
 
 
 def test_h2_streams_are_capped_by_max_streams(serve: Any) -> None:
@@ -320,7 +437,7 @@ def test_events_file_has_unique_connection_ids_and_every_request_done(
     assert code == 0
     events = [json.loads(line) for line in path.read_text().splitlines()]
     dials = [e["conn"] for e in events if e["event"] == "connect_start"]
-    assert len(dials) == len(set(dials)) == 4  # 3 idle samples + the counted connection
+    assert len(dials) == len(set(dials)) == 6  # 5 idle samples + the counted connection
     gets = {e["request"] for e in events if e["event"] == "get_conn"}
     done = {e["request"] for e in events if e["event"] == "request_done"}
     assert gets == done

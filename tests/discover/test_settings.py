@@ -36,7 +36,7 @@ def test_parse_only() -> None:
 def test_defaults_and_the_computed_deadline() -> None:
     s = DiscoverSettings("http://127.0.0.1:1/")
     limits = (s.samples, s.max_wait, s.max_requests, s.rate, s.max_streams)
-    assert limits == (3, 120, 1000, None, 256)
+    assert limits == (5, 120, 1000, None, 256)
     assert s.total_deadline == 120 + DEADLINE_MARGIN_S
     paced = DiscoverSettings("http://127.0.0.1:1/", rate=2.0, max_requests=1000)
     assert paced.total_deadline == 500 + DEADLINE_MARGIN_S

@@ -58,7 +58,7 @@ def test_done_means_3s_and_7_requests_in_about_3s_with_json_and_terminal_agreein
     buf = io.StringIO()
     render(report, Console(file=buf, width=80))
     text = buf.getvalue()
-    assert f"{report.server.idle_timeout_s:.3f} s  median of 3 idle connections" in text
+    assert f"{report.server.idle_timeout_s:.3f} s  median of 5 idle connections" in text
     assert "Max requests  7 per connection" in text
 
 

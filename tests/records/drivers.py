@@ -139,8 +139,9 @@ def trail_of(block: dict[str, Any]) -> Trail:
     )
 
 
-def discover_driver(**chosen: Any) -> Driver:
-    """A driver running ``discover`` with these DiscoverSettings (besides the URL)."""
+def discover_driver(path: str = "", **chosen: Any) -> Driver:
+    """A driver running ``discover`` on the server's URL + ``path`` (``delay/100``) with
+    these DiscoverSettings (besides the URL)."""
 
     def drive(url: str, ca: str | None, events: Path) -> dict[str, Any]:
         from reusecheck.discover import DiscoverSettings
@@ -148,13 +149,13 @@ def discover_driver(**chosen: Any) -> Driver:
         from reusecheck.trace import NDJSONWriter
         from reusecheck.trace.redact import redact_headers
 
-        settings = DiscoverSettings(url, cacert=ca, **chosen)
+        settings = DiscoverSettings(url + path, cacert=ca, **chosen)
         with events.open("w", encoding="utf-8") as f:
             writer = NDJSONWriter(f, redact=redact_headers)
             _, trails, error, duration = asyncio.run(measure(settings, writer, None))
         return {
             "command": "discover",
-            "target": url,
+            "target": settings.url,
             "settings": settings_block(settings),
             "trails": [trail_block(t) for t in trails.values()],
             "error": error_block(error),

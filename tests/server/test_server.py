@@ -565,3 +565,57 @@ def test_peer_and_url_formatting() -> None:
     server = TargetServer(ServerConfig(host="::1"))
     server._port = 8080  # not started: only the formatting is under test
     assert server.url == "http://[::1]:8080/"
+
+
+# --- the periodic idle reaper (idle_reap_interval) -----------------------------------
+
+
+@async_test
+async def test_a_periodic_reaper_closes_idle_connections_on_its_ticks() -> None:
+    """Connections that went idle at different moments are closed together, on the
+    reaper's ticks, each once idle for the idle timeout or more: the close lands anywhere
+    from idle_timeout to idle_timeout + the interval after the connection went idle."""
+    config = ServerConfig(idle_timeout=0.3, idle_reap_interval=0.5)
+    async with TargetServer(config) as server:
+        idle_for = []
+        clients = []
+        for _ in range(4):
+            client = await Client.connect(server.port)
+            await client.get("/")
+            clients.append((client, time.monotonic()))
+            await asyncio.sleep(0.12)
+        for client, went_idle in clients:
+            assert await client.eof()
+            idle_for.append(time.monotonic() - went_idle)
+        records = [await closed_record(server, i) for i in range(4)]
+    assert {(r.closed_by, r.reason, r.requests) for r in records} == {("server", "idle-timeout", 1)}
+    assert all(0.28 <= idle < 0.3 + 0.5 + 0.3 for idle in idle_for)
+    first = min(r.closed_at or 0.0 for r in records)
+    for r in records:  # each on a tick: a whole number of intervals after the first close
+        ticks = ((r.closed_at or 0.0) - first) / 0.5
+        assert abs(ticks - round(ticks)) < 0.1
+
+
+@async_test
+async def test_the_reaper_leaves_a_connection_busy_with_a_response() -> None:
+    config = ServerConfig(idle_timeout=0.1, idle_reap_interval=0.1)
+    async with TargetServer(config) as server:
+        client = await Client.connect(server.port)
+        assert (await client.get("/delay/400")).status == 200  # several ticks
+        assert server.connections[0].closed_at is None
+        assert await client.eof()  # then idle: the next ticks close it
+        record = await closed_record(server)
+    assert (record.closed_by, record.reason, record.requests) == ("server", "idle-timeout", 1)
+
+
+def test_reaper_and_queue_settings_are_checked_and_described() -> None:
+    with pytest.raises(ValueError, match="needs an idle_timeout"):
+        ServerConfig(idle_reap_interval=1.0)
+    with pytest.raises(ValueError, match="positive"):
+        ServerConfig(idle_timeout=1.0, idle_reap_interval=0.0)
+    with pytest.raises(ValueError, match="h2_streams_at_once"):
+        ServerConfig(h2=True, h2_streams_at_once=0)
+    described = ServerConfig(idle_timeout=3.0, idle_reap_interval=1.0).describe()
+    assert "idle timeout 3 s (checked every 1 s)" in described
+    queued = ServerConfig(h2=True, h2_streams_at_once=12).describe()
+    assert "max 100 concurrent streams, 12 worked on at once, the rest queued" in queued

@@ -10,6 +10,7 @@ Timing assertions are deliberately loose: they separate "closed by the timer" fr
 
 from __future__ import annotations
 
+import itertools
 import logging
 import socket
 import ssl
@@ -32,7 +33,7 @@ from h2.settings import SettingCodes
 
 from reusecheck.server import ConnRecord, ServerConfig, ServerThread
 from reusecheck.server.h2send import goaway_frame
-from reusecheck.server.policy import StreamGate
+from reusecheck.server.policy import StreamGate, StreamQueue
 
 HOST = "127.0.0.1"
 WAIT = 5.0  # bound on every single read in these tests
@@ -467,6 +468,54 @@ def test_stream_gate_refuses_ignores_and_drains() -> None:
     assert [dropping.admit(1, 0), dropping.admit(3, 0)] == ["serve", "drop"]
     gate = StreamGate.for_config(ServerConfig(close_always=True, max_requests=5, http10=True))
     assert (gate.max_streams, gate.limit) == (100, (1, "close-always"))
+
+
+def test_streams_over_h2_streams_at_once_wait_their_turn() -> None:
+    """Advertised 100, worked on 2 at a time: five 200 ms streams are all accepted (none
+    refused) and answered two at a time, each pair after the one before."""
+    with ServerThread(ServerConfig(h2=True, h2_streams_at_once=2)) as server:
+        client = H2Client.connect(server.port)
+        streams = [client.request("/delay/200") for _ in range(5)]
+        client.until(lambda: all(client.replies[s].ended_at is not None for s in streams))
+        assert [client.replies[s].status for s in streams] == [200] * 5
+        assert client.resets == {}
+        ends = [client.replies[s].ended_at or 0.0 for s in streams]
+        waves = [1]
+        for before, after in itertools.pairwise(ends):  # in stream order: FIFO
+            if after - before > 0.1:
+                waves.append(0)
+            waves[-1] += 1
+        assert waves == [2, 2, 1]
+        client.close()
+        [record] = server.connections
+    assert (record.requests, record.refused) == (5, 0)
+
+
+def test_idle_reaper_ends_h2_connections_with_goaway_on_its_tick() -> None:
+    with ServerThread(ServerConfig(h2=True, idle_timeout=0.2, idle_reap_interval=0.3)) as server:
+        client = H2Client.connect(server.port)
+        reply = client.get("/")
+        client.read_to_eof()
+        [goaway] = client.goaways
+        assert goaway.error_code == ErrorCodes.NO_ERROR and reply.ended_at is not None
+        assert 0.18 < goaway.at - reply.ended_at < 0.2 + 0.3 + 0.3
+        client.close()
+        [record] = closed_records(server)
+    assert (record.closed_by, record.reason) == ("server", "idle-timeout")
+
+
+def test_stream_queue_works_on_a_few_and_hands_out_turns_in_order() -> None:
+    queue = StreamQueue(limit=2)
+    assert [queue.arrive(s) for s in (1, 3, 5, 7, 9)] == [True, True, False, False, False]
+    assert queue.next_turn() is None
+    queue.leave(7)  # reset while waiting: never gets a turn
+    queue.leave(1)
+    assert (queue.next_turn(), queue.next_turn()) == (5, None)
+    queue.leave(3)
+    queue.leave(5)
+    assert queue.next_turn() == 9 and queue.working == {9} and not queue.waiting
+    unlimited = StreamQueue(limit=None)
+    assert all(unlimited.arrive(s) for s in range(1, 400, 2))
 
 
 # --- misbehaving clients ----------------------------------------------------------------

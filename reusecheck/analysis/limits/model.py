@@ -43,10 +43,17 @@ class IdleSample:
     # Closed within CLOSE_AFTER_RESPONSE_S of the response: keep-alive off, not a timeout.
     after_response: bool = False
     error: RunError | None = None
+    idle_at_s: float | None = None  # when it went idle (put_idle), on the run's clock
+    closed_at_s: float | None = None  # when the server's close reached the client
 
 
 @dataclass(frozen=True, slots=True)
 class IdleTimeoutResult:
+    """``timeout_s`` is the number to stay below: the median when the server closed
+    every sample at one idle time (a timer per connection), the window's minimum when
+    the closes spread over a window (``periodic``: a reaper on a tick closes a connection
+    anywhere from its timeout to the timeout plus the tick)."""
+
     status: Status
     samples: tuple[IdleSample, ...]
     max_wait_s: float
@@ -56,8 +63,12 @@ class IdleTimeoutResult:
     max_s: float | None = None
     at_least_s: float | None = None  # status at-least: watched this long, still open
     hint_s: float | None = None  # Keep-Alive: timeout=N
-    hint_delta_s: float | None = None  # hint - measured
+    hint_delta_s: float | None = None  # hint - measured (timeout_s)
     error: RunError | None = None
+    # The closes spread over PERIODIC_SPREAD_S or more: min_s-max_s is a window.
+    periodic: bool = False
+    timeout_s: float | None = None  # status measured: median_s, or min_s when periodic
+    stagger_s: float | None = None  # the samples went idle over this span (the phases seen)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +91,10 @@ class MaxRequestsResult:
 
 @dataclass(frozen=True, slots=True)
 class H2Result:
+    """What the server advertises (``advertised``, its SETTINGS) beside what it does: the
+    streams open together (``achieved``, the client's side) and the streams it works on
+    at once (``at_once``, judged by the waves its responses arrive in)."""
+
     status: Status
     protocol: str | None = None  # what the connection spoke
     alpn: str | None = None
@@ -95,6 +110,18 @@ class H2Result:
     duration_s: float | None = None
     note: str | None = None  # status not-applicable: why
     error: RunError | None = None
+    advertised: int | None = None  # SETTINGS_MAX_CONCURRENT_STREAMS; None: not sent
+    # The streams the server worked on at once: the largest wave of responses (their
+    # first bytes without a pause of wave_pause_s between them); None: under 2 answered.
+    at_once: int | None = None
+    wave_sizes: tuple[int, ...] = ()  # responses per wave, in arrival order
+    wave_pause_s: float | None = None  # the pause that ended a wave (the resolution)
+    # The lone first request's time to its first byte, less a round trip: the server's
+    # work on one request.  Under WAVE_PAUSE_S no queue can be seen: one wave.
+    service_s: float | None = None
+    # The responses came in waves of fewer streams than were opened together: the
+    # server queued the rest (at_once is below what it advertised, or than requested).
+    queued: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,8 +65,12 @@ def server_facts(
     h2: H2Result | None,
 ) -> ServerFacts:
     hint = keepalive_hint(index)
-    idle_s = idle.median_s if idle is not None and idle.status == "measured" else None
-    limit = count.count if count is not None and count.status == "measured" else None
+    # The idle timeout to stay below: the median, or a periodic closer's earliest close.
+    idle_s = idle.timeout_s if idle is not None and idle.status == "measured" else None
+    # A server that ends every connection after its first response allows 1 request.
+    limit = (
+        count.count if count is not None and count.status in ("measured", "no-keepalive") else None
+    )
     streams = h2.settings.max_concurrent_streams if h2 and h2.settings else None
     return ServerFacts(
         keepalive=_keepalive(idle, count),

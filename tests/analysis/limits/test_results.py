@@ -11,12 +11,14 @@ a message says from the record's numbers.
 from __future__ import annotations
 
 import io
+import itertools
 import statistics
 
 from rich.console import Console
 
 from reusecheck.analysis import analyze
 from reusecheck.analysis.events import EventIndex
+from reusecheck.analysis.findings.remedies import client_idle_timeout_remedy
 from reusecheck.analysis.findings.tls import tls_no_resumption
 from reusecheck.analysis.limits import h2 as h2limits
 from reusecheck.analysis.limits import idle_timeout, max_requests
@@ -24,6 +26,7 @@ from reusecheck.analysis.limits import tls as tls_resume
 from reusecheck.analysis.limits.fold import fold_into
 from reusecheck.analysis.limits.model import DiscoverReport, IdleTimeoutResult, MaxRequestsResult
 from reusecheck.analysis.limits.tls import handshakes
+from reusecheck.analysis.text import secs
 from reusecheck.report.discover_json import to_document
 from reusecheck.report.discover_terminal import render
 from tests.records import DiscoverRun, load, load_discover
@@ -72,6 +75,48 @@ def test_connection_close_on_every_response_is_no_keepalive() -> None:
     assert {s.reason for s in r.samples} == {"connection-close-header"}
 
 
+def test_idle_samples_are_staggered_and_a_timer_per_connection_stays_one_value() -> None:
+    run = load_discover("discover-limits")
+    r = idle_result("discover-limits")
+    puts = {e.conn: e.t for e in run.events if e.event == "put_idle"}
+    assert [s.idle_at_s for s in r.samples] == [round(puts[s.conn_id or 0], 6) for s in r.samples]
+    ats = [s.idle_at_s or 0.0 for s in r.samples]
+    assert r.stagger_s == round(max(ats) - min(ats), 3) and r.stagger_s >= 0.4  # 1/2 s apart
+    assert not r.periodic and r.timeout_s == r.median_s
+
+
+def test_a_periodic_closer_is_a_window_whose_start_is_the_timeout() -> None:
+    r = idle_result("discover-periodic")
+    idles = [s.idle_time_s for s in r.samples if s.idle_time_s is not None]
+    assert r.status == "measured" and len(idles) == 8
+    assert r.periodic and (r.min_s, r.max_s) == (round(min(idles), 3), round(max(idles), 3))
+    assert (r.max_s or 0) - (r.min_s or 0) >= idle_timeout.PERIODIC_SPREAD_S
+    assert r.timeout_s == r.min_s != r.median_s
+    # The reaper's signature: connections that went idle at eight moments were closed at
+    # no more than two (its ticks).
+    closes = sorted(s.closed_at_s or 0.0 for s in r.samples)
+    assert closes[-1] - closes[0] > 0.5
+    assert sum(1 for a, b in itertools.pairwise(closes) if b - a > 0.05) <= 1
+    report = load_discover("discover-periodic").report()
+    assert report.server.idle_timeout_s == r.min_s
+    [finding] = report.findings
+    assert finding.message == (
+        f"server closed 8 idle connections after {r.min_s:.2f}-{r.max_s:.2f} s idle (EOF): "
+        "it closes idle connections on a periodic check, so a close lands anywhere in "
+        f"that window; the earliest, {secs(r.min_s or 0.0)}, is the one to stay below"
+    )
+    assert finding.evidence["idle_timeout_s"] == r.min_s
+    assert finding.remedy == client_idle_timeout_remedy(
+        r.min_s or 0.0, "the earliest close of the server's periodic idle check"
+    )
+    doc = to_document(report)
+    assert doc["server"]["idle_timeout_window_s"] == [r.min_s, r.max_s]
+    assert doc["discover"]["idle_timeout"]["periodic"] is True
+    text = "\n".join(show(report))
+    assert f"Idle timeout  {r.min_s:.3f}-{r.max_s:.3f} s  window of 8 idle connections" in text
+    assert f"stay below {r.min_s:.3f} s" in text
+
+
 def test_idle_nothing_closed_is_at_least_the_wait() -> None:
     r = idle_result("discover-open")
     assert r.status == "at-least" and r.median_s is None
@@ -112,6 +157,16 @@ def test_max_requests_not_reached_and_idle_timeout_between_paced_requests() -> N
 def test_close_always_is_no_keepalive_for_the_count_too() -> None:
     r = count_result("discover-close")
     assert (r.status, r.count, r.signal) == ("no-keepalive", 1, "connection-close-header")
+    report = load_discover("discover-close").report()
+    assert report.server.max_requests_per_conn == 1 and report.server.keepalive is False
+    server = to_document(report)["server"]
+    assert (server["max_requests_per_conn"], server["max_requests_signal"]) == (
+        1,
+        "connection-close-header",
+    )
+    assert "Max requests  1 per connection  the server ended it after the first response" in (
+        "\n".join(show(report))
+    )
 
 
 # --- HTTP/2 -----------------------------------------------------------------------------
@@ -123,6 +178,57 @@ def test_peak_of_stream_intervals() -> None:
     assert h2limits._peak([]) == 0
 
 
+def test_waves_split_the_first_bytes_at_pauses() -> None:
+    assert h2limits.waves([], 0.05) == []
+    assert h2limits.waves([0.0, 0.001, 0.002], 0.05) == [3]
+    assert h2limits.waves([0.2, 0.0, 0.101, 0.1, 0.001], 0.05) == [2, 2, 1]  # sorted first
+    assert h2limits.waves([0.0, 0.05], 0.05) == [1, 1]  # a pause of exactly the limit
+
+
+def test_h2_server_queueing_streams_is_answered_in_waves() -> None:
+    run = load_discover("discover-h2-queued")
+    r = h2limits.result(run.trails["h2"], index(run))
+    assert r.status == "measured" and r.advertised == 24
+    assert (r.requested, r.achieved, r.answered, r.refused) == (24, 24, 24, 0)
+    assert (r.at_once, r.wave_sizes, r.queued) == (6, (6, 6, 6, 6), True)
+    # The service time of the lone first request sets the pause (half of it, 50 ms at least).
+    assert r.service_s is not None and r.service_s >= 0.1
+    assert r.wave_pause_s == round(max(h2limits.WAVE_PAUSE_S, r.service_s / 2), 6)
+    burst = {i for i, role in run.trails["h2"].roles.items() if role == "burst"}
+    firsts = [e.t for e in run.events if e.event == "got_first_byte" and e.request in burst]
+    assert h2limits.waves(firsts, r.wave_pause_s) == list(r.wave_sizes)
+    report = run.report()
+    [finding] = report.findings
+    assert (finding.code, finding.severity) == ("h2-concurrency-below-advertised", "warning")
+    assert finding.message == (
+        "server advertised SETTINGS_MAX_CONCURRENT_STREAMS 24 but worked on 6 at once: 24 "
+        "streams opened together were answered in 4 waves (6, 6, 6, 6), each after a pause "
+        f"of {r.wave_pause_s:.2f} s or more"
+    )
+    assert "nginx http2_max_concurrent_streams 6" in finding.remedy
+    assert "keep at most 6 requests in flight per connection" in finding.remedy
+    assert finding.evidence["wave_sizes"] == [6, 6, 6, 6]
+    doc = to_document(report)
+    assert doc["server"]["h2_streams_at_once"] == 6
+    assert doc["findings"][0]["code"] == "h2-concurrency-below-advertised"
+    assert {"code", "severity", "title", "message", "evidence", "remedy"} == set(doc["findings"][0])
+    text = "\n".join(show(report))
+    assert "max_concurrent_streams 24 advertised · 6 worked on at once" in text
+    assert "answered in 4 waves (6, 6, 6, 6)" in text
+    assert "WARNING h2-concurrency-below-advertised" in text
+    assert text.splitlines()[-1] == "discover: h2 max 24 streams, 6 at once"
+
+
+def test_h2_server_working_on_all_it_advertises_is_one_wave() -> None:
+    run = load_discover("discover-h2-at-once")
+    r = h2limits.result(run.trails["h2"], index(run))
+    assert (r.advertised, r.requested, r.at_once, r.wave_sizes) == (24, 24, 24, (24,))
+    assert not r.queued and r.service_s is not None and r.service_s >= 0.1
+    report = run.report()
+    assert report.findings == ()
+    assert "answered in one wave: no queueing seen" in "\n".join(show(report))
+
+
 def test_h2_settings_and_the_streams_at_once() -> None:
     run = load_discover("discover-h2c")
     r = h2limits.result(run.trails["h2"], index(run))
@@ -130,6 +236,9 @@ def test_h2_settings_and_the_streams_at_once() -> None:
     assert r.settings is not None and r.settings.max_concurrent_streams == 3
     assert (r.requested, r.achieved, r.answered, r.refused, r.failed) == (3, 3, 3, 0, 0)
     assert r.connections == 1 and r.goaway is None
+    # "/" is answered in well under WAVE_PAUSE_S: no queue could show, one wave.
+    assert r.service_s is not None and r.service_s < h2limits.WAVE_PAUSE_S
+    assert (r.advertised, r.at_once, r.wave_sizes, r.queued) == (3, 3, (3,), False)
     assert r.conn_id != count_result("discover-h2c").conn_id
 
 
@@ -238,7 +347,7 @@ def test_terminal_report_shows_measured_beside_the_hint() -> None:
     assert f"hint Keep-Alive timeout=5 ({5.0 - idle.median_s:+.1f} s vs measured)" in text
     assert "Max requests  7 per connection  ended by Connection: close" in text
     assert "hint Keep-Alive max=10 (+3 vs measured)" in text
-    assert "warning server-idle-timeout" in text and "fix: Set your client's" in text
+    assert "WARNING server-idle-timeout" in text and "fix: Set your client's" in text
 
 
 def test_terminal_report_of_limits_not_reached() -> None:
