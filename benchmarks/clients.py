@@ -81,10 +81,10 @@ async def reusecheck_run(client: str, workload: str, url: str, n: int) -> tuple[
     from reusecheck.net.request import Request
     from reusecheck.net.tls import TLSOptions
     from reusecheck.pool import PoolOptions
-    from reusecheck.trace.redact import redact_headers
-    from reusecheck.scenarios.runner import Runner
     from reusecheck.scenarios.model import Plan
+    from reusecheck.scenarios.runner import Runner
     from reusecheck.trace import FanOut, NDJSONWriter, NullSink, Recorder, Sink, Tracer
+    from reusecheck.trace.redact import redact_headers
 
     stream = None
     sink: Sink

@@ -13,8 +13,9 @@ import ipaddress
 import os
 import socket
 import ssl
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from reusecheck.net import tls
 from reusecheck.net.channel import Channel
@@ -121,16 +122,28 @@ async def resolve(key: ConnectionKey, index: int, tracer: Tracer, timeout: float
 
 
 async def connect(
-    key: ConnectionKey, addrs: list[str], conn_id: int, index: int, tracer: Tracer, timeout: float
+    key: ConnectionKey,
+    addrs: list[str],
+    conn_id: int,
+    index: int,
+    tracer: Tracer,
+    timeout: float,
+    reason: Mapping[str, Any] | None = None,
 ) -> Channel:
-    """Try each address in turn, like Go's dialSerial; the first to answer wins."""
+    """Try each address in turn, like Go's dialSerial; the first to answer wins.
+
+    ``reason``: why the pool dials (``dial_reason`` and its details), carried by the
+    first ``connect_start``."""
     loop = asyncio.get_running_loop()
     last: RequestError | None = None
     for ip in addrs:
         addr = f"[{ip}]:{key.port}" if ":" in ip else f"{ip}:{key.port}"
         channel = Channel()
         failed = {"local": None, "remote": addr}
-        with span(tracer, "connect", index, conn_id, failed=failed, addr=addr) as step:
+        dialled_for = reason if reason is not None and ip == addrs[0] else {}
+        with span(
+            tracer, "connect", index, conn_id, failed=failed, addr=addr, **dialled_for
+        ) as step:
             try:
                 async with asyncio.timeout(timeout):
                     await loop.create_connection(lambda ch=channel: ch, host=ip, port=key.port)  # type: ignore[misc]
@@ -204,6 +217,7 @@ async def dial(
     timeouts: Timeouts,
     tls_options: tls.TLSOptions,
     session: ssl.SSLSession | None = None,
+    reason: Mapping[str, Any] | None = None,
 ) -> Dialed:
     """Resolve, connect, and (https) the TLS handshake.
 
@@ -212,7 +226,7 @@ async def dial(
     that connected ends with one.
     """
     addrs = await resolve(key, index, tracer, timeouts.connect)
-    channel = await connect(key, addrs, conn_id, index, tracer, timeouts.connect)
+    channel = await connect(key, addrs, conn_id, index, tracer, timeouts.connect, reason)
     local, remote = channel.addresses()
     if key.scheme != "https":
         return Dialed(channel, local, remote, None)

@@ -51,6 +51,7 @@ class Stream:
         "deadline",
         "ended",
         "error",
+        "head",
         "headers",
         "id",
         "index",
@@ -70,6 +71,7 @@ class Stream:
         self.waiter: asyncio.Future[bool] | None = None
         self.deadline = 0.0  # loop time at which the current wait times out
         self.informational = 0  # 1xx responses before the response
+        self.head: bytearray | None = None  # an error response's first body bytes
 
     def wake(self) -> None:
         w = self.waiter

@@ -39,7 +39,7 @@ from reusecheck.net.h1wire import (
     sent_headers,
 )
 from reusecheck.net.request import Request
-from reusecheck.net.response import Response
+from reusecheck.net.response import Response, keep_head
 from reusecheck.trace import Tracer
 from reusecheck.trace.vocab import CloseReason, ErrorKind
 
@@ -65,6 +65,7 @@ class HTTP1Connection(PooledConnection):
         super().__init__(conn_id, key, dialed, tracer, timeouts)
         self.idle_since = 0.0  # when the pool last put it idle
         self.sent_close = False  # the last request said Connection: close (ours)
+        self.keep_alive: bytes | None = None  # the last response's Keep-Alive header
         self._head = False  # the request in flight is a HEAD (its response has no body)
         self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEADER_BYTES)
         self._waiter: asyncio.Future[bool] | None = None
@@ -269,6 +270,7 @@ class HTTP1Connection(PooledConnection):
                 f"{MAX_HEADER_BYTES // 1024} KiB limit",
             )
         http_version = ev.http_version.decode()
+        self.keep_alive = ka_hdr
         tracer.emit(
             "response_headers",
             index,
@@ -344,6 +346,8 @@ class HTTP1Connection(PooledConnection):
                     deadline = 0.0
                 n += size
                 resp.bytes_read += size
+                if resp.head is not None:
+                    keep_head(resp.head, ev.data)
                 if limit is not None and n >= limit:
                     return False
             elif type(ev) is h11.EndOfMessage:

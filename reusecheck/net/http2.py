@@ -36,7 +36,7 @@ from reusecheck.net.h2wire import (
     sent_pairs,
 )
 from reusecheck.net.request import Request
-from reusecheck.net.response import Response, recorded_pairs
+from reusecheck.net.response import Response, keep_head, recorded_pairs
 from reusecheck.trace import Tracer
 from reusecheck.trace.vocab import CloseReason, ErrorKind
 
@@ -231,12 +231,16 @@ class HTTP2Connection(PooledConnection):
                 unacked[ev.stream_id] = unacked.get(ev.stream_id, 0) + ev.flow_controlled_length
             if s is not None:
                 s.unread += len(ev.data)
+                if s.head is not None:
+                    keep_head(s.head, ev.data)
                 s.wake()
         elif t is h2.events.ResponseReceived:
             s = self._streams.get(ev.stream_id)
             if s is not None:
                 self.tracer.emit("got_first_byte", s.index, self.id, stream_id=s.id)
                 s.headers = ev.headers
+                if ev.headers and ev.headers[0][1][:1] in (b"4", b"5"):
+                    s.head = bytearray()  # an error: keep what its body says
                 s.wake()
         elif t is h2.events.StreamEnded:
             s = self._streams.get(ev.stream_id)
@@ -444,7 +448,9 @@ class HTTP2Connection(PooledConnection):
             headers=pairs,
             **({"headers_omitted": omitted} if omitted else {}),
         )
-        return Response(self, index, status, "2", hdrs, None, sid)
+        resp = Response(self, index, status, "2", hdrs, None, sid)
+        resp.head = stream.head
+        return resp
 
     def _abandon(self, stream: Stream) -> None:
         """A stream that failed before its response: forget it, and tell the server to

@@ -13,7 +13,13 @@ from typing import Any, Protocol
 
 from reusecheck.net.errors import RequestError
 from reusecheck.trace import Tracer
-from reusecheck.trace.vocab import RECORD_HEADER_BYTES, RECORD_HEADER_PAIRS
+from reusecheck.trace.redact import redact_text
+from reusecheck.trace.vocab import (
+    BODY_HEAD_BYTES,
+    BODY_HEAD_CHARS,
+    RECORD_HEADER_BYTES,
+    RECORD_HEADER_PAIRS,
+)
 
 
 def recorded_pairs(
@@ -44,6 +50,21 @@ def recorded_pairs(
     return pairs, seen - len(pairs)
 
 
+def keep_head(head: bytearray, data: bytes) -> None:
+    """Add ``data`` to an error body's head, up to ``BODY_HEAD_BYTES``."""
+    room = BODY_HEAD_BYTES - len(head)
+    if room > 0:
+        head += data[:room]
+
+
+def body_head(head: bytearray) -> str:
+    """What the server said in an error body, as the record keeps it: one line of
+    printable text, whitespace collapsed, at most ``BODY_HEAD_CHARS``, secrets redacted."""
+    text = " ".join(head.decode("utf-8", "replace").split())
+    text = "".join(ch if ch.isprintable() else "?" for ch in text)
+    return redact_text(text[:BODY_HEAD_CHARS])
+
+
 class BodySource(Protocol):
     """The connection side of a response: HTTP1Connection or HTTP2Connection."""
 
@@ -55,10 +76,12 @@ class BodySource(Protocol):
 
 class Response:
     __slots__ = (
+        "abandoned",
         "bytes_read",
         "complete",
         "conn",
         "connection_header",
+        "head",
         "headers",
         "http_version",
         "index",
@@ -88,8 +111,13 @@ class Response:
         self.connection_header = connection_header
         self.stream_id = stream_id
         self.bytes_read = 0
+        # An error response's first body bytes, for the record (body_done.body_head).
+        self.head: bytearray | None = bytearray() if status >= 400 else None
         self.complete = False
         self.reading = False  # the caller started reading: not a body left unread
+        # The caller will neither read nor close it (a body forgotten, as a client
+        # that never closes resp.Body): its connection is pinned for good.
+        self.abandoned = False
         self.retried = False  # set by the pool when a failed attempt came first
         self.reused = False  # set by the pool: the connection had carried a request
         # Set by the pool: called once with (response, error or None) when the body ends.
@@ -122,12 +150,25 @@ class Response:
                 bytes=self.bytes_read,
                 complete=False,
                 error=exc.message,
+                **self._said(),
             )
             self._done(exc)
             raise
         if complete:
             self.complete = True
-            conn.tracer.emit("body_done", self.index, conn.id, bytes=self.bytes_read, complete=True)
+            if self.head is None:
+                conn.tracer.emit(
+                    "body_done", self.index, conn.id, bytes=self.bytes_read, complete=True
+                )
+            else:
+                conn.tracer.emit(
+                    "body_done",
+                    self.index,
+                    conn.id,
+                    bytes=self.bytes_read,
+                    complete=True,
+                    **self._said(),
+                )
             self._done(None)
         return self.bytes_read - before
 
@@ -136,9 +177,17 @@ class Response:
         if self.complete or self.on_done is None:
             return
         self.conn.tracer.emit(
-            "body_done", self.index, self.conn.id, bytes=self.bytes_read, complete=False
+            "body_done",
+            self.index,
+            self.conn.id,
+            bytes=self.bytes_read,
+            complete=False,
+            **self._said(),
         )
         self._done(RequestError("cancelled", "response body not read to the end"))
+
+    def _said(self) -> dict[str, str]:
+        return {"body_head": body_head(self.head)} if self.head else {}
 
     def _done(self, error: RequestError | None) -> None:
         on_done, self.on_done = self.on_done, None

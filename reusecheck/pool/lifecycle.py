@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict, deque
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from reusecheck.net.dial import ConnectionKey
 from reusecheck.net.errors import RequestError
@@ -26,11 +26,17 @@ from reusecheck.net.response import Response
 from reusecheck.pool.h2share import SharedConns
 from reusecheck.pool.idle import IdleLimits, IdleList
 from reusecheck.pool.options import PoolOptions
+from reusecheck.pool.reasons import DialReasons, Loss, hint_timeout
 from reusecheck.pool.sessions import SESSION_CHECKS, SessionCache
 from reusecheck.trace import Tracer
-from reusecheck.trace.vocab import SERVER_CLOSE_REASONS, ClosedBy, CloseReason
+from reusecheck.trace.vocab import SERVER_CLOSE_REASONS, ClosedBy, CloseReason, RetryReason
 
 Conn = HTTP1Connection | HTTP2Connection
+
+
+# A server close this long after the connection went idle is its idle timeout; a
+# quicker one is a close after the response (the analysis reads it the same way).
+SERVER_IDLE_MIN_S: Final = 0.1
 
 
 class Got(NamedTuple):
@@ -63,6 +69,7 @@ class Lifecycle:
         # Requests waiting for a connection of their key: a released one is handed over.
         self.waiters: dict[ConnectionKey, deque[asyncio.Future[Got]]] = defaultdict(deque)
         self.pending: dict[int, Response] = {}  # request index -> response not finished
+        self.reasons = DialReasons()  # why each dial happens (the connection budget)
         self._timers: dict[int, asyncio.TimerHandle] = {}
         self._on_gone = on_gone
 
@@ -218,7 +225,7 @@ class Lifecycle:
             reason="client-idle-timeout",
             closed_by="client",
         )
-        self.close(conn, None, "client", "client-idle-timeout")
+        self.close(conn, None, "client", "client-idle-timeout", idle_since=since)
 
     def _idle_event(self, conn: Conn) -> None:
         """The server closed (or wrote to, or sent GOAWAY on) a connection while idle."""
@@ -244,6 +251,8 @@ class Lifecycle:
             fields["server_said"] = server_said(conn)
         self.tracer.emit("idle_closed", None, conn.id, **fields)
         close: CloseReason = "goaway" if reason == "goaway" else "idle-timeout"
+        if by == "server" and fields["idle_time_s"] >= SERVER_IDLE_MIN_S:
+            self.reasons.server_idle(conn.key, fields["idle_time_s"])
         self.close(conn, None, by, "unsolicited-response" if stray else close)
 
     def close_stale(self, conn: Conn) -> None:
@@ -253,7 +262,8 @@ class Lifecycle:
         elif conn.remote_closed or conn.unsolicited:
             self.close(conn, None, "server", "idle-timeout")
         else:
-            self.close(conn, None, "client", "client-idle-timeout")
+            since = self._idle_since(conn)
+            self.close(conn, None, "client", "client-idle-timeout", idle_since=since)
 
     # -- failures and closes ----------------------------------------------------------
 
@@ -283,7 +293,9 @@ class Lifecycle:
         closed_by: ClosedBy,
         reason: CloseReason,
         error: str | None = None,
+        idle_since: float | None = None,
     ) -> None:
+        """``idle_since``: a client idle-timeout close says since when it was idle."""
         if conn.id not in self.open:
             return
         del self.open[conn.id]
@@ -309,7 +321,55 @@ class Lifecycle:
             fields["settings_repeated"] = conn.settings_repeated
         self.tracer.emit("conn_closed", index, conn.id, **fields)
         conn.close()
+        # A connection an unread body pinned is the client's loss, whoever ends it.
+        pinned = any(r.abandoned and r.conn is conn for r in self.pending.values())
+        hint = hint_timeout(conn.keep_alive) if isinstance(conn, HTTP1Connection) else None
+        self.reasons.lost(
+            conn.key,
+            conn.id,
+            conn.requests,
+            closed_by,
+            reason,
+            pinned=pinned,
+            idle_since=idle_since,
+            server_idle_s=hint,
+        )
         self._on_gone(conn.key)
+
+    def dial_fields(
+        self, key: ConnectionKey, retry: tuple[RetryReason, int] | None
+    ) -> dict[str, Any]:
+        """Why a dial of ``key`` happens now (``connect_start.dial_reason`` and its
+        details), from what the pool holds at this instant."""
+        held = {
+            r.conn.id
+            for r in self.pending.values()
+            if r.abandoned and r.conn.key == key and not r.conn.multiplexed
+        }
+        # A pinned connection the server is ending was lost to its unread body first.
+        draining = [
+            Loss(
+                c.id,
+                "server-closed",
+                "goaway" if c.goaway is not None else c.remote_closed or "eof",
+                c.requests,
+            )
+            for c in self.open.values()
+            if c.key == key
+            and (c.goaway is not None or c.remote_closed)
+            and not c.closed
+            and c.id not in held
+        ]
+        # The latest pinned: the one that would have come back to the idle list last.
+        pinned = max(held, default=None)
+        return self.reasons.why(
+            key,
+            retry=retry,
+            draining=draining,
+            pinned=pinned,
+            at_stream_limit=self.shared.at_limit(key),
+            now=self.tracer.now(),
+        )
 
     def close_all(self) -> None:
         """The end of the pool: connections still pinned by an unread body say so."""

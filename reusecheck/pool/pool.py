@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from typing import Any
 
 from reusecheck.net import dial as dialing
 from reusecheck.net.dial import ConnectionKey
@@ -36,6 +37,7 @@ from reusecheck.pool.lifecycle import Conn, Got, Lifecycle
 from reusecheck.pool.options import ALPN, PoolOptions
 from reusecheck.pool.retry import MAX_RETRIES, retry_reason
 from reusecheck.trace import Tracer
+from reusecheck.trace.vocab import RetryReason
 
 
 class Pool:
@@ -63,10 +65,11 @@ class Pool:
         tracer = self.tracer
         attempts = 0
         retried = False
+        retry: tuple[RetryReason, int] | None = None
         while True:
             attempts += 1
             tracer.emit("get_conn", index, None, key=req.key_text, method=req.method, url=req.url)
-            conn, was_idle, idle_time = await self._get_conn(req.key, index, fresh=retried)
+            conn, was_idle, idle_time = await self._get_conn(req.key, index, retry)
             reused = conn.requests > 0
             tracer.emit(
                 "got_conn",
@@ -89,6 +92,7 @@ class Pool:
                         "retry", index, conn.id, error=exc.message, attempt=attempts + 1, reason=why
                     )
                     retried = True
+                    retry = (why, conn.id)
                     continue
                 exc.retried = retried
                 raise
@@ -104,8 +108,14 @@ class Pool:
             resp.reused = reused
             return resp
 
-    async def _get_conn(self, key: ConnectionKey, index: int, fresh: bool) -> Got:
+    async def _get_conn(
+        self, key: ConnectionKey, index: int, retry: tuple[RetryReason, int] | None
+    ) -> Got:
+        """A connection for request ``index``: a stream on a shared h2 connection, the
+        most recent idle one, or one dialled (or released) for it.  ``retry``: the
+        attempt retries one that failed (on a new connection, as Go does)."""
         life = self._life
+        fresh = retry is not None
         if self._h2_possible(key):
             got = await self._get_shared(key)
             if got is not None:
@@ -121,7 +131,8 @@ class Pool:
             life.waiters[key].append(fut)
         if self._h2_possible(key):
             life.shared.start_dial(key)
-        self._dials.request(key, lambda: self._start_dial(key, index, fut))
+        why = life.dial_fields(key, retry)
+        self._dials.request(key, lambda: self._start_dial(key, index, fut, why))
         try:
             return await fut
         except asyncio.CancelledError:
@@ -180,15 +191,19 @@ class Pool:
 
     # -- dialling --------------------------------------------------------------------
 
-    def _start_dial(self, key: ConnectionKey, index: int, fut: asyncio.Future[Got]) -> bool:
+    def _start_dial(
+        self, key: ConnectionKey, index: int, fut: asyncio.Future[Got], why: dict[str, Any]
+    ) -> bool:
         if fut.done():
             return False  # got a connection another way while it waited for a dial slot
-        task = asyncio.get_running_loop().create_task(self._dial_for(key, index, fut))
+        task = asyncio.get_running_loop().create_task(self._dial_for(key, index, fut, why))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return True
 
-    async def _dial_for(self, key: ConnectionKey, index: int, fut: asyncio.Future[Got]) -> None:
+    async def _dial_for(
+        self, key: ConnectionKey, index: int, fut: asyncio.Future[Got], why: dict[str, Any]
+    ) -> None:
         conn_id = self._next_id
         self._next_id += 1
         try:
@@ -200,13 +215,14 @@ class Pool:
                 self.options.timeouts,
                 self._tls,
                 self._life.sessions.offer(key),
+                why,
             )
         except RequestError as exc:
             self._dial_failed(key, fut, exc)
             return
         except Exception as exc:  # whatever broke the dial, its request hears it now
-            why = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            self._dial_failed(key, fut, RequestError("connect", f"dialling {key} failed: {why}"))
+            what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            self._dial_failed(key, fut, RequestError("connect", f"dialling {key} failed: {what}"))
             return
         except BaseException:  # cancelled: the pool is closing
             ended = RequestError("cancelled", "the pool closed before the connection was ready")

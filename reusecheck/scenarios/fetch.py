@@ -89,7 +89,8 @@ async def fetch(
             elif body.startswith("partial:"):
                 await resp.read(partial_limit(body))
                 resp.close()
-            # "ignore": never read, never closed; the connection stays pinned.
+            else:  # "ignore": never read, never closed; the connection stays pinned.
+                resp.abandoned = True
         except RequestError as exc:
             exc.on_reused = resp.reused
             error = exc

@@ -22,6 +22,7 @@ from reusecheck.trace import EVENT_NAMES
 from reusecheck.trace.vocab import (
     CLOSE_REASONS,
     CLOSED_BY,
+    DIAL_REASONS,
     IDLE_CLOSE_REASONS,
     PROTOCOLS,
     RETRY_REASONS,
@@ -50,7 +51,28 @@ def _event_specs() -> dict[str, EventSpec]:
         "get_conn": (INT, NULL, {"key": STRING, "method": STRING, "url": STRING}, ()),
         "dns_start": (INT, NULL, {"host": STRING}, ()),
         "dns_done": (INT, NULL, {"addrs": array(STRING), "error": _ERROR_TEXT}, ("error",)),
-        "connect_start": (INT, INT, {"addr": STRING}, ()),
+        # The first connect_start of a dial says why the pool dialled (the budget).
+        "connect_start": (
+            INT,
+            INT,
+            {
+                "addr": STRING,
+                "dial_reason": enum(DIAL_REASONS),
+                "retry_reason": enum(RETRY_REASONS),
+                "replaces": COUNT,
+                "replaced_reason": enum(CLOSE_REASONS),
+                "replaced_requests": COUNT,
+                "server_idle_s": SECONDS,
+            },
+            (
+                "dial_reason",
+                "retry_reason",
+                "replaces",
+                "replaced_reason",
+                "replaced_requests",
+                "server_idle_s",
+            ),
+        ),
         "connect_done": (
             INT,
             INT,
@@ -110,8 +132,9 @@ def _event_specs() -> dict[str, EventSpec]:
         "body_done": (
             INT,
             INT,
-            {"bytes": COUNT, "complete": BOOL, "error": _ERROR_TEXT},
-            ("error",),
+            # body_head: an error response's first words (status 400 and up), redacted
+            {"bytes": COUNT, "complete": BOOL, "error": _ERROR_TEXT, "body_head": STRING},
+            ("error", "body_head"),
         ),
         # request null: a dial that lost the race to a released connection is put idle
         # (or handed to a waiting request) without a request of its own.

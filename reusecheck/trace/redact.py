@@ -7,6 +7,7 @@ debugging: the authentication scheme, cookie names, query parameter names.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from typing import Final
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -130,3 +131,20 @@ def redact_url(url: str, reveal: bool = False) -> str:
     if netloc == parts.netloc and query == parts.query:
         return url
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+_PAIR: Final = re.compile(r"([A-Za-z0-9_.%\[\]-]+)=([^&\s\"'<>;,]*)")
+_TOKEN: Final = re.compile(r"\b(Bearer|Basic|Token|Digest)\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
+_USERINFO: Final = re.compile(r"(://[^/\s:@]+:)[^@\s/]+@")
+
+
+def redact_text(text: str) -> str:
+    """Free text a server sent back (an error page's first line), with what looks like
+    a credential redacted: ``api_key=...`` pairs, ``Bearer ...`` tokens and URL
+    passwords.  A 404 page that echoes the request's path must not leak its key."""
+    text = _TOKEN.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+    text = _USERINFO.sub(lambda m: f"{m.group(1)}{REDACTED}@", text)
+    return _PAIR.sub(
+        lambda m: f"{m.group(1)}={REDACTED}" if is_sensitive_param(m.group(1)) else m.group(0),
+        text,
+    )

@@ -64,6 +64,28 @@ SERVER_CLOSE_REASONS: Final[frozenset[CloseReason]] = frozenset(
     {"connection-close-header", "http10", "idle-timeout", "max-requests", "goaway", "eof", "reset"}
 )
 
+# Why the pool dialled a connection (connect_start.dial_reason, a connection's
+# dial_reason in the report): why no connection it had could carry the request, as the
+# pool knew at that instant.  The first three are needed connections; every other one
+# would not have been opened had keep-alive worked (the connection budget).
+DialReason = Literal[
+    "first",  # the first connection to this origin in this pool
+    "all-busy",  # every connection of the origin was carrying a request
+    "h2-stream-limit",  # every h2 connection of the origin was at the server's limit
+    "server-closed",  # the connection that would have carried it, the server closed
+    "client-idle-timeout",  # ... the client's idle timeout closed
+    # ... the client's idle timeout closed, but the pause outlasted what the server
+    # keeps idle (its Keep-Alive timeout, or an idle close seen earlier): the server's
+    "server-idle-limit",
+    "client-pool-full",  # ... the client dropped: its idle list was full
+    "keepalives-disabled",  # ... the client closed after one request (Connection: close)
+    "body-not-drained",  # ... a response body nobody read pinned or killed it
+    "connection-error",  # ... failed (an error mid-response, the connection was given up)
+    "retry",  # a retry after a request failed on a connection (retry_reason says why)
+]
+DIAL_REASONS: Final[tuple[DialReason, ...]] = get_args(DialReason)
+NEEDED_DIALS: Final[frozenset[DialReason]] = frozenset({"first", "all-busy", "h2-stream-limit"})
+
 # How an idle connection ended (idle_closed.reason).
 IdleCloseReason = Literal[
     "eof", "reset", "unsolicited-response", "goaway", "client-idle-timeout", "pool-full"
@@ -109,3 +131,10 @@ PROTOCOLS: Final[tuple[Protocol, ...]] = get_args(Protocol)
 # its HAR) must not grow with them.  The analysis names the caps in ``record-capped``.
 RECORD_HEADER_PAIRS: Final = 100
 RECORD_HEADER_BYTES: Final = 16 * 1024
+
+# An error response's body (status 400 and up): its first bytes are kept, and at most
+# this many characters of them, whitespace collapsed, go into ``body_done.body_head``,
+# so a finding can quote what the server said ("The plain HTTP request was sent to
+# HTTPS port").  Bounded whatever the server sends; secrets in it are redacted.
+BODY_HEAD_BYTES: Final = 512
+BODY_HEAD_CHARS: Final = 300
