@@ -26,6 +26,7 @@ from jsonschema import Draft202012Validator
 
 from reusecheck.schema import event_schema, report_schema
 from reusecheck.trace import Event
+from tests.budget_check import check_budget
 
 Json = dict[str, Any]
 
@@ -54,10 +55,11 @@ def _parsed(value: Json | str) -> Json:
 
 
 def check_report(report: Json | str) -> Json:
-    """One report (a dict or its JSON text); returns it parsed."""
+    """One report (a dict or its JSON text), validated and its connection budget checked
+    (``tests/budget_check.py``); returns it parsed."""
     doc = _parsed(report)
     _fail(f"report for {doc.get('target')!r}", doc, report_validator())
-    return doc
+    return check_budget(doc)
 
 
 def _documents(text: str) -> Iterator[Any]:

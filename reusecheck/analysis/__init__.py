@@ -17,13 +17,16 @@ from typing import Final
 
 from reusecheck.analysis.connections import connection_rows
 from reusecheck.analysis.events import EventIndex
+from reusecheck.analysis.findings.budget import expectation_unmet
 from reusecheck.analysis.findings.catalogue import Finding
 from reusecheck.analysis.findings.context import Context
-from reusecheck.analysis.findings.detect import detect
+from reusecheck.analysis.findings.detect import detect, rank
 from reusecheck.analysis.model import (
     EXPECTATION_NAMES,
     Analysis,
+    Budget,
     ConnectionRow,
+    Dial,
     ErrorLike,
     Expectation,
     ExpectationResult,
@@ -43,13 +46,7 @@ from reusecheck.analysis.model import (
 from reusecheck.analysis.pools import pool_scopes
 from reusecheck.analysis.requests import carried_by_conn, parse_keep_alive, request_rows
 from reusecheck.analysis.server import server_facts
-from reusecheck.analysis.verdict import (
-    avoidable,
-    ideal_connections,
-    reuse_level,
-    summarize,
-    verdict,
-)
+from reusecheck.analysis.verdict import reuse_verdict, summarize, verdict
 
 __all__ = [
     "EXIT_EXPECTATION_FAILED",
@@ -58,7 +55,9 @@ __all__ = [
     "EXIT_USAGE",
     "EXPECTATION_NAMES",
     "Analysis",
+    "Budget",
     "ConnectionRow",
+    "Dial",
     "ErrorLike",
     "Expectation",
     "ExpectationResult",
@@ -108,9 +107,11 @@ def analyze(record: RunRecord) -> Analysis:
             scopes,
         )
     )
-    wasted = avoidable(index, rows, conns, server, scopes)
-    ideal = ideal_connections(rows, conns, server, scopes)
-    level, detail = reuse_level(conns, server, summary, wasted, ideal, scopes)
+    level, detail = reuse_verdict(summary, conns, scopes, rows)
+    judged = verdict(record.expectations, error, level, detail, rows, summary, conns, server)
+    unmet = expectation_unmet(judged, found, conns, server)
+    if unmet is not None:
+        found = rank((*found, unmet))
     protocols = Counter(r.protocol for r in rows if r.protocol is not None)
     return Analysis(
         target=record.target,
@@ -120,9 +121,7 @@ def analyze(record: RunRecord) -> Analysis:
         server=server,
         findings=found,
         summary=summary,
-        verdict=verdict(
-            record.expectations, error, level, detail, rows, summary, wasted, conns, server
-        ),
+        verdict=judged,
         error=error,
         options=dict(record.options),
     )

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from reusecheck.analysis.events import EventIndex, as_float, as_str, get
+from reusecheck.analysis.events import EventIndex, as_float, as_int, as_str, get
 from reusecheck.analysis.h2 import h2_connection, is_h2
-from reusecheck.analysis.model import ConnectionRow, RequestRow, TlsInfo
+from reusecheck.analysis.model import ConnectionRow, Dial, RequestRow, TlsInfo
 from reusecheck.analysis.requests import peak_streams
+from reusecheck.trace import Event
 
 
 def _tls(index: EventIndex, conn: int) -> tuple[TlsInfo | None, str | None]:
@@ -68,6 +69,22 @@ def connection_row(
         error=as_str(get(connected, "error")) or tls_error,
         peak_streams=peak_streams(rows),
         h2=h2_connection(index, conn) if is_h2(index, conn, protocol) else None,
+        dial=_dial(start),
+    )
+
+
+def _dial(start: Event | None) -> Dial | None:
+    """Why the pool dialled it: the first connect_start says (the connection budget)."""
+    reason = as_str(get(start, "dial_reason"))
+    if reason is None:
+        return None
+    return Dial(
+        reason=reason,
+        retry_reason=as_str(get(start, "retry_reason")),
+        replaces=as_int(get(start, "replaces")),
+        replaced_reason=as_str(get(start, "replaced_reason")),
+        replaced_requests=as_int(get(start, "replaced_requests")),
+        server_idle_s=as_float(get(start, "server_idle_s")),
     )
 
 

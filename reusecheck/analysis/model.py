@@ -15,6 +15,7 @@ from reusecheck.analysis.findings.catalogue import Finding
 from reusecheck.trace import Event
 
 ReuseLevel = Literal["yes", "partial", "no"]
+MaxRequestsEvidence = Literal["repeated", "announced", "once"]
 
 # --expect names; the two that compare against a number need ``value``.
 EXPECTATION_NAMES: Final = (
@@ -24,6 +25,7 @@ EXPECTATION_NAMES: Final = (
     "max-connections",
     "h2",
     "multiplex",
+    "status",
 )
 _NEEDS_VALUE: Final = frozenset({"min-reuse-ratio", "max-connections"})
 
@@ -122,6 +124,8 @@ class RequestRow:
     # closes it (put_idle refused, ``body-not-drained``).
     got_conn_at_s: float | None = None
     released_at_s: float | None = None
+    # An error response's first words (body_done.body_head): what the server said.
+    body_head: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +165,20 @@ class H2Connection:
 
 
 @dataclass(frozen=True, slots=True)
+class Dial:
+    """Why the pool dialled a connection, as it knew then (``connect_start``): the
+    reason, and the connection it replaced when one was lost (closed by the server or
+    the client, or pinned) or the retry that needed it."""
+
+    reason: str
+    retry_reason: str | None = None
+    replaces: int | None = None  # the connection that would have carried the request
+    replaced_reason: str | None = None  # how that one ended (a close reason)
+    replaced_requests: int | None = None  # what it had carried
+    server_idle_s: float | None = None  # server-idle-limit: what the server keeps idle
+
+
+@dataclass(frozen=True, slots=True)
 class ConnectionRow:
     id: int
     protocol: str | None
@@ -178,6 +196,7 @@ class ConnectionRow:
     error: str | None = None  # the dial or handshake failed
     peak_streams: int = 0  # most requests on it at the same time (HTTP/1.1: at most 1)
     h2: H2Connection | None = None  # HTTP/2 connections only
+    dial: Dial | None = None  # why it was dialled (None: a record without the reason)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +215,21 @@ class ServerFacts:
     # Every distinct SETTINGS_MAX_CONCURRENT_STREAMS the connections ended with, sorted;
     # ``h2_max_concurrent_streams`` is the smallest.  More than one: they differed.
     h2_max_concurrent_streams_announced: tuple[int, ...] = ()
+    # How sure max_requests_per_conn is: seen on two connections or more ("repeated"),
+    # once with a Keep-Alive max that agrees ("announced"), or once ("once": likely).
+    max_requests_evidence: MaxRequestsEvidence | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """The connection budget: connections_opened = needed + the sum of avoidable."""
+
+    needed: int
+    avoidable: tuple[tuple[str, int], ...] = ()  # (dial reason, connections), ordered
+
+    @property
+    def avoidable_total(self) -> int:
+        return sum(n for _, n in self.avoidable)
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +243,8 @@ class Summary:
     retried: int = 0
     failed: int = 0
     duration_s: float = 0.0
+    budget: Budget = field(default_factory=lambda: Budget(0))
+    status_classes: tuple[tuple[str, int], ...] = ()  # ("2xx", 12), ("5xx", 2)
 
 
 @dataclass(frozen=True, slots=True)

@@ -158,6 +158,7 @@ def request_row(index: int, events: Sequence[Event], attempts: Sequence[Attempt]
         ended_at_s=done.t if done is not None else events[-1].t,
         got_conn_at_s=got.t if got is not None else None,
         released_at_s=released.t if released is not None else None,
+        body_head=as_str(get(final.first("body_done"), "body_head")),
     )
 
 

@@ -10,8 +10,15 @@ from typing import Final
 from reusecheck.analysis.connections import closed_after_response
 from reusecheck.analysis.events import EventIndex, as_float, get
 from reusecheck.analysis.h2 import max_concurrent_streams
-from reusecheck.analysis.model import ConnectionRow, KeepAliveHint, RequestRow, ServerFacts
+from reusecheck.analysis.model import (
+    ConnectionRow,
+    KeepAliveHint,
+    MaxRequestsEvidence,
+    RequestRow,
+    ServerFacts,
+)
 from reusecheck.analysis.requests import parse_keep_alive
+from reusecheck.analysis.status import closed_after_error
 
 # A server that closes the socket right after a response without saying
 # 'Connection: close' looks to the pool like an idle close a few milliseconds later.
@@ -54,12 +61,13 @@ def _hint(rows: Sequence[RequestRow]) -> KeepAliveHint | None:
 
 def _max_requests(
     index: EventIndex, conns: Sequence[ConnectionRow], closes: Sequence[ConnectionRow]
-) -> int | None:
-    """N when the server closed connections after exactly N requests.
+) -> tuple[int, MaxRequestsEvidence] | None:
+    """(N, how sure) when the server closed connections after exactly N requests.
 
-    Seen on at least two connections, or once when that last response said 'Connection:
-    close' and the connection's Keep-Alive hint announced max=N.  A connection that
-    carried more than N requests contradicts a limit of N.
+    ``repeated``: seen on two connections or more; ``announced``: once, and that last
+    response said 'Connection: close' with a Keep-Alive hint of max=N; ``once``: a
+    single observation, reported with its weight (likely a limit; discover measures
+    it).  A connection that carried more than N requests contradicts a limit of N.
     """
     counts = Counter(c.requests for c in closes)
     if not counts:
@@ -68,7 +76,7 @@ def _max_requests(
     if any(c.requests > n for c in conns):
         return None
     if seen >= 2:
-        return n
+        return n, "repeated"
     for c in closes:
         if c.requests != n:
             continue
@@ -81,8 +89,16 @@ def _max_requests(
         said_close = bool(last) and "close" in str(get(last[-1], "connection") or "").lower()
         announced = max((h.max for h in hints if h and h.max is not None), default=None)
         if said_close and announced == n:
-            return n
-    return None
+            return n, "announced"
+    return n, "once"
+
+
+def _said_close(conn: ConnectionRow, by_index: dict[int, RequestRow]) -> bool:
+    if conn.closed_by != "client" or conn.close_reason == "connection-close-header":
+        return False
+    last = by_index.get(conn.request_indexes[-1]) if conn.request_indexes else None
+    said = (last.response_connection or "").lower() if last is not None else ""
+    return "close" in said.replace(" ", "").split(",")
 
 
 def server_facts(
@@ -91,8 +107,19 @@ def server_facts(
     # Only a connection that answered says anything about keep-alive: one that failed
     # before any response (a server not speaking the protocol asked) closed for that.
     answered = {r.index for r in rows if r.status is not None}
-    used = [c for c in conns if any(i in answered for i in c.request_indexes)]
+    # Nor does a close after an error response: servers end connections after a 400
+    # (nginx, to a plain HTTP request on its TLS port) whatever their keep-alive.
+    by_index = {r.index: r for r in rows}
+    used = [
+        c
+        for c in conns
+        if any(i in answered for i in c.request_indexes) and not closed_after_error(c, by_index)
+    ]
     closes = [c for c in after_response_closes(index, conns) if c in used]
+    # A connection the client closed first (an unread body, the end of the run) still
+    # says the server would have ended it when its last response said Connection:
+    # close, unless the client asked for that close itself.
+    closes += [c for c in used if c not in closes and _said_close(c, by_index)]
     keepalive: bool | None = None
     if any(c.requests >= 2 for c in used):
         keepalive = True
@@ -101,7 +128,8 @@ def server_facts(
 
     idle = [t for _, t, _ in server_idle_closes(index) if t >= CLOSE_AFTER_RESPONSE_S]
     idle_timeout = round(statistics.median(idle), 3) if idle else None
-    max_requests = _max_requests(index, conns, closes)
+    limit = _max_requests(index, conns, closes)
+    max_requests, max_evidence = limit if limit is not None else (None, None)
     hint = _hint(rows)
     software = None
     for e in index.named("response_headers"):
@@ -129,4 +157,5 @@ def server_facts(
         idle_timeout_hint_delta_s=timeout_delta,
         max_requests_hint_delta=max_delta,
         h2_max_concurrent_streams_announced=h2_announced,
+        max_requests_evidence=max_evidence,
     )

@@ -1,40 +1,23 @@
 """The reuse verdict and the user's expectations.
 
-A new connection is *necessary* when more requests of its key wanted or held a
-connection at the moment it was dialled than all connections of that key and pool
-opened before it could carry (one each for HTTP/1.1, the
-``SETTINGS_MAX_CONCURRENT_STREAMS`` it announced each for HTTP/2): that is the number of
-connections a pool with working keep-alive and no limits would have opened.  Any other
-new connection was *avoidable*: a server close or GOAWAY, a refused stream, a pool drop,
-an unread body, or an HTTP/2 client that did not multiplex cost it.
+The verdict reads the connection budget (``analysis.budget``): every connection opened
+was needed (the first to an origin, one while every other was busy, one past the h2
+stream limit) or had one named cause, as the pool recorded when it dialled.
 
-Connections serve only their own key (``analysis.pools``), and a fresh pool mid-run
-starts with none, so the accounting runs per (pool epoch, key).  A request holds its
-connection from got_conn until the connection is free of it; one whose body was never
-read holds it past request_done, and a dial needed only because such requests pinned
-the earlier connections is avoidable too (``pinned: body-not-drained``).
-
-- ``yes``: no avoidable connection (a healthy server probed with bursts is ``yes``);
-- ``no``: the server closed every connection after one response, or no connection
-  carried a second request;
+- ``yes``: no connection was avoidable (a healthy server probed with bursts is ``yes``);
+- ``no``: no request got a connection, or no connection was ever reused;
 - ``partial``: otherwise.
 """
 
 from __future__ import annotations
 
-import bisect
 from collections import Counter
 from collections.abc import Sequence
 
+from reusecheck.analysis.budget import avoidable, budget, reuse_level, reuse_line
 from reusecheck.analysis.connections import was_opened
-from reusecheck.analysis.events import EventIndex, get
-from reusecheck.analysis.h2 import (
-    H2_REQUIRED_ERROR,
-    alpn_refused,
-    alpn_said,
-    capacity,
-    unusable_at,
-)
+from reusecheck.analysis.events import EventIndex
+from reusecheck.analysis.h2 import H2_REQUIRED_ERROR, alpn_refused, alpn_said
 from reusecheck.analysis.model import (
     ConnectionRow,
     Expectation,
@@ -47,117 +30,10 @@ from reusecheck.analysis.model import (
     Verdict,
 )
 from reusecheck.analysis.multiplex import spread
-from reusecheck.analysis.pools import PoolScopes, Scope, pool_scopes
-from reusecheck.analysis.requests import InFlight, peak_concurrency
+from reusecheck.analysis.pools import PoolScopes
+from reusecheck.analysis.requests import peak_concurrency
+from reusecheck.analysis.status import is_error, phrase, status_classes
 from reusecheck.analysis.text import plural
-
-# The cause of a dial that was needed only because finished requests had not released
-# their connections: an HTTP/1.1 body nobody read pins its connection (Go's classic
-# leak: resp.Body never closed), so the next request must dial.
-PINNED = "pinned: body-not-drained"
-
-
-class _Causes:
-    """Why the connections opened before a dial could not take its request: the most
-    recent close among them (HTTP/2: from its GOAWAY on), else the most recent refusal to
-    put one back idle.  ``conns``: the connections of the dial's pool and key."""
-
-    def __init__(self, index: EventIndex, conns: Sequence[ConnectionRow]) -> None:
-        ends = ((unusable_at(c), c.opened_at_s, c) for c in conns)
-        self._closes = sorted(
-            ((t, opened, c) for t, opened, c in ends if t is not None),
-            key=lambda x: (x[0], x[1]),
-        )
-        self._close_times = [x[0] for x in self._closes]
-        opened_at = {c.id: c.opened_at_s for c in conns}
-        self._refusals = [
-            (e.t, opened_at[e.conn], str(get(e, "reason")))
-            for e in index.named("put_idle")
-            if get(e, "ok") is False and get(e, "reason") and e.conn in opened_at
-        ]
-        self._refusal_times = [x[0] for x in self._refusals]
-        self._retry_dials = index.retry_dials()
-
-    def at(self, t: float, dialled: ConnectionRow) -> str:
-        """For a dial at ``t``: walk back to the latest close of an older connection."""
-        if self._retry_dials.get(dialled.id) == "refused-stream":
-            # RST_STREAM(REFUSED_STREAM): the server turned a stream away on a working
-            # connection (RFC 9113 section 8.7); the pool retried it on a new one.
-            return "server refused: REFUSED_STREAM"
-        i = bisect.bisect_right(self._close_times, t)
-        while i > 0:
-            i -= 1
-            _, opened, conn = self._closes[i]
-            if opened < t:
-                if conn.h2 is not None and conn.h2.goaway is not None:
-                    return "server closed: goaway"
-                return f"{conn.closed_by or 'someone'} closed: {conn.close_reason or '?'}"
-        i = bisect.bisect_right(self._refusal_times, t)
-        while i > 0:
-            i -= 1
-            _, opened, reason = self._refusals[i]
-            if opened < t:
-                return f"not returned: {reason}"
-        if dialled.protocol == "h2":
-            return "not multiplexed: an open h2 connection had a free stream"
-        return "not reused: idle connection available"
-
-
-def _by_scope(
-    conns: Sequence[ConnectionRow], rows: Sequence[RequestRow], scopes: PoolScopes
-) -> dict[Scope, tuple[list[ConnectionRow], list[RequestRow]]]:
-    """The opened connections (in dial order) and the requests of each (epoch, key)."""
-    groups: dict[Scope, tuple[list[ConnectionRow], list[RequestRow]]] = {}
-    for c in sorted((c for c in conns if was_opened(c)), key=lambda c: (c.opened_at_s, c.id)):
-        groups.setdefault(scopes.of_conn(c.id), ([], []))[0].append(c)
-    for r in rows:
-        groups.setdefault(scopes.of_request(r.index), ([], []))[1].append(r)
-    return groups
-
-
-def avoidable(
-    index: EventIndex,
-    rows: Sequence[RequestRow],
-    conns: Sequence[ConnectionRow],
-    server: ServerFacts,
-    scopes: PoolScopes | None = None,
-) -> list[tuple[ConnectionRow, str]]:
-    """New connections that working keep-alive would have avoided, each with its cause."""
-    if scopes is None:
-        scopes = pool_scopes(index)
-    found: list[tuple[ConnectionRow, str]] = []
-    for opened, served in _by_scope(conns, rows, scopes).values():
-        in_flight = InFlight(served)
-        causes = _Causes(index, opened)
-        room = 0
-        for k, conn in enumerate(opened):
-            t = conn.opened_at_s
-            if k > 0:
-                wanted = in_flight.at(t)
-                if wanted <= room:
-                    found.append((conn, causes.at(t, conn)))
-                elif wanted - in_flight.pinned_at(t) <= room:
-                    found.append((conn, PINNED))
-            room += capacity(conn, server)
-    return sorted(found, key=lambda x: (x[0].opened_at_s, x[0].id))
-
-
-def ideal_connections(
-    rows: Sequence[RequestRow],
-    conns: Sequence[ConnectionRow],
-    server: ServerFacts,
-    scopes: PoolScopes,
-) -> int:
-    """Connections a pool with working keep-alive needs: per key and pool, enough for
-    the peak of its requests in flight."""
-    total = 0
-    for opened, served in _by_scope(conns, rows, scopes).values():
-        if not opened:
-            continue
-        # max(1, ...): a server that allows no streams (SETTINGS 0) still needs one.
-        per_conn = max(1, max(capacity(c, server) for c in opened))
-        total += max(1, -(-peak_concurrency(served) // per_conn))
-    return max(1, total)
 
 
 def summarize(
@@ -174,53 +50,21 @@ def summarize(
         retried=sum(1 for r in rows if r.retried),
         failed=sum(1 for r in rows if r.error is not None),
         duration_s=round(index.end_s, 6),
+        budget=budget(conns),
+        status_classes=status_classes(rows),
     )
 
 
-def reuse_level(
-    conns: Sequence[ConnectionRow],
-    server: ServerFacts,
+def reuse_verdict(
     summary: Summary,
-    wasted: Sequence[tuple[ConnectionRow, str]],
-    ideal: int | None = None,
-    scopes: PoolScopes | None = None,
+    conns: Sequence[ConnectionRow],
+    scopes: PoolScopes,
+    rows: Sequence[RequestRow] = (),
 ) -> tuple[ReuseLevel, str]:
-    """``ideal``: connections working keep-alive needed (``ideal_connections``);
-    ``scopes``: the run's keys and pools, named when there were several."""
-    n, opened = summary.requests, summary.connections_opened
-    on = f"{plural(n, 'request')} on {plural(opened, 'connection')}"
+    """The reuse level and its line: the budget in words."""
     if not any(c.requests for c in conns):
         return "no", "no request got a connection"
-    if server.keepalive is False:
-        return "no", f"{on}; the server closed each after one request"
-    if not wasted:
-        # One burst on fresh connections is "yes": every connection was needed.
-        if opened <= 1:
-            return "yes", on
-        apart = []
-        if scopes is not None and len(scopes.keys) > 1:
-            apart.append(plural(len(scopes.keys), "origin"))
-        if scopes is not None and scopes.epochs > 1:
-            apart.append(plural(scopes.epochs, "pool"))
-        where = f"{' and '.join(apart)}, " if apart else ""
-        return "yes", f"{on}, each needed: {where}up to {summary.peak_concurrency} at once"
-    if not any(c.requests >= 2 for c in conns):
-        return "no", f"{on}; no connection carried a second request"
-    # "server closed: idle-timeout x3, connection-close-header; client closed: pool-full"
-    by_who: dict[str, Counter[str]] = {}
-    for _, cause in wasted:
-        who, _, what = cause.partition(": ")
-        by_who.setdefault(who, Counter())[what] += 1
-    why = "; ".join(
-        f"{who}: " + ", ".join(f"{w} x{k}" if k > 1 else w for w, k in whats.most_common())
-        for who, whats in by_who.items()
-    )
-    ids = ", ".join(str(c.id) for c, _ in wasted)
-    if ideal is None:
-        per_conn = max(1, max((capacity(c, server) for c in conns if was_opened(c)), default=1))
-        ideal = max(1, -(-summary.peak_concurrency // per_conn))
-    fewer = f" where {ideal} would have done" if ideal < opened else ""
-    return "partial", f"{on}{fewer}; re-dialled: conn {ids} ({why})"
+    return reuse_level(summary, conns), reuse_line(summary, conns, scopes, rows)
 
 
 def _h2(
@@ -270,6 +114,24 @@ def _multiplex(
     return ExpectationResult("multiplex", False, detail)
 
 
+def _status(rows: Sequence[RequestRow]) -> ExpectationResult:
+    """Every response 2xx/3xx (and at least one response)."""
+    answered = [r for r in rows if r.status is not None]
+    if not answered:
+        return ExpectationResult("status", False, "no response")
+    errors = Counter(r.status for r in answered if is_error(r.status))
+    if not errors:
+        return ExpectationResult(
+            "status", True, f"all {plural(len(answered), 'response')} were 2xx/3xx"
+        )
+    worst = ", ".join(f"{phrase(s or 0)}: {n}" for s, n in errors.most_common(3))
+    return ExpectationResult(
+        "status",
+        False,
+        f"{sum(errors.values())} of {plural(len(answered), 'response')} were errors: {worst}",
+    )
+
+
 def evaluate(
     exp: Expectation,
     level: ReuseLevel,
@@ -301,6 +163,8 @@ def evaluate(
         )
     if name == "h2":
         return _h2(rows, conns, error)
+    if name == "status":
+        return _status(rows)
     return _multiplex(rows, conns, server or ServerFacts())
 
 
@@ -311,7 +175,6 @@ def verdict(
     detail: str,
     rows: Sequence[RequestRow],
     summary: Summary,
-    wasted: Sequence[tuple[ConnectionRow, str]],
     conns: Sequence[ConnectionRow] = (),
     server: ServerFacts | None = None,
 ) -> Verdict:
@@ -323,5 +186,5 @@ def verdict(
         reuse=level,
         expectations=results,
         detail=detail,
-        redialled_connections=tuple(c.id for c, _ in wasted),
+        redialled_connections=tuple(c.id for c in avoidable(conns)),
     )

@@ -15,6 +15,7 @@ from reusecheck.analysis.findings.catalogue import Finding
 from reusecheck.analysis.model import (
     Analysis,
     ConnectionRow,
+    Dial,
     GoAway,
     H2Connection,
     KeepAliveHint,
@@ -81,6 +82,7 @@ def _request(r: RequestRow, reveal: bool) -> Document:
         "ended_at_s": _t(r.ended_at_s),
         "got_conn_at_s": _t(r.got_conn_at_s),
         "released_at_s": _t(r.released_at_s),
+        "body_head": r.body_head,
     }
 
 
@@ -110,6 +112,17 @@ def _h2(h: H2Connection | None) -> Document | None:
     }
 
 
+def _replaces(d: Dial | None) -> Document | None:
+    if d is None or d.replaces is None:
+        return None
+    return {
+        "conn": d.replaces,
+        "reason": d.replaced_reason,
+        "requests": d.replaced_requests,
+        "server_idle_s": d.server_idle_s,
+    }
+
+
 def _connection(c: ConnectionRow) -> Document:
     tls = None
     if c.tls is not None:
@@ -136,6 +149,9 @@ def _connection(c: ConnectionRow) -> Document:
         "error": c.error,
         "peak_streams": c.peak_streams,
         "h2": _h2(c.h2),
+        "dial_reason": c.dial.reason if c.dial is not None else None,
+        "retry_reason": c.dial.retry_reason if c.dial is not None else None,
+        "replaces": _replaces(c.dial),
     }
 
 
@@ -150,6 +166,7 @@ def server_block(s: ServerFacts) -> Document:
         "idle_timeout_hint_delta_s": finite(s.idle_timeout_hint_delta_s),
         "max_requests_hint_delta": s.max_requests_hint_delta,
         "h2_max_concurrent_streams_announced": list(s.h2_max_concurrent_streams_announced),
+        "max_requests_evidence": s.max_requests_evidence,
     }
 
 
@@ -198,6 +215,8 @@ def to_document(analysis: Analysis, *, reveal: bool = False) -> Document:
             "retried": s.retried,
             "failed": s.failed,
             "duration_s": _t(s.duration_s),
+            "budget": {"needed": s.budget.needed, "avoidable": dict(s.budget.avoidable)},
+            "status_classes": dict(s.status_classes),
         },
         "verdict": {
             "ok": v.ok,

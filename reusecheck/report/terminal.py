@@ -122,6 +122,8 @@ def header(analysis: Analysis, reveal: bool = False) -> RenderableType:
         f"{s.reused} reused (ratio {s.reuse_ratio:.2f}) · max {s.peak_concurrency} in flight"
         f" · {s.duration_s:.2f} s"
     )
+    if any(cls != "2xx" for cls, _ in s.status_classes):
+        run += " · status " + ", ".join(f"{cls} {n}" for cls, n in s.status_classes)
     grid.add_row(Text("run"), Text(run))
     if a.error is not None:
         grid.add_row(

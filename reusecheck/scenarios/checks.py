@@ -14,6 +14,8 @@ from dataclasses import dataclass, replace
 from typing import Final
 
 from reusecheck.analysis import Analysis, ExpectationResult, RequestRow
+from reusecheck.analysis.findings.budget import expectation_unmet
+from reusecheck.analysis.findings.detect import rank
 from reusecheck.analysis.text import plural
 from reusecheck.scenarios.model import Check
 
@@ -130,4 +132,10 @@ def apply_checks(analysis: Analysis, checks: Sequence[Check]) -> Analysis:
         ok=v.ok and all(r.ok for r in results),
         expectations=v.expectations + results,
     )
-    return replace(analysis, verdict=verdict)
+    # Every FAIL carries a finding: a failed check nothing else explains gets one.
+    findings = analysis.findings
+    if not any(f.code == "expectation-unmet" for f in findings):
+        unmet = expectation_unmet(verdict, findings, analysis.connections, analysis.server)
+        if unmet is not None:
+            findings = rank((*findings, unmet))
+    return replace(analysis, verdict=verdict, findings=findings)

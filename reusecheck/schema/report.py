@@ -22,7 +22,9 @@ from reusecheck.schema.blocks import (
 from reusecheck.trace.vocab import (
     CLOSE_REASONS,
     CLOSED_BY,
+    DIAL_REASONS,
     PROTOCOLS,
+    RETRY_REASONS,
 )
 
 
@@ -54,6 +56,8 @@ def _report_defs(strict: bool) -> dict[str, Schema]:
             "ended_at_s": null(SECONDS),
             "got_conn_at_s": null(SECONDS),
             "released_at_s": null(SECONDS),
+            # an error response's first words, redacted (status 400 and up)
+            "body_head": null(STRING),
         },
     )
     tls = obj(
@@ -102,6 +106,22 @@ def _report_defs(strict: bool) -> dict[str, Schema]:
             "error": null(STRING),
             "peak_streams": COUNT,
             "h2": null(ref("h2")),
+            # Why the pool dialled it (the connection budget), and what it replaced.
+            "dial_reason": null(enum(DIAL_REASONS)),
+            "retry_reason": null(enum(RETRY_REASONS)),
+            "replaces": null(
+                obj(
+                    o,
+                    {
+                        "conn": COUNT,
+                        # null while it was still open: pinned, or failed and retried
+                        "reason": null(enum(CLOSE_REASONS)),
+                        "requests": null(COUNT),
+                        # server-idle-limit: how long the server keeps idle connections
+                        "server_idle_s": null(SECONDS),
+                    },
+                )
+            ),
         },
     )
     server = obj(
@@ -116,6 +136,7 @@ def _report_defs(strict: bool) -> dict[str, Schema]:
             "idle_timeout_hint_delta_s": null({"type": "number"}),
             "max_requests_hint_delta": null({"type": "integer"}),
             "h2_max_concurrent_streams_announced": array(COUNT),
+            "max_requests_evidence": null(enum(("repeated", "announced", "once"))),
         },
     )
     finding = obj(
@@ -140,6 +161,24 @@ def _report_defs(strict: bool) -> dict[str, Schema]:
             "retried": COUNT,
             "failed": COUNT,
             "duration_s": SECONDS,
+            # connections_opened = needed + the sum of avoidable (every cause named).
+            "budget": obj(
+                o,
+                {
+                    "needed": COUNT,
+                    "avoidable": {
+                        "type": "object",
+                        "propertyNames": enum(DIAL_REASONS),
+                        "additionalProperties": COUNT,
+                    },
+                },
+            ),
+            # responses by status class: {"2xx": 12, "5xx": 2}
+            "status_classes": {
+                "type": "object",
+                "propertyNames": {"pattern": "^[1-9]xx$"},
+                "additionalProperties": COUNT,
+            },
         },
     )
     # Names are free text: --expect names, and a scenario's checks ('step "warm": reused').

@@ -34,8 +34,8 @@ def test_cross_host_each_origin_needs_its_own_connection() -> None:
     # Connection 1 sat idle while origin-b dialled, but could not have served it.
     assert a.verdict.reuse == "yes"
     assert a.verdict.redialled_connections == ()
-    assert (
-        a.verdict.detail == "8 requests on 2 connections, each needed: 2 origins, up to 1 at once"
+    assert a.verdict.detail == (
+        "8 requests · 2 connections = 2 needed for 2 origins, up to 1 request at once"
     )
     assert a.findings == ()
 
@@ -46,6 +46,17 @@ def test_cross_host_server_closes_blame_only_the_same_origin() -> None:
     # Connection 4 is origin-b's first: nothing of its key existed to close.
     assert a.verdict.redialled_connections == (2, 3, 5, 6, 7, 8)
     assert a.verdict.reuse == "no"
+    # Each origin's first was needed; every other replaced a connection of its own origin.
+    assert a.summary.budget.needed == 2
+    assert dict(a.summary.budget.avoidable) == {"server-closed": 6}
+    assert sorted(c.dial.replaces for c in a.connections if c.dial and c.dial.replaces) == [
+        1,
+        2,
+        3,
+        4,
+        5,
+        7,
+    ]
 
 
 def test_ideal_connections_sum_per_key() -> None:
@@ -56,8 +67,8 @@ def test_ideal_connections_sum_per_key() -> None:
     assert a.verdict.redialled_connections == (5, 6)
     # Two at once on each origin: 2 + 2, not the 2 of the busiest moment.
     assert a.verdict.detail == (
-        "8 requests on 6 connections where 4 would have done; re-dialled: conn 5, 6 "
-        "(client closed: body-not-drained x2)"
+        "8 requests · 6 connections = 4 needed for 2 origins, up to 2 requests at once "
+        "+ 2 because the client closed conn 1, 2 with a response body unread"
     )
 
 
@@ -96,8 +107,8 @@ def test_leaky_body_blames_the_pinned_connections() -> None:
     assert a.verdict.reuse == "partial"
     assert a.verdict.redialled_connections == (2, 3, 4, 5)  # 6: the fresh pool's first
     assert a.verdict.detail == (
-        "10 requests on 6 connections where 2 would have done; re-dialled: conn 2, 3, 4, 5 "
-        "(pinned: body-not-drained x4)"
+        "10 requests · 6 connections = 2 needed for 2 pools, up to 1 request at once "
+        "+ 4 because an unread response body pinned conn 1, 2, 3, 4"
     )
     assert codes(a) == ["body-not-drained"]
     assert all(c.peak_streams == 1 for c in a.connections)
@@ -107,7 +118,9 @@ def test_leaky_body_alone_is_no() -> None:
     a = analyze(load("unread-body"))
     assert a.verdict.reuse == "no"
     assert a.verdict.redialled_connections == (2, 3)
-    assert a.verdict.detail == "3 requests on 3 connections; no connection carried a second request"
+    assert a.verdict.detail == (
+        "3 requests · 3 connections = 1 needed + 2 because an unread response body pinned conn 1, 2"
+    )
 
 
 def test_a_pinned_connection_with_an_idle_one_beside_it() -> None:
@@ -116,7 +129,8 @@ def test_a_pinned_connection_with_an_idle_one_beside_it() -> None:
     a = analyze(load("pinned"))
     assert [c.request_indexes for c in a.connections] == [(0, 1), (2,)]
     assert a.verdict.redialled_connections == (2,)
-    assert a.verdict.detail.endswith("re-dialled: conn 2 (pinned: body-not-drained)")
+    assert a.verdict.detail.endswith("+ 1 because an unread response body pinned conn 1")
+    assert a.connections[1].dial is not None and a.connections[1].dial.replaces == 1
 
 
 def test_a_body_closed_unread_closes_its_connection_at_once() -> None:
@@ -128,7 +142,9 @@ def test_a_body_closed_unread_closes_its_connection_at_once() -> None:
         assert r.released_at_s is not None and r.ended_at_s is not None
         assert r.released_at_s < r.ended_at_s
     assert a.verdict.redialled_connections == (2, 3)
-    assert "client closed: body-not-drained" not in a.verdict.detail  # "no" says why
+    assert a.verdict.detail.endswith(
+        "+ 2 because the client closed conn 1, 2 with a response body unread"
+    )
 
 
 # --- fresh pools mid-run ------------------------------------------------------------------
@@ -143,28 +159,34 @@ def test_the_first_dial_of_a_fresh_pool_is_necessary() -> None:
     a = analyze(record)
     assert [c.request_indexes for c in a.connections] == [(0, 1, 2), (3, 4, 5)]
     assert a.verdict.reuse == "yes" and a.verdict.redialled_connections == ()
-    assert a.verdict.detail == "6 requests on 2 connections, each needed: 2 pools, up to 1 at once"
+    assert a.verdict.detail == (
+        "6 requests · 2 connections = 2 needed for 2 pools, up to 1 request at once"
+    )
 
 
 def test_end_of_run_at_the_end_is_no_pool_boundary() -> None:
     assert pool_scopes(EventIndex(load("healthy").events)).boundaries == ()
 
 
-def test_a_switch_with_nothing_open_is_found_from_options_pools() -> None:
+def test_a_fresh_pool_s_first_dial_is_needed_whatever_the_events_show() -> None:
     # idle-race: the server closed the measured connection before the pool step, so no
-    # client close marks the switch; options.pools and the phases do.
+    # client close marks the switch; the pool that dialled conn 2 knew it was its first.
     record = load("idle-race")
-    c1 = analyze(record).connections[0]
+    a = analyze(record)
+    c1, c2 = a.connections[:2]
     assert (c1.closed_by, c1.close_reason) == ("server", "idle-timeout")
-    assert [p["from_step"] for p in record.options["pools"]] == [None, "race-warm", "fix-warm"]
+    assert c2.dial is not None and c2.dial.reason == "first" and c2.dial.replaces is None
     one_pool = {k: v for k, v in record.options.items() if k != "pools"}
     plain = analyze(replace(record, options=one_pool))
-    assert 2 in plain.verdict.redialled_connections  # one pool as far as events tell
-    a = analyze(record)
-    assert 2 not in a.verdict.redialled_connections
-    assert a.verdict.redialled_connections == tuple(
-        c for c in plain.verdict.redialled_connections if c != 2
-    )
+    assert plain.summary.budget == a.summary.budget
+    assert a.verdict.redialled_connections == (3, 5)
+    assert [c.dial.reason for c in a.connections if c.dial] == [
+        "first",
+        "first",
+        "retry",
+        "first",
+        "client-idle-timeout",
+    ]
 
 
 def test_go_default_pool_churn_is_counted_in_its_own_pool() -> None:
@@ -186,7 +208,9 @@ def test_go_default_pool_churn_is_counted_in_its_own_pool() -> None:
     # A scenario sets the limit in its [pool] table, not with the probe's flag.
     assert "here: [pool] max_idle_per_host = 10." in f.remedy
     assert "--max-idle-per-host" not in f.remedy
-    assert a.verdict.detail.endswith(f"(client closed: pool-full x{len(redialled)})")
+    assert f"+ {len(redialled)} because the client's idle pool was full and dropped conn " in (
+        a.verdict.detail
+    )
 
 
 def test_churn_in_a_later_pool_names_that_pools_limit() -> None:

@@ -209,6 +209,16 @@ SPECS: dict[str, Spec] = {
         ServerConfig(idle_timeout=0.5, keepalive_hint_override="timeout=5, max=100"),
         "probe {url} --requests 2 --idle 0.8 --concurrency 0",
     ),
+    "idle-outlasted": Spec(
+        "the client's 0.3 s idle timeout inside the server's hinted 0.5 s, a 0.8 s pause",
+        ServerConfig(idle_timeout=0.5, keepalive_hint=True),
+        "probe {url} --requests 2 --idle 0.8 --concurrency 0 --idle-timeout 0.3",
+    ),
+    "idle-client-only": Spec(
+        "the client's 0.3 s idle timeout, a 0.8 s pause, a server that keeps 5 s unsaid",
+        ServerConfig(idle_timeout=5.0),
+        "probe {url} --requests 2 --idle 0.8 --concurrency 0 --idle-timeout 0.3",
+    ),
     "demo": Spec(
         "the demo: idle 0.5 s and 4 requests per connection, hinted",
         ServerConfig(idle_timeout=0.5, max_requests=4, keepalive_hint=True),
@@ -521,6 +531,21 @@ SPECS: dict[str, Spec] = {
         "discover over h2c: SETTINGS_MAX_CONCURRENT_STREAMS 0, every stream refused",
         "h2-no-streams",
         driver=discover_driver(only=("h2",), http="h2c", timeout=0.5, max_wait=1.0),
+    ),
+    "discover-periodic": Spec(
+        "discover: idle connections closed by a reaper every 1 s once idle 0.4 s: a window",
+        ServerConfig(idle_timeout=0.4, idle_reap_interval=1.0),
+        driver=discover_driver(only=("idle-timeout",), samples=8, max_wait=2.0),
+    ),
+    "discover-h2-queued": Spec(
+        "discover over h2c: 24 streams advertised, 6 worked on at once, 100 ms each",
+        ServerConfig(h2=True, max_streams=24, h2_streams_at_once=6),
+        driver=discover_driver("delay/100", only=("h2",), http="h2c", max_wait=1.0),
+    ),
+    "discover-h2-at-once": Spec(
+        "discover over h2c: 24 streams advertised and worked on at once, 100 ms each",
+        ServerConfig(h2=True, max_streams=24),
+        driver=discover_driver("delay/100", only=("h2",), http="h2c", max_wait=1.0),
     ),
     "discover-tls": Spec(
         "discover: TLS sessions resumed",

@@ -83,7 +83,7 @@ def test_findings_show_message_and_remedy() -> None:
     assert f"server closed 1 idle connection after {idle:.1f} s idle (eof)" in text
     assert f"fix: Set your client's idle timeout below {round(idle, 2):g} s" in text
     assert "IdleConnTimeout: " in text
-    assert "reuse partial: 3 requests on 2 connections" in text
+    assert "reuse partial: 3 requests · 2 connections = 1 needed + 1 because the server" in text
     assert "expect reuse FAILED" in text
     assert f"idle timeout {round(a.server.idle_timeout_s, 2):g} s" in text  # the server line
 

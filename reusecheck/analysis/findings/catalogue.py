@@ -17,21 +17,23 @@ import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Final, Literal
+from typing import Any, Final
 
-Severity = Literal["info", "warning", "error"]
+from reusecheck.analysis.findings.client_entries import CLIENT_ENTRIES
+from reusecheck.analysis.findings.entry import SEVERITIES, CatalogueEntry, Severity
 
-
-SEVERITIES: Final[tuple[Severity, ...]] = ("info", "warning", "error")
-
-
-@dataclass(frozen=True, slots=True)
-class CatalogueEntry:
-    code: str
-    title: str
-    severity: Severity
-    explanation: str
-    remedy: str
+__all__ = [
+    "CATALOGUE",
+    "KNOWN_CODES",
+    "SEVERITIES",
+    "CatalogueEntry",
+    "Finding",
+    "Severity",
+    "UnknownCode",
+    "entry",
+    "explain",
+    "finding",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +63,7 @@ _IDLE_KNOBS = (
 )
 
 
-_ENTRIES = (
+_ENTRIES: tuple[CatalogueEntry, ...] = (
     CatalogueEntry(
         code="no-keepalive",
         title="Server closes every connection after one response",
@@ -250,6 +252,30 @@ _ENTRIES = (
         ),
     ),
     CatalogueEntry(
+        code="h2-concurrency-below-advertised",
+        title="Server works on fewer HTTP/2 streams at once than it advertises",
+        severity="warning",
+        explanation=(
+            "The server let the client open as many streams as its "
+            "SETTINGS_MAX_CONCURRENT_STREAMS advertised (RFC 9113 section 6.5.2), but "
+            "answered them in waves: it worked on only some at once and queued the rest, "
+            "each queued stream starting only when an earlier one had finished. A client "
+            "that sizes its concurrency by the advertised limit sends more than is "
+            "served at once, and the queued requests' latency grows with their place in "
+            "the queue. The usual cause is a worker pool or an upstream connection "
+            "limit behind an HTTP/2 front end that advertises its own, larger limit."
+        ),
+        remedy=(
+            "Advertise what is really served at once, or serve what is advertised: "
+            "nginx http2_max_concurrent_streams (default 128), Envoy "
+            "max_concurrent_streams, Go http2.Server.MaxConcurrentStreams, Node http2 "
+            "settings.maxConcurrentStreams; or raise the limit behind the front end "
+            "(the upstream's workers or threads, nginx upstream keepalive connections, "
+            "Envoy's circuit breakers max_requests). Until then, keep a client's "
+            "concurrency per connection at what was measured."
+        ),
+    ),
+    CatalogueEntry(
         code="unsolicited-response",
         title="Server sent a response nobody asked for",
         severity="error",
@@ -293,73 +319,8 @@ _ENTRIES = (
             "Transport.MaxResponseHeaderBytes, 1 MiB) and may refuse such responses."
         ),
     ),
-    CatalogueEntry(
-        code="pool-churn",
-        title="The client's pool closed connections it soon had to re-open",
-        severity="warning",
-        explanation=(
-            "More requests ran at once than the pool may keep idle per host, so connections "
-            "returned after a burst were closed (idle list full) and the next burst dialled "
-            "new ones. Go's DefaultTransport keeps only 2 idle connections per host "
-            "(DefaultMaxIdleConnsPerHost), the classic source of TIME_WAIT build-up under "
-            "concurrency."
-        ),
-        remedy=(
-            "Raise the per-host idle limit to the concurrency you run: Go "
-            "Transport.MaxIdleConnsPerHost (default 2), httpx "
-            "Limits(max_keepalive_connections=...) (default 20), aiohttp "
-            "TCPConnector(limit_per_host=...); here: --max-idle-per-host (probe) or "
-            "[pool] max_idle_per_host (scenario files)."
-        ),
-    ),
-    CatalogueEntry(
-        code="body-not-drained",
-        title="Response bodies were not read to the end",
-        severity="warning",
-        explanation=(
-            "An HTTP/1.1 connection can carry the next request only after the previous "
-            "response body was read completely. A body that was closed early or never read "
-            "pins or kills its connection, so the next request dials a new one."
-        ),
-        remedy=(
-            "Read every body to the end and close it: Go 'io.Copy(io.Discard, resp.Body); "
-            "resp.Body.Close()'; httpx: read the response (response.read(), or iterate a "
-            "client.stream(...) to the end); aiohttp: 'await resp.read()' or 'async with' "
-            "the response so it is released."
-        ),
-    ),
-    CatalogueEntry(
-        code="tls-no-resumption",
-        title="TLS sessions were not resumed",
-        severity="info",
-        explanation=(
-            "Each new connection did a full TLS handshake although the client offered a "
-            "session from an earlier connection. Resumption saves a round trip (TLS 1.2) "
-            "and the certificate exchange on every new connection."
-        ),
-        remedy=(
-            "Enable session tickets or a session cache on the server (nginx "
-            "ssl_session_cache shared:SSL:10m and ssl_session_tickets on; Apache "
-            "SSLSessionCache); Go clients need tls.Config.ClientSessionCache set."
-        ),
-    ),
-    CatalogueEntry(
-        code="new-conn-per-request",
-        title="Every request opened a new connection",
-        severity="error",
-        explanation=(
-            "Requests ran one after another, so one connection could have carried them "
-            "all, yet each opened its own. Either side can cause it: a client that turns "
-            "keep-alive off or builds a new client per request, a pool that closes what it "
-            "gets back, or a server that ends connections."
-        ),
-        remedy=(
-            "Reuse one client for all requests (Go: one http.Client / Transport; httpx: one "
-            "Client; aiohttp: one ClientSession) and keep keep-alive on (Go "
-            "DisableKeepAlives false). The other findings of this run name the cause."
-        ),
-    ),
 )
+_ENTRIES += CLIENT_ENTRIES
 
 
 CATALOGUE: Final[Mapping[str, CatalogueEntry]] = MappingProxyType({e.code: e for e in _ENTRIES})

@@ -136,6 +136,7 @@ def _h2_body_not_drained(ctx: Context, h2: set[int]) -> Finding | None:
 def new_conn_per_request(ctx: Context) -> Finding | None:
     # The catch-all: only when no more specific finding already names the cause.
     named = {"no-keepalive", "http10-server", "body-not-drained", "pool-churn"}
+    named |= {"keepalive-disabled", "client-idle-timeout", "connection-error"}
     if ctx.found & (named | {"server-idle-timeout", "h2-goaway", "unsolicited-response"}):
         return None
     served = [r for r in ctx.rows if r.conn_id is not None]

@@ -6,9 +6,14 @@ messages carry the measured numbers and remedies are computed from them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+from reusecheck.analysis.findings.budget import (
+    client_idle_timeout,
+    connection_error,
+    keepalive_disabled,
+)
 from reusecheck.analysis.findings.catalogue import Finding
 from reusecheck.analysis.findings.client import body_not_drained, new_conn_per_request, pool_churn
 from reusecheck.analysis.findings.context import Context
@@ -27,8 +32,10 @@ from reusecheck.analysis.findings.keepalive import (
     unsolicited_response,
 )
 from reusecheck.analysis.findings.record import record_capped
+from reusecheck.analysis.findings.status import error_responses
 
 DETECTORS: tuple[Callable[[Context], Finding | None], ...] = (
+    error_responses,
     no_keepalive,
     http10_server,
     max_requests,
@@ -43,11 +50,19 @@ DETECTORS: tuple[Callable[[Context], Finding | None], ...] = (
     pool_churn,
     body_not_drained,
     record_capped,
+    client_idle_timeout,
+    keepalive_disabled,
+    connection_error,
     new_conn_per_request,  # last: it defers to the findings above
 )
 
 
 _RANK = {"error": 0, "warning": 1, "info": 2}
+
+
+def rank(found: Sequence[Finding]) -> tuple[Finding, ...]:
+    """Errors first, then warnings, then infos; in detection order within each."""
+    return tuple(sorted(found, key=lambda f: _RANK[f.severity]))
 
 
 def detect(ctx: Context) -> tuple[Finding, ...]:
@@ -58,4 +73,4 @@ def detect(ctx: Context) -> tuple[Finding, ...]:
         f = detector(ctx)
         if f is not None:
             found.append(f)
-    return tuple(sorted(found, key=lambda f: _RANK[f.severity]))
+    return rank(found)

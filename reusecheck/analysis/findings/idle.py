@@ -3,6 +3,7 @@ server had closed while it sat idle."""
 
 from __future__ import annotations
 
+from reusecheck.analysis.budget import avoidable
 from reusecheck.analysis.events import as_float, get
 from reusecheck.analysis.findings import catalogue as cat
 from reusecheck.analysis.findings import remedies
@@ -15,11 +16,52 @@ from reusecheck.analysis.server import (
 from reusecheck.analysis.text import plural, seconds, secs, tally
 
 
+def _outlasted(ctx: Context) -> Finding | None:
+    """Pauses longer than the server keeps idle connections, where the client's own
+    (shorter, correct) idle timeout closed them first: the server's limit, not the
+    client's setting (``dial_reason`` ``server-idle-limit``)."""
+    extra = [
+        c
+        for c in avoidable(ctx.conns)
+        if c.dial is not None and c.dial.reason == "server-idle-limit"
+    ]
+    if not extra:
+        return None
+    limit = min(c.dial.server_idle_s or 0.0 for c in extra if c.dial is not None)
+    gone = sorted({c.dial.replaces for c in extra if c.dial and c.dial.replaces is not None})
+    hint = ctx.server.keepalive_hint
+    said = (
+        f"Keep-Alive: timeout={seconds(limit)}"
+        if hint is not None and hint.timeout_s is not None and hint.timeout_s == limit
+        else "an idle close seen earlier"
+    )
+    message = (
+        f"the server keeps idle connections {seconds(limit)} s ({said}), less than the "
+        f"pause before {plural(len(extra), 'request')}: the client's own idle timeout "
+        f"closed {plural(len(gone), 'connection')} first, as it should, and no client "
+        "setting keeps a connection across such a pause"
+    )
+    remedy = (
+        f"Raise the server's idle timeout above the pauses between requests (nginx "
+        f"keepalive_timeout, Apache KeepAliveTimeout, Node server.keepAliveTimeout; now "
+        f"{seconds(limit)} s), or keep the client's idle timeout below it and accept a "
+        "new connection after longer pauses."
+    )
+    return cat.finding(
+        "server-idle-timeout",
+        message,
+        remedy,
+        connections=gone,
+        redialled_connections=[c.id for c in extra],
+        idle_timeout_s=limit,
+    )
+
+
 def server_idle_timeout(ctx: Context) -> Finding | None:
     closes = [x for x in server_idle_closes(ctx.index) if x[1] >= CLOSE_AFTER_RESPONSE_S]
     measured = ctx.server.idle_timeout_s
     if not closes or measured is None:
-        return None
+        return _outlasted(ctx)
     idles = [t for _, t, _ in closes]
     how = tally(r for _, _, r in closes)
     spread = ""

@@ -74,6 +74,11 @@ def max_requests(ctx: Context) -> Finding | None:
         f"server closed {len(closes)} of {plural(len(opened(ctx)), 'connection')} after "
         f"exactly {n} requests ({how})"
     )
+    if ctx.server.max_requests_evidence == "once":
+        message += (
+            f", once: likely a per-connection limit of {n}; `reusecheck discover` (or "
+            "probe --discover) measures it"
+        )
     hint = ctx.server.keepalive_hint
     if hint is not None and hint.max is not None:
         delta = ctx.server.max_requests_hint_delta or 0

@@ -36,12 +36,18 @@ DESIGN_CODES = (
     "h2-goaway",
     "h2-stream-refused",
     "h2-no-streams",
+    "h2-concurrency-below-advertised",
     "unsolicited-response",
     "record-capped",
     "pool-churn",
     "body-not-drained",
     "tls-no-resumption",
     "new-conn-per-request",
+    "client-idle-timeout",
+    "keepalive-disabled",
+    "connection-error",
+    "error-responses",
+    "expectation-unmet",
 )
 
 
