@@ -12,15 +12,16 @@ verdict and expectations), ``findings/`` (the catalogue and every detector),
 
 from __future__ import annotations
 
-from collections import Counter
-from typing import Final
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
 
 from reusecheck.analysis.connections import connection_rows
-from reusecheck.analysis.events import EventIndex
 from reusecheck.analysis.findings.budget import expectation_unmet
 from reusecheck.analysis.findings.catalogue import Finding
 from reusecheck.analysis.findings.context import Context
 from reusecheck.analysis.findings.detect import detect, rank
+from reusecheck.analysis.fold import Fold, fold_events
+from reusecheck.analysis.fold.facts import most_common
 from reusecheck.analysis.model import (
     EXPECTATION_NAMES,
     Analysis,
@@ -43,8 +44,7 @@ from reusecheck.analysis.model import (
     TlsInfo,
     Verdict,
 )
-from reusecheck.analysis.pools import pool_scopes
-from reusecheck.analysis.requests import carried_by_conn, parse_keep_alive, request_rows
+from reusecheck.analysis.requests import parse_keep_alive
 from reusecheck.analysis.server import server_facts
 from reusecheck.analysis.verdict import reuse_verdict, summarize, verdict
 
@@ -75,6 +75,7 @@ __all__ = [
     "TlsInfo",
     "Verdict",
     "analyze",
+    "conclude",
     "exit_code",
     "parse_keep_alive",
 ]
@@ -87,43 +88,67 @@ EXIT_UNREACHABLE: Final = 3
 
 
 def analyze(record: RunRecord) -> Analysis:
-    index = EventIndex(record.events)
-    rows = request_rows(index)
-    conns = connection_rows(index, carried_by_conn(index), rows)
-    server = server_facts(index, rows, conns)
-    summary = summarize(index, rows, conns)
-    error = RunError(record.error.kind, record.error.message) if record.error else None
-    scopes = pool_scopes(index, record.options)
+    """The analysis of a whole record: its events folded, then concluded (a run being
+    recorded folds as it goes: ``analysis.fold.Fold`` as its sink, then ``conclude``)."""
+    return conclude(
+        fold_events(record.events),
+        target=record.target,
+        expectations=record.expectations,
+        error=record.error,
+        options=record.options,
+    )
+
+
+def conclude(
+    fold: Fold,
+    *,
+    target: str,
+    expectations: Sequence[Expectation] = (),
+    error: ErrorLike | None = None,
+    options: Mapping[str, Any] | None = None,
+    requests: Sequence[RequestRow] | None = None,
+) -> Analysis:
+    """The analysis of a folded run: connections, server facts, findings, verdict.
+
+    ``requests``: where the rows went when the fold handed them on (a report being
+    written); by default the rows the fold collected."""
+    options = dict(options or {})
+    index, facts, rows = fold.finish()
+    conns = connection_rows(index, facts)
+    server = server_facts(index, facts, conns)
+    summary = summarize(facts, conns)
+    run_error = RunError(error.kind, error.message) if error else None
+    scopes = fold.scopes.result()
     found = detect(
         Context(
             index,
-            rows,
+            facts,
             conns,
             server,
-            record.options,
+            options,
             summary.peak_concurrency,
             frozenset(),
-            error,
+            run_error,
             scopes,
         )
     )
-    level, detail = reuse_verdict(summary, conns, scopes, rows)
-    judged = verdict(record.expectations, error, level, detail, rows, summary, conns, server)
+    level, detail = reuse_verdict(summary, conns, scopes, facts)
+    judged = verdict(expectations, run_error, level, detail, facts, summary, conns, server)
     unmet = expectation_unmet(judged, found, conns, server)
     if unmet is not None:
         found = rank((*found, unmet))
-    protocols = Counter(r.protocol for r in rows if r.protocol is not None)
+    protocols = most_common(facts.protocols)
     return Analysis(
-        target=record.target,
-        protocol=protocols.most_common(1)[0][0] if protocols else None,
-        requests=rows,
+        target=target,
+        protocol=protocols[0][0] if protocols else None,
+        requests=requests if requests is not None else tuple(rows),
         connections=conns,
         server=server,
         findings=found,
         summary=summary,
         verdict=judged,
-        error=error,
-        options=dict(record.options),
+        error=run_error,
+        options=options,
     )
 
 

@@ -18,9 +18,10 @@ from collections.abc import Sequence
 from typing import Final
 
 from reusecheck.analysis.connections import was_opened
-from reusecheck.analysis.model import Budget, ConnectionRow, RequestRow, ReuseLevel, Summary
+from reusecheck.analysis.fold.facts import RunFacts, last_status
+from reusecheck.analysis.model import Budget, ConnectionRow, ReuseLevel, Summary
 from reusecheck.analysis.pools import PoolScopes
-from reusecheck.analysis.status import is_error, last_status
+from reusecheck.analysis.status import is_error
 from reusecheck.analysis.text import listed, plural, seconds
 from reusecheck.trace.vocab import DIAL_REASONS, NEEDED_DIALS
 
@@ -117,12 +118,9 @@ def _cause(reason: str, how: str | None, which: str, counts: Sequence[int | None
 
 
 def _phrases(
-    extra: Sequence[ConnectionRow],
-    conns: Sequence[ConnectionRow] = (),
-    rows: Sequence[RequestRow] = (),
+    extra: Sequence[ConnectionRow], conns: Sequence[ConnectionRow], facts: RunFacts | None
 ) -> list[tuple[int, str]]:
     """(connections, 'because ...') per cause, in dial order of their first."""
-    by_index = {r.index: r for r in rows}
     by_id = {c.id: c for c in conns}
     groups: dict[tuple[str, str | None, int | None], list[ConnectionRow]] = defaultdict(list)
     for c in extra:
@@ -134,7 +132,7 @@ def _phrases(
             if d.reason == "server-idle-limit" and d.server_idle_s is not None:
                 how = f"{seconds(d.server_idle_s)} s"
             gone = by_id.get(d.replaces) if d.replaces is not None else None
-            status = last_status(gone, by_index) if gone is not None else None
+            status = last_status(gone, facts) if gone is not None and facts else None
             after = status if d.reason == "server-closed" and is_error(status) else None
         groups[(dial_reason(c), how, after)].append(c)
     out: list[tuple[int, str]] = []
@@ -153,7 +151,7 @@ def reuse_line(
     summary: Summary,
     conns: Sequence[ConnectionRow],
     scopes: PoolScopes,
-    rows: Sequence[RequestRow] = (),
+    facts: RunFacts | None = None,
 ) -> str:
     """'14 requests · 5 connections = 4 needed for up to 4 requests at once + 1 because
     the server closed conn 1 with Connection: close after 5 requests'."""
@@ -178,7 +176,7 @@ def reuse_line(
     limited = sum(1 for c in conns if was_opened(c) and dial_reason(c) == "h2-stream-limit")
     if limited:
         needed += f", {limited} past the server's h2 stream limit"
-    parts = [needed] + [f"{n} {why}" for n, why in _phrases(avoidable(conns), conns, rows)]
+    parts = [needed] + [f"{n} {why}" for n, why in _phrases(avoidable(conns), conns, facts)]
     return f"{head} = " + " + ".join(parts)
 
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from reusecheck.analysis.events import EventIndex, as_float, as_int, as_str, get
+from reusecheck.analysis.fold.facts import ConnFacts, RunFacts
 from reusecheck.analysis.h2 import h2_connection, is_h2
-from reusecheck.analysis.model import ConnectionRow, Dial, RequestRow, TlsInfo
-from reusecheck.analysis.requests import peak_streams
+from reusecheck.analysis.model import ConnectionRow, Dial, TlsInfo
 from reusecheck.trace import Event
 
 
@@ -32,11 +30,11 @@ def _tls(index: EventIndex, conn: int) -> tuple[TlsInfo | None, str | None]:
     )
 
 
-def connection_row(
-    index: EventIndex, conn: int, carried: list[int], rows: Sequence[RequestRow] = ()
-) -> ConnectionRow:
-    """``rows``: the requests whose final attempt this connection served."""
+def connection_row(index: EventIndex, conn: int, facts: ConnFacts) -> ConnectionRow:
+    """``index``: the kept events (every one of a connection the row reads); ``facts``:
+    what its requests left (those it carried, streams at once)."""
     events = index.by_conn[conn]
+    carried = facts.carried
     start = index.conn_event(conn, "connect_start")
     connected = index.conn_event(conn, "connect_done", last=True)
     got = index.conn_event(conn, "got_conn")
@@ -64,10 +62,10 @@ def connection_row(
         closed_at_s=closed.t if closed is not None else None,
         closed_by=closed_by,
         close_reason=reason,
-        request_indexes=tuple(carried),
+        request_indexes=carried,
         idle_time_at_close_s=idle_at_close,
         error=as_str(get(connected, "error")) or tls_error,
-        peak_streams=peak_streams(rows),
+        peak_streams=facts.peak_streams,
         h2=h2_connection(index, conn) if is_h2(index, conn, protocol) else None,
         dial=_dial(start),
     )
@@ -88,17 +86,9 @@ def _dial(start: Event | None) -> Dial | None:
     )
 
 
-def connection_rows(
-    index: EventIndex, carried: dict[int, list[int]], rows: Sequence[RequestRow] = ()
-) -> tuple[ConnectionRow, ...]:
-    served: dict[int, list[RequestRow]] = {}
-    for r in rows:
-        if r.conn_id is not None:
-            served.setdefault(r.conn_id, []).append(r)
-    return tuple(
-        connection_row(index, c, carried.get(c, []), served.get(c, []))
-        for c in sorted(index.by_conn)
-    )
+def connection_rows(index: EventIndex, facts: RunFacts) -> tuple[ConnectionRow, ...]:
+    empty = ConnFacts()
+    return tuple(connection_row(index, c, facts.conns.get(c, empty)) for c in sorted(index.by_conn))
 
 
 def was_opened(row: ConnectionRow) -> bool:

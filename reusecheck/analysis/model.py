@@ -191,7 +191,8 @@ class ConnectionRow:
     closed_by: str | None
     close_reason: str | None
     # additions
-    request_indexes: tuple[int, ...] = ()
+    # Sorted; an array of 8-byte integers from the fold (a connection may carry millions).
+    request_indexes: Sequence[int] = ()
     idle_time_at_close_s: float | None = None  # set when the server closed it while idle
     error: str | None = None  # the dial or handshake failed
     peak_streams: int = 0  # most requests on it at the same time (HTTP/1.1: at most 1)
@@ -269,7 +270,8 @@ class Verdict:
 class Analysis:
     target: str
     protocol: str | None
-    requests: tuple[RequestRow, ...]
+    # In index order; a tuple, or rows a run wrote to disk as they finished.
+    requests: Sequence[RequestRow]
     connections: tuple[ConnectionRow, ...]
     server: ServerFacts
     findings: tuple[Finding, ...]

@@ -13,10 +13,10 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from reusecheck.analysis.connections import was_opened
+from reusecheck.analysis.fold.facts import RunFacts
 from reusecheck.analysis.h2 import capacity, unusable_at
-from reusecheck.analysis.model import ConnectionRow, RequestRow, ServerFacts
+from reusecheck.analysis.model import ConnectionRow, ServerFacts
 from reusecheck.analysis.pools import PoolScopes
-from reusecheck.analysis.requests import at_peak, stream_span
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +30,7 @@ class Unshared:
 
 
 def unshared(
-    rows: Sequence[RequestRow],
+    facts: RunFacts,
     conns: Sequence[ConnectionRow],
     server: ServerFacts,
     retry_dials: Collection[int] = (),
@@ -43,76 +43,30 @@ def unshared(
     that one would do (Go's http2 Transport waits, one dial per host).  A dial for a
     retry (``retry_dials``) is the pool's rule, not a missed chance to share.  Only a
     connection of the same key and pool (``scopes``) could have carried the stream: Go
-    does not coalesce origins onto one connection.
+    does not coalesce origins onto one connection.  The streams each connection held
+    at every dial are the fold's (``RunFacts.shared_at``): a request holds a stream
+    from got_conn, or from its own dial of the connection, until its release.
     """
     scopes = scopes or PoolScopes()
     h2 = sorted(
         (c for c in conns if c.protocol == "h2" and was_opened(c)),
         key=lambda c: (c.opened_at_s, c.id),
     )
-    opened_at = {c.id: c.opened_at_s for c in h2}
-    spans: dict[int, list[tuple[float, float | None]]] = {}
-    for r in rows:
-        span = stream_span(r)
-        if span is None or r.conn_id is None:
-            continue
-        if r.timings_s.connect is not None and r.conn_id in opened_at:
-            # The request that dialled the connection holds a stream of it from the
-            # dial on, not only from got_conn: during the handshake it is taken.
-            span = (min(span[0], opened_at[r.conn_id]), span[1])
-        spans.setdefault(r.conn_id, []).append(span)
     found: list[Unshared] = []
     for k, conn in enumerate(h2):
         if conn.id in retry_dials:
             continue
         t = conn.opened_at_s
+        held = facts.shared_at.get(conn.id, {})
         for older in h2[:k]:
             gone = unusable_at(older)
             if older.opened_at_s >= t or (gone is not None and gone <= t):
                 continue
             if scopes.of_conn(older.id) != scopes.of_conn(conn.id):
                 continue
-            active = sum(1 for a, b in spans.get(older.id, ()) if a <= t and (b is None or b > t))
+            active = held.get(older.id, 0)
             limit = capacity(older, server)
             if active < limit:
                 found.append(Unshared(conn, older, active, limit))
                 break
     return found
-
-
-@dataclass(frozen=True, slots=True)
-class Spread:
-    """Requests in flight together at one moment, and the connections they were on."""
-
-    requests: tuple[int, ...]
-    conns: tuple[int, ...]
-
-    @property
-    def peak(self) -> int:
-        return len(self.requests)
-
-
-def _spread(busy: Sequence[RequestRow]) -> Spread:
-    return Spread(
-        requests=tuple(r.index for r in busy),
-        conns=tuple(sorted({r.conn_id for r in busy if r.conn_id is not None})),
-    )
-
-
-def spread(rows: Sequence[RequestRow]) -> Spread | None:
-    """The busiest moment of these requests (the first, when several tie)."""
-    busy = at_peak([r for r in rows if r.conn_id is not None])
-    return _spread(busy) if busy else None
-
-
-def spread_at(rows: Sequence[RequestRow], t: float) -> Spread:
-    """The requests in flight at ``t`` (started by then, not yet done)."""
-    return _spread(
-        [
-            r
-            for r in rows
-            if r.conn_id is not None
-            and r.started_at_s <= t
-            and (r.ended_at_s is None or r.ended_at_s > t)
-        ]
-    )

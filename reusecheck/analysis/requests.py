@@ -12,7 +12,7 @@ import bisect
 import math
 from collections.abc import Iterable, Sequence
 
-from reusecheck.analysis.events import Attempt, EventIndex, as_float, as_int, as_str, get
+from reusecheck.analysis.events import as_float, as_int, as_str
 from reusecheck.analysis.model import KeepAliveHint, RequestRow, RunError, Timings
 from reusecheck.trace import Event
 
@@ -64,125 +64,145 @@ def parse_error(value: object) -> RunError | None:
     return RunError("error", str(value))
 
 
-def _span(attempt: Attempt, start: str, done: str) -> float | None:
-    a, b = attempt.first(start), attempt.last(done)
-    if a is None or b is None:
-        return None
-    return max(0.0, b.t - a.t)
+def request_row(index: int, events: Sequence[Event]) -> RequestRow:
+    """The row of one request from its events, in one pass (it runs once a request).
 
-
-def _stream_id(attempt: Attempt) -> int | None:
-    # HTTP/2 only: wrote_headers carries the stream id the request went out on.
-    for e in attempt.events:
-        if e.event == "wrote_headers":
-            sid = as_int(e.fields.get("stream_id"))
-            if sid is not None:
-                return sid
-    return None
-
-
-def _released(attempt: Attempt, got: Event | None) -> Event | None:
-    """When the connection was free of the request: put back (HTTP/2: the stream
-    ended) or closed, else the request done, whichever came first after got_conn.
-
-    An HTTP/1.1 body never read keeps its connection past request_done: the pool puts
-    it back (refused, ``body-not-drained``) only when it closes, at a fresh pool or at
-    the end of the run.  That put is the release.
+    Only the final attempt (the events after the last ``retry``) is timed and read,
+    except ``total``, from the first get_conn.  The connection is free of the request
+    (``released_at_s``) at the first put_idle or conn_closed of its connection after
+    got_conn, else at request_done (HTTP/2: whichever comes first).
     """
-    if got is None:
-        return None
-    h2 = get(got, "protocol") == "h2"
-    after = attempt.events[attempt.events.index(got) + 1 :]
+    started = events[0].t
+    get_conn: Event | None = None
     done: Event | None = None
-    for e in after:
-        if e.conn not in (got.conn, None):
+    attempts = 1
+    # the final attempt, from its start (reset at each retry)
+    got = resp = written = wrote_headers = first_byte = body = released = None
+    done_after_got: Event | None = None
+    stream_id: int | None = None
+    dials: set[int] = set()
+    dns_start = dns_done = connect_start = connect_done = tls_start = tls_done = None
+    h2 = False
+    for e in events:
+        name = e.event
+        if name == "retry":
+            attempts += 1
+            got = resp = written = wrote_headers = first_byte = body = released = None
+            done_after_got = None
+            stream_id = None
+            dials = set()
+            dns_start = dns_done = connect_start = connect_done = tls_start = tls_done = None
+            h2 = False
             continue
-        if e.event in ("put_idle", "conn_closed"):
-            return e
-        if e.event == "request_done" and done is None:
+        if name == "get_conn":
+            if get_conn is None:
+                get_conn = e
+                started = e.t
+        elif name == "request_done":
             done = e
-            if h2:
-                break
-    return done or (after[-1] if after else got)
-
-
-def request_row(index: int, events: Sequence[Event], attempts: Sequence[Attempt]) -> RequestRow:
-    final = attempts[-1]
-    started = next((e.t for e in events if e.event == "get_conn"), events[0].t)
-    done = next((e for e in reversed(events) if e.event == "request_done"), None)
-    get_conn = next((e for e in events if e.event == "get_conn"), None)
-    got = final.first("got_conn")
-    resp = final.first("response_headers")
-    released = _released(final, got)
-    written = final.first("wrote_request") or final.first("wrote_headers")
-    first_byte = final.first("got_first_byte")
+        if got is not None and released is None and (e.conn is None or e.conn == got.conn):
+            if name in ("put_idle", "conn_closed") and (not h2 or done_after_got is None):
+                released = e
+            elif name == "request_done" and done_after_got is None:
+                done_after_got = e
+        if name == "got_conn":
+            if got is None:
+                got = e
+                h2 = e.fields.get("protocol") == "h2"
+        elif name == "response_headers":
+            if resp is None:
+                resp = e
+        elif name == "wrote_request":
+            if written is None:
+                written = e
+        elif name == "wrote_headers":
+            if wrote_headers is None:
+                wrote_headers = e
+            if stream_id is None:
+                stream_id = as_int(e.fields.get("stream_id"))
+        elif name == "got_first_byte":
+            if first_byte is None:
+                first_byte = e
+        elif name == "body_done":
+            if body is None:
+                body = e
+        elif name == "connect_start":
+            if e.conn is not None:
+                dials.add(e.conn)
+            if connect_start is None:
+                connect_start = e
+        elif name == "connect_done":
+            connect_done = e
+        elif name == "dns_start":
+            if dns_start is None:
+                dns_start = e
+        elif name == "dns_done":
+            dns_done = e
+        elif name == "tls_start":
+            if tls_start is None:
+                tls_start = e
+        elif name == "tls_done":
+            tls_done = e
+    if got is not None and released is None:
+        released = done_after_got
+        if released is None:
+            # Nothing ended it: its last event (the record was cut), or got_conn itself.
+            tail = events[-1]
+            released = tail if tail is not got else got
+    written = written or wrote_headers
     wait = None
     if written is not None and first_byte is not None:
         wait = max(0.0, first_byte.t - written.t)
     # A dial this request started may have gone to the idle list while another request
     # handed it a connection (Go's Transport does the same): then it paid no dial.
-    own_dial = got is None or any(
-        e.conn == got.conn for e in final.events if e.event == "connect_start"
-    )
+    own_dial = got is None or got.conn in dials
     timings = Timings(
-        dns=_span(final, "dns_start", "dns_done") if own_dial else None,
-        connect=_span(final, "connect_start", "connect_done") if own_dial else None,
-        tls=_span(final, "tls_start", "tls_done") if own_dial else None,
+        dns=_span(dns_start, dns_done) if own_dial else None,
+        connect=_span(connect_start, connect_done) if own_dial else None,
+        tls=_span(tls_start, tls_done) if own_dial else None,
         wait=wait,
         total=max(0.0, done.t - started) if done is not None else None,
     )
+    f_got = got.fields if got is not None else _NONE
+    f_done = done.fields if done is not None else _NONE
+    f_resp = resp.fields if resp is not None else _NONE
     conn_id = got.conn if got is not None else (done.conn if done is not None else None)
-    retried = bool(get(done, "retried", False)) or len(attempts) > 1
-    status = as_int(get(done, "status")) if done is not None else None
+    status = as_int(f_done.get("status")) if done is not None else None
     if status is None:
-        status = as_int(get(resp, "status"))
+        status = as_int(f_resp.get("status"))
     return RequestRow(
         index=index,
-        phase=as_str(get(done, "phase")),
-        method=as_str(get(get_conn, "method")),
-        url=as_str(get(get_conn, "url")),
+        phase=as_str(f_done.get("phase")),
+        method=as_str(get_conn.fields.get("method")) if get_conn is not None else None,
+        url=as_str(get_conn.fields.get("url")) if get_conn is not None else None,
         status=status,
-        protocol=as_str(get(got, "protocol")),
+        protocol=as_str(f_got.get("protocol")),
         conn_id=conn_id,
-        stream_id=_stream_id(final),
-        reused=bool(get(got, "reused", False)),
-        was_idle=bool(get(got, "was_idle", False)),
-        idle_time_s=as_float(get(got, "idle_time_s")) or 0.0,
-        retried=retried,
+        stream_id=stream_id,
+        reused=bool(f_got.get("reused", False)),
+        was_idle=bool(f_got.get("was_idle", False)),
+        idle_time_s=as_float(f_got.get("idle_time_s")) or 0.0,
+        retried=bool(f_done.get("retried", False)) or attempts > 1,
         timings_s=timings,
-        response_connection=as_str(get(resp, "connection")),
-        keep_alive=parse_keep_alive(as_str(get(resp, "keep_alive"))),
-        error=parse_error(get(done, "error")),
-        http_version=as_str(get(resp, "http_version")),
+        response_connection=as_str(f_resp.get("connection")),
+        keep_alive=parse_keep_alive(as_str(f_resp.get("keep_alive"))),
+        error=parse_error(f_done.get("error")),
+        http_version=as_str(f_resp.get("http_version")),
         started_at_s=started,
         ended_at_s=done.t if done is not None else events[-1].t,
         got_conn_at_s=got.t if got is not None else None,
         released_at_s=released.t if released is not None else None,
-        body_head=as_str(get(final.first("body_done"), "body_head")),
+        body_head=as_str(body.fields.get("body_head")) if body is not None else None,
     )
 
 
-def request_rows(index: EventIndex) -> tuple[RequestRow, ...]:
-    return tuple(
-        request_row(r, index.by_request[r], index.attempts[r]) for r in sorted(index.by_request)
-    )
+_NONE: dict[str, object] = {}
 
 
-def carried_by_conn(index: EventIndex) -> dict[int, list[int]]:
-    """Connection id -> request indexes it carried, in order.
-
-    An attempt that ended in ``retry`` did not carry its request: the connection failed
-    before any response byte (a stale connection).
-    """
-    carried: dict[int, list[int]] = {}
-    for r in sorted(index.attempts):
-        for attempt in index.attempts[r]:
-            if attempt.retry is not None:
-                continue
-            got = attempt.first("got_conn")
-            if got is not None and got.conn is not None:
-                carried.setdefault(got.conn, []).append(r)
-    return carried
+def _span(a: Event | None, b: Event | None) -> float | None:
+    if a is None or b is None:
+        return None
+    return max(0.0, b.t - a.t)
 
 
 def held_until(row: RequestRow) -> float | None:

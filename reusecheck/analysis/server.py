@@ -9,16 +9,14 @@ from typing import Final
 
 from reusecheck.analysis.connections import closed_after_response
 from reusecheck.analysis.events import EventIndex, as_float, get
+from reusecheck.analysis.fold.facts import RunFacts, closed_after_error
 from reusecheck.analysis.h2 import max_concurrent_streams
 from reusecheck.analysis.model import (
     ConnectionRow,
     KeepAliveHint,
     MaxRequestsEvidence,
-    RequestRow,
     ServerFacts,
 )
-from reusecheck.analysis.requests import parse_keep_alive
-from reusecheck.analysis.status import closed_after_error
 
 # A server that closes the socket right after a response without saying
 # 'Connection: close' looks to the pool like an idle close a few milliseconds later.
@@ -45,22 +43,21 @@ def after_response_closes(index: EventIndex, conns: Sequence[ConnectionRow]) -> 
     ]
 
 
-def _hint(rows: Sequence[RequestRow]) -> KeepAliveHint | None:
-    """The announced hint: the first timeout seen, and the largest max.
+def _hint(facts: RunFacts) -> KeepAliveHint | None:
+    """The announced hint: the first timeout seen (by request index), and the largest
+    max.
 
     Apache counts ``max`` down with each response on a connection, so the largest value
     seen is the one announced for a fresh connection.
     """
-    hints = [r.keep_alive for r in rows if r.keep_alive is not None]
-    if not hints:
+    timeout = facts.hint_timeout[1] if facts.hint_timeout is not None else None
+    if timeout is None and facts.hint_max is None:
         return None
-    timeout = next((h.timeout_s for h in hints if h.timeout_s is not None), None)
-    maxes = [h.max for h in hints if h.max is not None]
-    return KeepAliveHint(timeout, max(maxes) if maxes else None)
+    return KeepAliveHint(timeout, facts.hint_max)
 
 
 def _max_requests(
-    index: EventIndex, conns: Sequence[ConnectionRow], closes: Sequence[ConnectionRow]
+    facts: RunFacts, conns: Sequence[ConnectionRow], closes: Sequence[ConnectionRow]
 ) -> tuple[int, MaxRequestsEvidence] | None:
     """(N, how sure) when the server closed connections after exactly N requests.
 
@@ -78,48 +75,38 @@ def _max_requests(
     if seen >= 2:
         return n, "repeated"
     for c in closes:
-        if c.requests != n:
-            continue
-        hints = [
-            parse_keep_alive(get(e, "keep_alive"))
-            for e in index.by_conn.get(c.id, [])
-            if e.event == "response_headers"
-        ]
-        last = [e for e in index.by_conn[c.id] if e.event == "response_headers"]
-        said_close = bool(last) and "close" in str(get(last[-1], "connection") or "").lower()
-        announced = max((h.max for h in hints if h and h.max is not None), default=None)
-        if said_close and announced == n:
+        cf = facts.conns.get(c.id)
+        if c.requests == n and cf is not None and cf.said_close and cf.hint_max == n:
             return n, "announced"
     return n, "once"
 
 
-def _said_close(conn: ConnectionRow, by_index: dict[int, RequestRow]) -> bool:
+def _said_close(conn: ConnectionRow, facts: RunFacts) -> bool:
     if conn.closed_by != "client" or conn.close_reason == "connection-close-header":
         return False
-    last = by_index.get(conn.request_indexes[-1]) if conn.request_indexes else None
-    said = (last.response_connection or "").lower() if last is not None else ""
+    cf = facts.conns.get(conn.id)
+    said = (cf.last_connection or "").lower() if cf is not None and cf.last >= 0 else ""
     return "close" in said.replace(" ", "").split(",")
 
 
-def server_facts(
-    index: EventIndex, rows: Sequence[RequestRow], conns: Sequence[ConnectionRow]
-) -> ServerFacts:
+def server_facts(index: EventIndex, facts: RunFacts, conns: Sequence[ConnectionRow]) -> ServerFacts:
+    """``index``: the kept events (closes, idle closes); ``facts``: what the requests
+    left (``analysis.fold``)."""
+
+    def answered(c: ConnectionRow) -> bool:
+        cf = facts.conns.get(c.id)
+        return cf is not None and cf.answered > 0
+
     # Only a connection that answered says anything about keep-alive: one that failed
     # before any response (a server not speaking the protocol asked) closed for that.
-    answered = {r.index for r in rows if r.status is not None}
     # Nor does a close after an error response: servers end connections after a 400
     # (nginx, to a plain HTTP request on its TLS port) whatever their keep-alive.
-    by_index = {r.index: r for r in rows}
-    used = [
-        c
-        for c in conns
-        if any(i in answered for i in c.request_indexes) and not closed_after_error(c, by_index)
-    ]
+    used = [c for c in conns if answered(c) and not closed_after_error(c, facts)]
     closes = [c for c in after_response_closes(index, conns) if c in used]
     # A connection the client closed first (an unread body, the end of the run) still
     # says the server would have ended it when its last response said Connection:
     # close, unless the client asked for that close itself.
-    closes += [c for c in used if c not in closes and _said_close(c, by_index)]
+    closes += [c for c in used if c not in closes and _said_close(c, facts)]
     keepalive: bool | None = None
     if any(c.requests >= 2 for c in used):
         keepalive = True
@@ -128,17 +115,9 @@ def server_facts(
 
     idle = [t for _, t, _ in server_idle_closes(index) if t >= CLOSE_AFTER_RESPONSE_S]
     idle_timeout = round(statistics.median(idle), 3) if idle else None
-    limit = _max_requests(index, conns, closes)
+    limit = _max_requests(facts, conns, closes)
     max_requests, max_evidence = limit if limit is not None else (None, None)
-    hint = _hint(rows)
-    software = None
-    for e in index.named("response_headers"):
-        for name, value in get(e, "headers") or ():
-            if str(name).lower() == "server":
-                software = str(value)
-                break
-        if software is not None:
-            break
+    hint = _hint(facts)
 
     timeout_delta = None
     if hint is not None and hint.timeout_s is not None and idle_timeout is not None:
@@ -153,7 +132,7 @@ def server_facts(
         max_requests_per_conn=max_requests,
         keepalive_hint=hint,
         h2_max_concurrent_streams=h2_streams,
-        software=software,
+        software=facts.software,
         idle_timeout_hint_delta_s=timeout_delta,
         max_requests_hint_delta=max_delta,
         h2_max_concurrent_streams_announced=h2_announced,

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Final
 
-from reusecheck.analysis.model import ConnectionRow, RequestRow
+from reusecheck.analysis.model import RequestRow
 
 ERROR_STATUS: Final = 400  # and up: the request did not get what it asked for
 
@@ -61,21 +61,6 @@ def phrase(status: int) -> str:
         return f"{status} {HTTPStatus(status).phrase}"
     except ValueError:
         return str(status)
-
-
-def last_status(conn: ConnectionRow, by_index: Mapping[int, RequestRow]) -> int | None:
-    """The status of the last response the connection carried."""
-    for i in reversed(conn.request_indexes):
-        row = by_index.get(i)
-        if row is not None and row.status is not None:
-            return row.status
-    return None
-
-
-def closed_after_error(conn: ConnectionRow, by_index: Mapping[int, RequestRow]) -> bool:
-    """The server ended the connection after an error response: that says the request
-    failed, not that the server has no keep-alive."""
-    return conn.closed_by == "server" and is_error(last_status(conn, by_index))
 
 
 def said(body_head: str | None, status: int | None = None, server: str | None = None) -> str | None:

@@ -11,85 +11,75 @@ stream limit) or had one named cause, as the pool recorded when it dialled.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 
 from reusecheck.analysis.budget import avoidable, budget, reuse_level, reuse_line
 from reusecheck.analysis.connections import was_opened
-from reusecheck.analysis.events import EventIndex
+from reusecheck.analysis.fold.facts import RunFacts, most_common
 from reusecheck.analysis.h2 import H2_REQUIRED_ERROR, alpn_refused, alpn_said
 from reusecheck.analysis.model import (
     ConnectionRow,
     Expectation,
     ExpectationResult,
-    RequestRow,
     ReuseLevel,
     RunError,
     ServerFacts,
     Summary,
     Verdict,
 )
-from reusecheck.analysis.multiplex import spread
 from reusecheck.analysis.pools import PoolScopes
-from reusecheck.analysis.requests import peak_concurrency
-from reusecheck.analysis.status import is_error, phrase, status_classes
+from reusecheck.analysis.status import phrase
 from reusecheck.analysis.text import plural
 
 
-def summarize(
-    index: EventIndex, rows: Sequence[RequestRow], conns: Sequence[ConnectionRow]
-) -> Summary:
-    n = len(rows)
-    reused = sum(1 for r in rows if r.reused)
+def summarize(facts: RunFacts, conns: Sequence[ConnectionRow]) -> Summary:
+    n = facts.requests
     return Summary(
         requests=n,
         connections_opened=sum(1 for c in conns if was_opened(c)),
-        reused=reused,
-        reuse_ratio=round(reused / n, 4) if n else 0.0,
-        peak_concurrency=peak_concurrency(rows),
-        retried=sum(1 for r in rows if r.retried),
-        failed=sum(1 for r in rows if r.error is not None),
-        duration_s=round(index.end_s, 6),
+        reused=facts.reused,
+        reuse_ratio=round(facts.reused / n, 4) if n else 0.0,
+        peak_concurrency=facts.peak,
+        retried=facts.retried,
+        failed=facts.failed,
+        duration_s=round(facts.end_s, 6),
         budget=budget(conns),
-        status_classes=status_classes(rows),
+        status_classes=tuple(sorted(facts.status_classes.items())),
     )
 
 
 def reuse_verdict(
-    summary: Summary,
-    conns: Sequence[ConnectionRow],
-    scopes: PoolScopes,
-    rows: Sequence[RequestRow] = (),
+    summary: Summary, conns: Sequence[ConnectionRow], scopes: PoolScopes, facts: RunFacts
 ) -> tuple[ReuseLevel, str]:
     """The reuse level and its line: the budget in words."""
     if not any(c.requests for c in conns):
         return "no", "no request got a connection"
-    return reuse_level(summary, conns), reuse_line(summary, conns, scopes, rows)
+    return reuse_level(summary, conns), reuse_line(summary, conns, scopes, facts)
 
 
 def _h2(
-    rows: Sequence[RequestRow], conns: Sequence[ConnectionRow], error: RunError | None
+    facts: RunFacts, conns: Sequence[ConnectionRow], error: RunError | None
 ) -> ExpectationResult:
-    served = [r for r in rows if r.protocol is not None]
+    served = sum(c.count for c in facts.protocols.values())
     refused = alpn_refused(conns)
     said = alpn_said(refused[0]) if refused else None
     if said is None and error is not None and error.kind == H2_REQUIRED_ERROR:
         said = error.message  # h2c: no ALPN, the runner says what the server did
-    other = Counter(r.protocol for r in served if r.protocol != "h2")
+    other = most_common({p: c for p, c in facts.protocols.items() if p != "h2"})
     if said is not None and not refused:
         # h2c: the connection was opened as h2 (prior knowledge) and the server did not
         # answer in it, so no request really used h2 whatever got_conn said.
         return ExpectationResult("h2", False, said)
     if served and not other:
-        return ExpectationResult("h2", True, f"all {plural(len(served), 'request')} used h2")
+        return ExpectationResult("h2", True, f"all {plural(served, 'request')} used h2")
     if not served:
         return ExpectationResult("h2", False, said or "no request got a connection")
-    used = ", ".join(f"{k} of {len(served)} requests used {p}" for p, k in other.most_common())
+    used = ", ".join(f"{k} of {served} requests used {p}" for p, k in other)
     return ExpectationResult("h2", False, f"{said}: {used}" if said else f"{used}, not h2")
 
 
 def _multiplex(
-    rows: Sequence[RequestRow], conns: Sequence[ConnectionRow], server: ServerFacts
+    facts: RunFacts, conns: Sequence[ConnectionRow], server: ServerFacts
 ) -> ExpectationResult:
     """Some HTTP/2 connection carried two streams at the same time."""
     best = max((c.peak_streams for c in conns if c.protocol == "h2"), default=0)
@@ -97,12 +87,11 @@ def _multiplex(
         return ExpectationResult(
             "multiplex", True, f"up to {best} streams at once on one connection"
         )
-    h2 = [r for r in rows if r.protocol == "h2"]
     refused = alpn_refused(conns)
-    if not h2:
+    if "h2" not in facts.protocols:
         detail = alpn_said(refused[0]) if refused else "no request used h2"
         return ExpectationResult("multiplex", False, detail)
-    busy = spread(h2)
+    busy = facts.h2_spread
     if busy is None or busy.peak < 2:
         return ExpectationResult(
             "multiplex", False, "no two h2 requests were in flight at once: nothing to share"
@@ -114,21 +103,18 @@ def _multiplex(
     return ExpectationResult("multiplex", False, detail)
 
 
-def _status(rows: Sequence[RequestRow]) -> ExpectationResult:
+def _status(facts: RunFacts) -> ExpectationResult:
     """Every response 2xx/3xx (and at least one response)."""
-    answered = [r for r in rows if r.status is not None]
+    answered = facts.answered
     if not answered:
         return ExpectationResult("status", False, "no response")
-    errors = Counter(r.status for r in answered if is_error(r.status))
-    if not errors:
-        return ExpectationResult(
-            "status", True, f"all {plural(len(answered), 'response')} were 2xx/3xx"
-        )
-    worst = ", ".join(f"{phrase(s or 0)}: {n}" for s, n in errors.most_common(3))
+    if not facts.errors:
+        return ExpectationResult("status", True, f"all {plural(answered, 'response')} were 2xx/3xx")
+    errors = most_common(facts.errors)
+    worst = ", ".join(f"{phrase(s)}: {n}" for s, n in errors[:3])
+    total = sum(n for _, n in errors)
     return ExpectationResult(
-        "status",
-        False,
-        f"{sum(errors.values())} of {plural(len(answered), 'response')} were errors: {worst}",
+        "status", False, f"{total} of {plural(answered, 'response')} were errors: {worst}"
     )
 
 
@@ -136,7 +122,7 @@ def evaluate(
     exp: Expectation,
     level: ReuseLevel,
     detail: str,
-    rows: Sequence[RequestRow],
+    facts: RunFacts,
     summary: Summary,
     conns: Sequence[ConnectionRow] = (),
     server: ServerFacts | None = None,
@@ -162,10 +148,10 @@ def evaluate(
             name, ok, f"{summary.connections_opened} connections opened {sign} {most:g}", most
         )
     if name == "h2":
-        return _h2(rows, conns, error)
+        return _h2(facts, conns, error)
     if name == "status":
-        return _status(rows)
-    return _multiplex(rows, conns, server or ServerFacts())
+        return _status(facts)
+    return _multiplex(facts, conns, server or ServerFacts())
 
 
 def verdict(
@@ -173,13 +159,13 @@ def verdict(
     error: RunError | None,
     level: ReuseLevel,
     detail: str,
-    rows: Sequence[RequestRow],
+    facts: RunFacts,
     summary: Summary,
     conns: Sequence[ConnectionRow] = (),
     server: ServerFacts | None = None,
 ) -> Verdict:
     results = tuple(
-        evaluate(e, level, detail, rows, summary, conns, server, error) for e in expectations
+        evaluate(e, level, detail, facts, summary, conns, server, error) for e in expectations
     )
     return Verdict(
         ok=error is None and all(r.ok for r in results),

@@ -16,11 +16,11 @@ from __future__ import annotations
 import io
 import json
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from reusecheck.analysis import Analysis
 from reusecheck.commands.writing import Failure, whole_file
@@ -33,12 +33,19 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Outcome:
-    """One target's run: the analysis, the raw record and when its clock started."""
+    """One target's run: the analysis, its events (a list, or the run's ``EventLog``
+    read back) and when its clock started; ``close`` removes what the run spilled."""
 
     target: str
     analysis: Analysis
-    events: Sequence[Event]
+    events: Iterable[Event]
     started_at: datetime
+
+    def close(self) -> None:
+        for held in (self.analysis.requests, self.events):
+            close = getattr(held, "close", None)
+            if close is not None:
+                close()
 
 
 @dataclass(frozen=True)
@@ -52,15 +59,59 @@ class OutputOptions:
     def any(self) -> bool:
         return bool(self.har or self.junit or self.output_dir)
 
+    @property
+    def keeps_events(self) -> bool:
+        """The run's events are read again after it (the HAR, events.ndjson)."""
+        return bool(self.har or self.output_dir)
 
-def har_text(outcomes: Sequence[Outcome]) -> str:
+
+def har_text(outcomes: Sequence[Outcome]) -> Iterator[str]:
     from reusecheck.report import har
 
-    if len(outcomes) == 1:
-        o = outcomes[0]
-        return har.dumps(o.analysis, o.events, started_at=o.started_at)
-    doc = har.to_har_runs((o.analysis, o.events, o.started_at) for o in outcomes)
-    return json.dumps(doc, indent=2)
+    return har.document_chunks((o.analysis, o.events, o.started_at) for o in outcomes)
+
+
+def report_chunks(
+    analysis: Analysis, *, ensure_ascii: bool = True, extra: dict[str, Any] | None = None
+) -> Iterator[str]:
+    """The indented JSON report in pieces, rows read back from the run's spill when it
+    wrote them as they finished; ``extra``: top-level sections after the others."""
+    from reusecheck.report import json as json_report
+
+    fragments = getattr(analysis.requests, "fragments", None)
+    chunks = json_report.document_chunks(
+        analysis,
+        ensure_ascii=ensure_ascii,
+        fragments=fragments(ensure_ascii=ensure_ascii) if fragments is not None else None,
+    )
+    if not extra:
+        yield from chunks
+    else:
+        text = "".join(chunks)  # a discover section: a probe, small
+        doc = json.loads(text)
+        doc.update(extra)
+        yield json.dumps(doc, indent=2, ensure_ascii=ensure_ascii)
+    yield "\n"
+
+
+def compact(analysis: Analysis) -> str:
+    """The report as one line (JSON Lines, several targets)."""
+    from reusecheck.report import json as json_report
+
+    doc = json_report.to_document(replace(analysis, requests=()))
+    doc["requests"] = [json.loads(r) for r in _fragments(analysis)]  # keeps its place
+    return json.dumps(doc, ensure_ascii=False, allow_nan=False)
+
+
+def _fragments(analysis: Analysis) -> Iterator[str]:
+    from reusecheck.report.rowjson import request_fragment
+
+    fragments = getattr(analysis.requests, "fragments", None)
+    if fragments is not None:
+        yield from fragments(ensure_ascii=False)
+    else:
+        for r in analysis.requests:
+            yield request_fragment(r, ensure_ascii=False)
 
 
 def junit_text(outcomes: Sequence[Outcome]) -> str:
@@ -69,7 +120,12 @@ def junit_text(outcomes: Sequence[Outcome]) -> str:
     return junit.to_junit([(o.target, o.analysis) for o in outcomes])
 
 
-def events_text(events: Sequence[Event]) -> str:
+def events_text(events: Iterable[Event]) -> str | Iterator[str]:
+    """The NDJSON of the events (redacted); a run's EventLog is that already."""
+    lines = getattr(events, "lines", None)
+    if lines is not None:
+        chunks: Iterator[str] = lines()
+        return chunks
     out = io.StringIO()
     writer = NDJSONWriter(out, redact=redact_headers)
     for e in events:
@@ -95,10 +151,9 @@ def _slug(index: int, target: str) -> str:
 
 
 def _artifact_dir(base: Path, outcome: Outcome, svg: bool) -> list[Failure | None]:
-    from reusecheck.report import json as json_report
 
     written = [
-        whole_file(base / "report.json", json_report.dumps(outcome.analysis) + "\n"),
+        whole_file(base / "report.json", report_chunks(outcome.analysis, ensure_ascii=False)),
         whole_file(base / "events.ndjson", events_text(outcome.events)),
         whole_file(base / "run.har", har_text([outcome])),
     ]
@@ -107,8 +162,19 @@ def _artifact_dir(base: Path, outcome: Outcome, svg: bool) -> list[Failure | Non
     return written
 
 
-def write_outputs(outcomes: Sequence[Outcome], options: OutputOptions) -> list[Failure]:
-    """Every file the options ask for; the ones that could not be written."""
+def write_target_dir(base: Path, i: int, outcome: Outcome, svg: bool) -> list[Failure]:
+    """One of several targets' directory under ``--output-dir``, written when it is
+    done (``write_outputs`` then adds reports.jsonl)."""
+    written = _artifact_dir(base / _slug(i, outcome.target), outcome, svg)
+    return [f for f in written if f is not None]
+
+
+def write_outputs(
+    outcomes: Sequence[Outcome], options: OutputOptions, *, lines: Sequence[str] | None = None
+) -> list[Failure]:
+    """Every file the options ask for; the ones that could not be written.  ``lines``:
+    with several targets, their directories are written already (``write_target_dir``)
+    and these are their reports, one a line, for reports.jsonl."""
     written: list[Failure | None] = []
     if options.har:
         written.append(whole_file(Path(options.har), har_text(outcomes)))
@@ -119,12 +185,10 @@ def write_outputs(outcomes: Sequence[Outcome], options: OutputOptions) -> list[F
         if len(outcomes) == 1:
             written += _artifact_dir(base, outcomes[0], options.svg)
         else:
-            from reusecheck.report import json as json_report
-
             lines = []
             for i, outcome in enumerate(outcomes):
                 written += _artifact_dir(base / _slug(i, outcome.target), outcome, options.svg)
-                lines.append(json_report.dumps(outcome.analysis, indent=None))
+                lines.append(compact(outcome.analysis))
             written.append(whole_file(base / "reports.jsonl", "\n".join(lines) + "\n"))
     return [f for f in written if f is not None]
 

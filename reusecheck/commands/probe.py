@@ -8,13 +8,15 @@ import asyncio
 import gc
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from reusecheck.analysis import RunRecord, analyze
+from reusecheck.analysis import RunRecord, analyze, conclude
+from reusecheck.analysis.fold import Fold
 from reusecheck.analysis.model import RunError
 from reusecheck.commands import exits, interrupt, progress
 from reusecheck.commands.exits import BadInput
-from reusecheck.commands.outputs import Outcome, write_outputs
+from reusecheck.commands.outputs import Outcome, compact, write_outputs, write_target_dir
 from reusecheck.commands.report import (
     error_line,
     failure_lines,
@@ -23,12 +25,13 @@ from reusecheck.commands.report import (
 )
 from reusecheck.commands.settings import ProbeSettings
 from reusecheck.commands.sinks import EventsFile, events_file
+from reusecheck.commands.spill import EventLog, RowSpill
 from reusecheck.commands.writing import Failure, text_to_stdout, to_stdout
 from reusecheck.scenarios import apply_checks
 from reusecheck.scenarios.deadline import INTERRUPTED, absorb_interrupt
 from reusecheck.scenarios.model import Scenario
 from reusecheck.scenarios.runner import Runner, plain_sleep
-from reusecheck.trace import FanOut, Recorder, Sink, Tracer
+from reusecheck.trace import FanOut, Sink, Tracer
 
 
 def check_ceiling(scenario: Scenario, settings: ProbeSettings) -> None:
@@ -63,8 +66,15 @@ async def perform(
     # threshold the cycle collector rescans it constantly (docs/performance.md:
     # HTTP/2 tracing overhead 11 % -> 5 %). Process-wide, so the CLI's choice.
     gc.set_threshold(10_000, 50, 100)
-    recorder = Recorder()
-    sink: Sink = recorder if events is None else FanOut((recorder, events.writer))
+    rows = RowSpill()
+    fold = Fold(on_row=rows.add)
+    sinks: list[Sink] = [fold]
+    if events is not None:
+        sinks.append(events.writer)
+    log = EventLog() if settings.outputs.keeps_events else None
+    if log is not None:
+        sinks.append(log.writer)
+    sink: Sink = fold if len(sinks) == 1 else FanOut(sinks)
     started_at = datetime.now(UTC)
     runner = Runner(
         scenario.plan,
@@ -85,15 +95,19 @@ async def perform(
             options["pools"] = [
                 {"from_step": step or None, **pool.to_record()} for step, pool in runner.pools
             ]
-    record = RunRecord(
+    analysis = conclude(
+        fold,
         target=scenario.plan.target,
-        events=recorder.events,
         expectations=scenario.expectations,
         error=error,
         options=options,
+        requests=rows,
     )
-    analysis = apply_checks(analyze(record), scenario.checks)
-    return Outcome(settings.url, analysis, recorder.events, started_at)
+    analysis = apply_checks(analysis, scenario.checks)
+    rows.seal()
+    if log is not None:
+        log.seal()
+    return Outcome(settings.url, analysis, log if log is not None else (), started_at)
 
 
 def deliver(
@@ -147,9 +161,12 @@ def run_one(
             outcome = replace(outcome, analysis=cut)
         planned = scenario.plan.total_requests
         outcome = replace(outcome, analysis=interrupt.mark(outcome.analysis, stop, planned))
-        return deliver(
-            outcome, settings, intro=intro, extra=extra, events=events, signum=stop.signum
-        )
+        try:
+            return deliver(
+                outcome, settings, intro=intro, extra=extra, events=events, signum=stop.signum
+            )
+        finally:
+            outcome.close()
 
 
 def run_probe(settings: ProbeSettings, discover: bool = False) -> int:
@@ -190,59 +207,103 @@ def run_probes(all_settings: list[ProbeSettings], parallel: int) -> int:
 
     Exit code: the worst of all.  With ``--json`` one report per line (JSON Lines), and
     each target's verdict line on stderr; otherwise a summary table, one row per target.
-    Interrupted, the targets that finished keep their results, the ones cut short are
-    marked partial, and the ones not started yet are reported as not run.
+    Each target's report is written as soon as it and those before it are done, and its
+    rows dropped (``Targets``).  Interrupted, the targets that finished keep their
+    results, the ones cut short are marked partial, and the ones not started yet are
+    reported as not run.
     """
     for s in all_settings:
         check_ceiling(s.scenario(), s)
     with interrupt.handled() as stop:
-        outcomes = stop.run(_all_targets(all_settings, parallel, stop), cancel_main=False)
-        outcomes = [
-            replace(o, analysis=interrupt.mark(o.analysis, stop, s.scenario().plan.total_requests))
-            for o, s in zip(outcomes, all_settings, strict=True)
-        ]
-        first = all_settings[0]
-        failures: list[Failure | None] = []
-        if first.as_json:
-            from reusecheck.report import json as json_report
+        targets = Targets(all_settings, stop)
+        try:
+            stop.run(targets.run(parallel), cancel_main=False)
+            targets.flush()
+            return targets.finish()
+        finally:
+            targets.close()
 
-            text = "".join(json_report.dumps(o.analysis, indent=None) + "\n" for o in outcomes)
-            failures.append(text_to_stdout(text))
-            for o in outcomes:
+
+class Targets:
+    """Several targets' results: written in the order given, as they come in, then
+    reduced to what the summary needs (the analysis without its rows, the events for a
+    HAR of them all)."""
+
+    def __init__(self, all_settings: list[ProbeSettings], stop: interrupt.Interrupts) -> None:
+        self.settings = all_settings
+        self.stop = stop
+        self.first = all_settings[0]
+        self.done: dict[int, Outcome] = {}
+        self.kept: list[Outcome] = []  # written, rows dropped, in order
+        self.lines: list[str] = []  # reports.jsonl (--output-dir)
+        self.failures: list[Failure | None] = []
+
+    async def run(self, parallel: int) -> None:
+        gate = asyncio.Semaphore(parallel)
+        stop = self.stop
+
+        async def one(i: int, s: ProbeSettings) -> None:
+            stop.register()
+            try:
+                async with gate:
+                    if stop.signum is not None:
+                        outcome = not_run(s, stop)
+                    else:
+                        outcome = await perform(
+                            s.scenario(), s, describe=False, progress_shown=False
+                        )
+            except asyncio.CancelledError:
+                # Cancelled while waiting for its turn: it never started.
+                if not absorb_interrupt():
+                    raise
+                outcome = not_run(s, stop)
+            planned = s.scenario().plan.total_requests
+            self.done[i] = replace(
+                outcome, analysis=interrupt.mark(outcome.analysis, stop, planned)
+            )
+            self.flush()
+
+        await asyncio.gather(*(one(i, s) for i, s in enumerate(self.settings)))
+
+    def flush(self) -> None:
+        """Write every result whose turn has come."""
+        while len(self.kept) in self.done:
+            i = len(self.kept)
+            o = self.done.pop(i)
+            outputs = self.first.outputs
+            line = compact(o.analysis) if self.first.as_json or outputs.output_dir else None
+            if self.first.as_json and line is not None:
+                self.failures.append(text_to_stdout(line + "\n"))
                 verdict_to_stderr(o.analysis, o.target)
-        else:
+            if outputs.output_dir:
+                self.failures += write_target_dir(Path(outputs.output_dir), i, o, outputs.svg)
+                if line is not None:
+                    self.lines.append(line)
+            rows = o.analysis.requests
+            close = getattr(rows, "close", None)
+            if close is not None:
+                close()
+            self.kept.append(replace(o, analysis=replace(o.analysis, requests=())))
+
+    def finish(self) -> int:
+        outcomes = self.kept
+        if not self.first.as_json:
             from rich.console import Console
 
             from reusecheck.report.targets import targets_table
 
             table = targets_table([o.analysis for o in outcomes])
-            failures.append(to_stdout(lambda out: Console(file=out).print(table)))
+            self.failures.append(to_stdout(lambda out: Console(file=out).print(table)))
         for o in outcomes:
             error_line(o.analysis.error, o.target)
-        failures += write_outputs(outcomes, first.outputs)
+        self.failures += write_outputs(outcomes, self.first.outputs, lines=self.lines)
         code = exits.worst(exits.for_analysis(o.analysis) for o in outcomes)
-        return exits.final(exits.for_outputs(code, failure_lines(failures)), stop.signum)
+        stop = self.stop
+        return exits.final(exits.for_outputs(code, failure_lines(self.failures)), stop.signum)
 
-
-async def _all_targets(
-    all_settings: list[ProbeSettings], parallel: int, stop: interrupt.Interrupts
-) -> list[Outcome]:
-    gate = asyncio.Semaphore(parallel)
-
-    async def one(s: ProbeSettings) -> Outcome:
-        stop.register()
-        try:
-            async with gate:
-                if stop.signum is not None:
-                    return not_run(s, stop)
-                return await perform(s.scenario(), s, describe=False, progress_shown=False)
-        except asyncio.CancelledError:
-            # Cancelled while waiting for its turn: it never started.
-            if not absorb_interrupt():
-                raise
-            return not_run(s, stop)
-
-    return list(await asyncio.gather(*(one(s) for s in all_settings)))
+    def close(self) -> None:
+        for o in [*self.kept, *self.done.values()]:
+            o.close()
 
 
 def not_run(settings: ProbeSettings, stop: interrupt.Interrupts) -> Outcome:

@@ -9,7 +9,6 @@ reported by the caller with the other outputs'); a reader that went away is not.
 from __future__ import annotations
 
 import contextlib
-import json
 from typing import IO, Any
 
 from reusecheck.analysis import Analysis
@@ -72,11 +71,9 @@ def write_report(
     ``extra``: top-level sections added to the JSON report (``discover``)."""
     failure: Failure | None
     if as_json:
-        from reusecheck.report import json as json_report
+        from reusecheck.commands.outputs import report_chunks
 
-        doc = json_report.to_document(analysis)
-        doc.update(extra or {})
-        failure = text_to_stdout(json.dumps(doc, indent=2) + "\n")
+        failure = text_to_stdout(report_chunks(analysis, extra=extra))
         verdict_to_stderr(analysis)
     else:
         failure = terminal_report(analysis, on_stderr=events_on_stdout, intro=intro)

@@ -24,7 +24,7 @@ import os
 import stat
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -109,9 +109,15 @@ def to_stdout(write: Callable[[IO[str]], None]) -> Failure | None:
     return None
 
 
-def text_to_stdout(text: str) -> Failure | None:
+def text_to_stdout(text: str | Iterable[str]) -> Failure | None:
+    """``text``, or its pieces one after another (a report written as it is read back)."""
+
     def write(out: IO[str]) -> None:
-        out.write(text)
+        if isinstance(text, str):
+            out.write(text)
+        else:
+            for chunk in text:
+                out.write(chunk)
 
     return to_stdout(write)
 
@@ -138,8 +144,17 @@ def _umask() -> int:
     return mask
 
 
-def whole_file(path: Path, text: str) -> Failure | None:
-    """``text`` in ``path``, whole or not at all (see the module's docstring)."""
+def _write_all(f: IO[str], text: str | Iterable[str]) -> None:
+    if isinstance(text, str):
+        f.write(text)
+    else:
+        for chunk in text:
+            f.write(chunk)
+
+
+def whole_file(path: Path, text: str | Iterable[str]) -> Failure | None:
+    """``text`` (or its pieces) in ``path``, whole or not at all (see the module's
+    docstring)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         target = Path(os.path.realpath(path))  # a symlink stays one: write where it points
@@ -149,7 +164,7 @@ def whole_file(path: Path, text: str) -> Failure | None:
             mode = stat.S_IFREG
         if not stat.S_ISREG(mode):
             with open(target, "w", encoding="utf-8") as f:
-                f.write(text)
+                _write_all(f, text)
             return None
         fd, temporary = tempfile.mkstemp(
             dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
@@ -158,7 +173,7 @@ def whole_file(path: Path, text: str) -> Failure | None:
         return Failure(quoted(path), reason(exc))
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+            _write_all(f, text)
         os.chmod(temporary, 0o666 & ~_umask())  # mkstemp's 0600 is not what open() gives
         os.replace(temporary, target)
     except (OSError, ValueError) as exc:

@@ -28,15 +28,17 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from typing import Any, Final, NamedTuple
 from urllib.parse import parse_qsl
 
 from reusecheck import __version__
-from reusecheck.analysis.events import Attempt, EventIndex
+from reusecheck.analysis.events import Attempt, split_attempts
+from reusecheck.analysis.fold.requests import Open, Requests
 from reusecheck.analysis.model import Analysis, ConnectionRow, RequestRow
+from reusecheck.report import jsonfast
 from reusecheck.trace import Event
 from reusecheck.trace.redact import redact_headers, redact_url
 
@@ -51,16 +53,17 @@ _RESPONSE_VERSIONS: Final = {"1.0": "HTTP/1.0", "1.1": "HTTP/1.1", "2": "http/2.
 
 
 class Run(NamedTuple):
-    """One probe for ``to_har_runs``: its analysis, its events, its wall-clock start."""
+    """One probe for ``to_har_runs``: its analysis, its events (read once, in order),
+    its wall-clock start."""
 
     analysis: Analysis
-    events: Sequence[Event]
+    events: Iterable[Event]
     started_at: datetime
 
 
 def to_har(
     analysis: Analysis,
-    events: Sequence[Event],
+    events: Iterable[Event],
     *,
     started_at: datetime,
     reveal: bool = False,
@@ -75,41 +78,62 @@ def to_har(
 
 
 def to_har_runs(
-    runs: Iterable[Run | tuple[Analysis, Sequence[Event], datetime]], *, reveal: bool = False
+    runs: Iterable[Run | tuple[Analysis, Iterable[Event], datetime]], *, reveal: bool = False
 ) -> Document:
-    """One HAR document for several runs (several targets): a page per run.
+    """One HAR document for several runs (several targets): a page per run."""
+    doc: Document = json.loads("".join(document_chunks(runs, reveal=reveal)))
+    return doc
+
+
+def document_chunks(
+    runs: Iterable[Run | tuple[Analysis, Iterable[Event], datetime]], *, reveal: bool = False
+) -> Iterator[str]:
+    """The HAR document as indented JSON text, an entry at a time: each run's events are
+    read once, in order, and each request's entry is written when its events are all
+    in, so a run of any length is written without holding its entries.
 
     Connection ids restart at 1 in every run, so with more than one run ``connection``
     is ``"<run>:<conn>"`` (run counted from 1) to stay unique in the log, as HAR asks.
+    Entries come in the order their requests finished.
     """
     given = [Run(*r) for r in runs]
     many = len(given) > 1
-    pages: list[Document] = []
-    entries: list[Document] = []
-    for number, run in enumerate(given, start=1):
-        page_id = f"run_{number}"
-        pages.append(_page(run, page_id, reveal))
-        prefix = f"{number}:" if many else ""
-        entries.extend(_entries(run, page_id, prefix, reveal))
-    return {
+    head: Document = {
         "log": {
             "version": HAR_VERSION,
             "creator": {"name": "reusecheck", "version": __version__},
-            "pages": pages,
-            "entries": entries,
+            "pages": [_page(run, f"run_{n}", reveal) for n, run in enumerate(given, start=1)],
+            "entries": [],
         }
     }
+    text = jsonfast.encode(head, ensure_ascii=False)
+    before, after = text.split(_ENTRIES, 1)
+    yield before
+    first = True
+    for number, run in enumerate(given, start=1):
+        prefix = f"{number}:" if many else ""
+        for entry in entries(run, f"run_{number}", prefix, reveal):
+            body = jsonfast.encode(entry, 3, ensure_ascii=False)
+            yield ('\n    "entries": [\n      ' if first else ",\n      ") + body
+            first = False
+    yield _ENTRIES if first else "\n    ]"
+    yield after
+
+
+_ENTRIES: Final = '\n    "entries": []'
 
 
 def dumps(
     analysis: Analysis,
-    events: Sequence[Event],
+    events: Iterable[Event],
     *,
     started_at: datetime,
     reveal: bool = False,
     indent: int | None = 2,
 ) -> str:
     """The HAR of one run as JSON text; write it UTF-8 encoded (HAR 1.2 requires it)."""
+    if indent == 2:
+        return "".join(document_chunks([Run(analysis, events, started_at)], reveal=reveal))
     har = to_har(analysis, events, started_at=started_at, reveal=reveal)
     return json.dumps(har, indent=indent, ensure_ascii=False)
 
@@ -147,16 +171,24 @@ def _page(run: Run, page_id: str, reveal: bool) -> Document:
     }
 
 
-def _entries(run: Run, page_id: str, prefix: str, reveal: bool) -> list[Document]:
-    index = EventIndex(run.events)
+def entries(run: Run, page_id: str, prefix: str, reveal: bool) -> Iterator[Document]:
+    """The run's entries as its requests finish, from its events read once."""
     conns = {c.id: c for c in run.analysis.connections}
-    out = []
-    for row in run.analysis.requests:
-        attempts = index.attempts.get(row.index)
-        if not attempts or not attempts[-1].events:
-            continue
-        out.append(_entry(row, attempts, conns, run.started_at, page_id, prefix, reveal))
-    return out
+    finished: list[Document] = []
+
+    def final(row: RequestRow, req: Open) -> None:
+        attempts = split_attempts(req.events)
+        if attempts and attempts[-1].events:
+            finished.append(_entry(row, attempts, conns, run.started_at, page_id, prefix, reveal))
+
+    requests = Requests(lambda row, req: None, final)
+    for e in run.events:
+        requests.feed(e)
+        if finished:
+            yield from finished
+            finished.clear()
+    requests.finish()
+    yield from finished
 
 
 def _entry(

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import replace
 from typing import Any, Final
 
 from reusecheck.analysis.findings.catalogue import Finding
@@ -24,6 +25,8 @@ from reusecheck.analysis.model import (
     ServerFacts,
     Timings,
 )
+from reusecheck.report import jsonfast
+from reusecheck.report.rowjson import request_fragment
 from reusecheck.trace.redact import redact_url
 
 SCHEMA: Final = "reusecheck/1"
@@ -233,6 +236,38 @@ def to_document(analysis: Analysis, *, reveal: bool = False) -> Document:
     }
 
 
+_REQUESTS: Final = '\n  "requests": []'
+
+
+def document_chunks(
+    analysis: Analysis,
+    *,
+    reveal: bool = False,
+    ensure_ascii: bool = True,
+    fragments: Iterable[str] | None = None,
+) -> Iterator[str]:
+    """The indented document in pieces, the request rows one at a time: joined, it is
+    ``json.dumps(to_document(analysis), indent=2)`` byte for byte.
+
+    ``fragments``: the rows' texts when the run wrote them as they finished (a spill
+    of ``rowjson.request_fragment`` texts, in index order); else encoded here.
+    """
+    head = replace(analysis, requests=())
+    text = jsonfast.encode(to_document(head, reveal=reveal), ensure_ascii=ensure_ascii)
+    before, after = text.split(_REQUESTS, 1)
+    if fragments is None:
+        fragments = (
+            request_fragment(r, reveal=reveal, ensure_ascii=ensure_ascii) for r in analysis.requests
+        )
+    yield before
+    first = True
+    for fragment in fragments:
+        yield ('\n  "requests": [\n    ' if first else ",\n    ") + fragment
+        first = False
+    yield _REQUESTS if first else "\n  ]"
+    yield after
+
+
 def dumps(analysis: Analysis, *, reveal: bool = False, indent: int | None = 2) -> str:
     """The document as one JSON text (no trailing newline).
 
@@ -240,5 +275,7 @@ def dumps(analysis: Analysis, *, reveal: bool = False, indent: int | None = 2) -
     slipped through would be refused here rather than printed as ``NaN``/``Infinity``,
     which no JSON parser but Python's accepts.
     """
+    if indent == 2:
+        return "".join(document_chunks(analysis, reveal=reveal, ensure_ascii=False))
     doc = to_document(analysis, reveal=reveal)
     return json.dumps(doc, indent=indent, ensure_ascii=False, allow_nan=False)

@@ -20,7 +20,7 @@ from reusecheck.analysis.findings.catalogue import Finding
 from reusecheck.analysis.model import Analysis, ConnectionRow, ServerFacts
 from reusecheck.analysis.text import seconds
 from reusecheck.report.tables import connections_table, requests_table
-from reusecheck.report.timeline import LEGEND, Cell, glyph, layout
+from reusecheck.report.timeline import LEGEND, MAX_REQUESTS, Cell, glyph, layout
 from reusecheck.report.verdict import REUSE_STYLE, verdict_parts
 from reusecheck.trace.redact import redact_url
 
@@ -148,6 +148,13 @@ class TimelineView:
         note_w = max((len(str(c.requests)) for c in conns), default=1)
         width = options.max_width - label_w - note_w - 2
         tl = layout(self.analysis, width, self.max_lanes)
+        if tl is None:
+            n = len(self.analysis.requests)
+            yield Text(
+                f"not drawn for {n} requests (more than {MAX_REQUESTS}): --json has every one",
+                style="dim",
+            )
+            return
         for lane in tl.lanes:
             line = Text(f"c{lane.conn_id}".rjust(label_w) + " ")
             for cell, char in zip(lane.cells, lane.glyphs(), strict=True):

@@ -223,7 +223,8 @@ def _stream_counts(rows: Sequence[RequestRow], scale: TimeScale) -> list[int]:
     return counts
 
 
-def _lane(analysis: Analysis, conn: ConnectionRow, scale: TimeScale) -> Lane:
+def _lane(rows: Sequence[RequestRow], conn: ConnectionRow, scale: TimeScale) -> Lane:
+    """``rows``: the requests this connection served."""
     width, col = scale.width, scale.col
     cells: list[Cell] = ["blank"] * width
 
@@ -234,7 +235,6 @@ def _lane(analysis: Analysis, conn: ConnectionRow, scale: TimeScale) -> Lane:
     last = col(conn.closed_at_s if conn.closed_at_s is not None else scale.end_s)
     for i in range(col(conn.opened_at_s), last + 1):
         put(i, "idle")
-    rows = [r for r in analysis.requests if r.conn_id == conn.id]
     for r in rows:
         start = col(max(r.started_at_s, conn.opened_at_s))
         stop = min(last, col(r.ended_at_s if r.ended_at_s is not None else scale.end_s))
@@ -255,11 +255,20 @@ def _lane(analysis: Analysis, conn: ConnectionRow, scale: TimeScale) -> Lane:
     return Lane(conn.id, tuple(cells), conn.requests, tuple(counts))
 
 
-def layout(analysis: Analysis, width: int, max_lanes: int = 40) -> Timeline:
-    """Lanes ``width`` cells wide for the opened connections, in the order they opened."""
+# Past this many requests the timeline is not drawn: it reads every request, and a run
+# that long is read from its JSON (the terminal says so instead).
+MAX_REQUESTS: Final = 20_000
+
+
+def layout(analysis: Analysis, width: int, max_lanes: int = 40) -> Timeline | None:
+    """Lanes ``width`` cells wide for the opened connections, in the order they opened;
+    None for a run of more than ``MAX_REQUESTS`` requests."""
+    if len(analysis.requests) > MAX_REQUESTS:
+        return None
+    rows = list(analysis.requests)  # read once (rows a run wrote out are read back)
     width = max(8, width)
     end_s = analysis.summary.duration_s
-    gaps = quiet_gaps(analysis.requests, end_s, width)
+    gaps = quiet_gaps(rows, end_s, width)
     # Folding needs room: keep at least half the width on the linear scale.
     while gaps and GAP_COLUMNS * len(gaps) > width // 2:
         gaps.remove(min(gaps, key=lambda g: g[1] - g[0]))
@@ -268,5 +277,10 @@ def layout(analysis: Analysis, width: int, max_lanes: int = 40) -> Timeline:
         (c for c in analysis.connections if c.error is None),
         key=lambda c: (c.opened_at_s, c.id),
     )
-    lanes = tuple(_lane(analysis, c, scale) for c in conns[:max_lanes])
+    shown = conns[:max_lanes]
+    served: dict[int, list[RequestRow]] = {c.id: [] for c in shown}
+    for r in rows:
+        if r.conn_id in served:
+            served[r.conn_id].append(r)
+    lanes = tuple(_lane(served[c.id], c, scale) for c in shown)
     return Timeline(lanes, width, end_s, max(0, len(conns) - max_lanes), scale.gaps)

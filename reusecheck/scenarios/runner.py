@@ -152,6 +152,7 @@ class Runner:
                     self._pool_tracer, step.options, first_conn_id=self.pool.next_conn_id
                 )
                 self.pools.append((step.name, step.options))
+                self.tracer.emit("pool_start", step=step.name)
             elif isinstance(step, MeasureIdleStep):
                 await self._run_steps(step.then(await self._measure_idle(step)))
             else:

@@ -221,6 +221,8 @@ def _event_specs() -> dict[str, EventSpec]:
             },
             (),
         ),
+        # A scenario's [pool] step: every later request goes through a fresh pool.
+        "pool_start": (NULL, NULL, {"step": STRING}, ()),
     }
 
 

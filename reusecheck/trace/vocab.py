@@ -32,6 +32,9 @@ EventName = Literal[
     "h2_settings",
     "h2_goaway",
     "request_done",
+    # A scenario switched to a fresh pool (a [pool] step): the old one's connections
+    # serve no later request (analysis.pools).
+    "pool_start",
 ]
 EVENT_NAMES: Final[tuple[EventName, ...]] = get_args(EventName)
 

@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 
 from reusecheck.analysis import Analysis, analyze
-from reusecheck.analysis.events import EventIndex
-from reusecheck.analysis.pools import pool_scopes
+from reusecheck.analysis.fold import fold_events
 from tests.records import load
 
 
@@ -30,7 +29,7 @@ def finding(a: Analysis, code: str) -> Any:
 def test_cross_host_each_origin_needs_its_own_connection() -> None:
     a = analyze(load("cross-host"))
     c1, c2 = a.connections
-    assert c1.request_indexes == (0, 1, 2, 6, 7) and c2.request_indexes == (3, 4, 5)
+    assert tuple(c1.request_indexes) == (0, 1, 2, 6, 7) and tuple(c2.request_indexes) == (3, 4, 5)
     # Connection 1 sat idle while origin-b dialled, but could not have served it.
     assert a.verdict.reuse == "yes"
     assert a.verdict.redialled_connections == ()
@@ -42,7 +41,7 @@ def test_cross_host_each_origin_needs_its_own_connection() -> None:
 
 def test_cross_host_server_closes_blame_only_the_same_origin() -> None:
     a = analyze(load("cross-host-close"))
-    assert [c.request_indexes for c in a.connections] == [(i,) for i in range(8)]
+    assert [tuple(c.request_indexes) for c in a.connections] == [(i,) for i in range(8)]
     # Connection 4 is origin-b's first: nothing of its key existed to close.
     assert a.verdict.redialled_connections == (2, 3, 5, 6, 7, 8)
     assert a.verdict.reuse == "no"
@@ -75,7 +74,7 @@ def test_ideal_connections_sum_per_key() -> None:
 def test_h2_connections_to_two_origins_are_not_unshared_streams() -> None:
     a = analyze(load("h2-cross-host"))
     assert a.protocol == "h2"
-    assert [c.request_indexes for c in a.connections] == [(0, 1, 2, 6, 7), (3, 4, 5)]
+    assert [tuple(c.request_indexes) for c in a.connections] == [(0, 1, 2, 6, 7), (3, 4, 5)]
     assert "h2-no-multiplexing" not in codes(a)
     assert a.verdict.reuse == "yes" and a.verdict.redialled_connections == ()
 
@@ -127,7 +126,7 @@ def test_a_pinned_connection_with_an_idle_one_beside_it() -> None:
     # Request 0 reads its body and returns connection 1; request 1 leaves its body
     # unread on it; request 2 dials although nothing else was in flight: pinned.
     a = analyze(load("pinned"))
-    assert [c.request_indexes for c in a.connections] == [(0, 1), (2,)]
+    assert [tuple(c.request_indexes) for c in a.connections] == [(0, 1), (2,)]
     assert a.verdict.redialled_connections == (2,)
     assert a.verdict.detail.endswith("+ 1 because an unread response body pinned conn 1")
     assert a.connections[1].dial is not None and a.connections[1].dial.replaces == 1
@@ -136,7 +135,7 @@ def test_a_pinned_connection_with_an_idle_one_beside_it() -> None:
 def test_a_body_closed_unread_closes_its_connection_at_once() -> None:
     # Go closes the connection of a body closed early: the pool lives on, no boundary.
     record = load("close-early")
-    assert pool_scopes(EventIndex(record.events)).boundaries == ()
+    assert fold_events(record.events).scopes.result().boundaries == ()
     a = analyze(record)
     for r in a.requests:  # released by the close, before request_done
         assert r.released_at_s is not None and r.ended_at_s is not None
@@ -152,12 +151,14 @@ def test_a_body_closed_unread_closes_its_connection_at_once() -> None:
 
 def test_the_first_dial_of_a_fresh_pool_is_necessary() -> None:
     record = load("fresh-pool")
-    scopes = pool_scopes(EventIndex(record.events))
+    scopes = fold_events(record.events).scopes.result()
     assert scopes.epochs == 2 and scopes.of_conn(1)[0] == 0 and scopes.of_conn(2)[0] == 1
+    # The runner says where the fresh pool starts: before the first request it serves.
+    (switch,) = (e for e in record.events if e.event == "pool_start")
     first_after = next(e for e in record.events if e.request == 3)
-    assert scopes.boundaries == (first_after.t,)
+    assert scopes.boundaries == (switch.t,) and switch.t <= first_after.t
     a = analyze(record)
-    assert [c.request_indexes for c in a.connections] == [(0, 1, 2), (3, 4, 5)]
+    assert [tuple(c.request_indexes) for c in a.connections] == [(0, 1, 2), (3, 4, 5)]
     assert a.verdict.reuse == "yes" and a.verdict.redialled_connections == ()
     assert a.verdict.detail == (
         "6 requests · 2 connections = 2 needed for 2 pools, up to 1 request at once"
@@ -165,7 +166,7 @@ def test_the_first_dial_of_a_fresh_pool_is_necessary() -> None:
 
 
 def test_end_of_run_at_the_end_is_no_pool_boundary() -> None:
-    assert pool_scopes(EventIndex(load("healthy").events)).boundaries == ()
+    assert fold_events(load("healthy").events).scopes.result().boundaries == ()
 
 
 def test_a_fresh_pool_s_first_dial_is_needed_whatever_the_events_show() -> None:

@@ -33,9 +33,16 @@ from reusecheck.schema.events import _event_specs
 from reusecheck.server import ServerConfig, ServerThread
 from reusecheck.trace import EVENT_NAMES
 from reusecheck.trace.vocab import ERROR_KINDS
-from tests.records import is_discover_record, load
+from tests.records import DATA, is_discover_record, load
 from tests.records import names as record_names
-from tests.schema_check import ProbeRun, check_report, event_validator, probe, report_validator
+from tests.schema_check import (
+    ProbeRun,
+    check_events,
+    check_report,
+    event_validator,
+    probe,
+    report_validator,
+)
 
 DESIGN = Path(__file__).resolve().parents[2] / "docs" / "design.md"
 FAST = ("--idle", "0")
@@ -101,7 +108,9 @@ def test_the_runs_cover_every_event_and_the_interesting_values(
     runs: dict[str, ProbeRun],
 ) -> None:
     events = [e for run in runs.values() for e in run.events]
-    assert {e["event"] for e in events} == set(EVENT_NAMES)
+    # pool_start comes from a scenario's [pool] step: the recorded scenario runs have it
+    # (tests/records: fresh-pool, idle-race, ...), validated below.
+    assert {e["event"] for e in events} == set(EVENT_NAMES) - {"pool_start"}
     reasons = {e["reason"] for e in events if e["event"] == "conn_closed"}
     assert {"connection-close-header", "http10", "goaway", "end-of-run", "pool-full"} <= reasons
     assert {e["reason"] for e in events if e["event"] == "retry"} >= {"stale", "goaway"}
@@ -119,6 +128,13 @@ def test_secrets_stay_out_of_the_validated_outputs(runs: dict[str, ProbeRun]) ->
     assert "s3cr3t" not in text and "c00kie" not in text
 
 
+@pytest.mark.parametrize("name", record_names())
+def test_every_event_line_of_the_recorded_runs_validates(name: str) -> None:
+    lines = check_events((DATA / name / "events.ndjson").read_text(encoding="utf-8"))
+    if name in ("fresh-pool", "idle-race"):  # scenarios with a [pool] step
+        assert any(e["event"] == "pool_start" for e in lines)
+
+
 @pytest.mark.parametrize("name", [n for n in record_names() if not is_discover_record(n)])
 def test_reports_of_the_recorded_runs_validate(name: str) -> None:
     check_report(to_document(analyze(load(name))))
@@ -134,7 +150,7 @@ def test_schemas_are_valid_draft_2020_12_and_plain_json(strict: bool) -> None:
         assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     doc = schema_document(strict=strict)
     Draft202012Validator.check_schema(doc)
-    assert set(doc["$defs"]) == {"report", "event"}
+    assert set(doc["$defs"]) == {"report", "event", "window"}
     assert json.loads(json.dumps(doc)) == doc
 
 

@@ -11,7 +11,6 @@ from reusecheck.analysis.findings import remedies
 from reusecheck.analysis.findings.catalogue import Finding
 from reusecheck.analysis.findings.context import Context, evidence, opened
 from reusecheck.analysis.pools import Scope
-from reusecheck.analysis.requests import peak_concurrency
 from reusecheck.analysis.text import listed, plural, tally
 
 
@@ -27,6 +26,23 @@ def _pool_option(ctx: Context, epochs: Collection[int], name: str) -> int | None
         pools = [pools[e] for e in epochs if e < len(pools)]
     values = {as_int(p.get(name)) if isinstance(p, Mapping) else None for p in pools}
     return values.pop() if len(values) == 1 else None
+
+
+def _scoped_peak(ctx: Context, scopes: Collection[Scope]) -> int:
+    """The most requests in flight at once in these scopes.  Pools follow one another,
+    so per pool: one origin's own peak, or the pool's when every origin it served is
+    asked about; some origins of several, the largest of theirs (a lower bound: the fold
+    keeps peaks per origin and per pool, not per set of origins)."""
+    peaks = ctx.facts.scope_peaks
+    best = 0
+    for epoch in sorted({e for e, _ in scopes}):
+        asked = {k for e, k in scopes if e == epoch}
+        served = {k for e, k in peaks if e == epoch}
+        if len(asked) > 1 and asked >= served:
+            best = max(best, ctx.facts.epoch_peaks.get(epoch, 0))
+        else:
+            best = max([best, *(peaks.get((epoch, k), 0) for k in asked)])
+    return best
 
 
 def pool_churn(ctx: Context) -> Finding | None:
@@ -54,7 +70,8 @@ def pool_churn(ctx: Context) -> Finding | None:
     if not redialled:
         return None
     limit = _pool_option(ctx, sorted({epoch for epoch, _ in first_drop}), "max_idle_per_host")
-    peak = peak_concurrency(r for r in ctx.rows if ctx.scopes.of_request(r.index) in first_drop)
+    # Most requests in flight at once within the scopes that dropped connections.
+    peak = _scoped_peak(ctx, first_drop)
     said = f"max_idle_per_host={limit}" if limit is not None else "its per-host idle limit"
     message = (
         f"pool closed {plural(len(dropped_rows), 'connection')} because its idle list was full "
@@ -139,8 +156,8 @@ def new_conn_per_request(ctx: Context) -> Finding | None:
     named |= {"keepalive-disabled", "client-idle-timeout", "connection-error"}
     if ctx.found & (named | {"server-idle-timeout", "h2-goaway", "unsolicited-response"}):
         return None
-    served = [r for r in ctx.rows if r.conn_id is not None]
-    if len(served) < 2 or ctx.peak > 1 or any(r.reused for r in served):
+    served = ctx.facts.served
+    if served < 2 or ctx.peak > 1 or ctx.facts.served_reused:
         return None
     conns = [c for c in ctx.conns if c.requests]
     closes = [c for c in conns if c.close_reason is not None]
@@ -150,7 +167,7 @@ def new_conn_per_request(ctx: Context) -> Finding | None:
         cause = f"; connections closed by {by}"
     return cat.finding(
         "new-conn-per-request",
-        f"each of {len(served)} sequential requests opened a new connection{cause}",
+        f"each of {served} sequential requests opened a new connection{cause}",
         cat.entry("new-conn-per-request").remedy,
         **evidence(conns),
     )

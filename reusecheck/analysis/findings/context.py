@@ -8,14 +8,15 @@ from typing import Any
 
 from reusecheck.analysis.connections import was_opened
 from reusecheck.analysis.events import EventIndex
-from reusecheck.analysis.model import ConnectionRow, RequestRow, RunError, ServerFacts
+from reusecheck.analysis.fold.facts import RunFacts
+from reusecheck.analysis.model import ConnectionRow, RunError, ServerFacts
 from reusecheck.analysis.pools import PoolScopes
 
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    index: EventIndex
-    rows: tuple[RequestRow, ...]
+    index: EventIndex  # the events the fold kept: per connection, or rare
+    facts: RunFacts  # what the requests left: counts, firsts, peaks
     conns: tuple[ConnectionRow, ...]
     server: ServerFacts
     options: Mapping[str, Any]

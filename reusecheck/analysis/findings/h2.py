@@ -15,9 +15,9 @@ from reusecheck.analysis.findings import catalogue as cat
 from reusecheck.analysis.findings import remedies
 from reusecheck.analysis.findings.catalogue import Finding
 from reusecheck.analysis.findings.context import Context, opened
+from reusecheck.analysis.fold.facts import Spread
 from reusecheck.analysis.h2 import DEFAULT_H2_STREAMS, H2_REQUIRED_ERROR, alpn_refused
-from reusecheck.analysis.model import RequestRow
-from reusecheck.analysis.multiplex import Unshared, spread, spread_at, unshared
+from reusecheck.analysis.multiplex import Unshared, unshared
 from reusecheck.analysis.text import listed, plural, tally
 
 H2C_REMEDY: Final = (
@@ -71,15 +71,17 @@ def h2_not_negotiated(ctx: Context) -> Finding | None:
 
 
 def _phase_line(
-    rows: list[RequestRow], extra: list[Unshared], limit: int
+    ctx: Context, phase: str | None, extra: list[Unshared], limit: int
 ) -> tuple[str, dict[str, Any]]:
     """The moment of the phase's worst spread: the unshared dial with the most requests
     in flight, and how many connections those requests were on."""
-    moment = max((spread_at(rows, u.conn.opened_at_s) for u in extra), key=lambda s: s.peak)
-    busiest = spread(rows)
+    none = Spread((), ())
+    moment = max(
+        (ctx.facts.phase_at.get((phase, u.conn.id), none) for u in extra), key=lambda s: s.peak
+    )
+    busiest = ctx.facts.phase_spread.get(phase)
     peak = max(moment.peak, busiest.peak if busiest is not None else 0)
     needed = max(1, -(-moment.peak // max(1, limit)))
-    phase = rows[0].phase
     where = f" ({phase})" if phase else ""
     line = (
         f"{moment.peak} concurrent requests{where} used "
@@ -94,19 +96,17 @@ def _phase_line(
 
 
 def h2_no_multiplexing(ctx: Context) -> Finding | None:
-    extra = unshared(ctx.rows, ctx.conns, ctx.server, ctx.index.retry_dials(), ctx.scopes)
+    extra = unshared(ctx.facts, ctx.conns, ctx.server, ctx.index.retry_dials(), ctx.scopes)
     if not extra:
         return None
-    h2_rows = [r for r in ctx.rows if r.protocol == "h2"]
-    first_phase = {
-        u.conn.id: next((r.phase for r in h2_rows if r.conn_id == u.conn.id), None) for u in extra
-    }
+    # The phase of the first h2 request each unshared connection served.
+    first_phase = {u.conn.id: _first_phase(ctx, u.conn.id) for u in extra}
     announced = ctx.server.h2_max_concurrent_streams
     limit = min(u.limit for u in extra)
     lines, groups = [], []
     for phase in dict.fromkeys(first_phase.values()):
         in_phase = [u for u in extra if first_phase[u.conn.id] == phase]
-        line, group = _phase_line([r for r in h2_rows if r.phase == phase], in_phase, limit)
+        line, group = _phase_line(ctx, phase, in_phase, limit)
         lines.append(line)
         groups.append(group)
     said = (
@@ -142,33 +142,24 @@ def h2_no_multiplexing(ctx: Context) -> Finding | None:
     )
 
 
-def _open_streams(ctx: Context, conn: int, t: float, request: int) -> int:
-    """Streams open on ``conn`` just before ``t``: written and not yet ended (put back,
-    refused, closed), counting the one ``request`` was on."""
-    opened: set[int] = set()
-    for e in ctx.index.by_conn.get(conn, ()):
-        if e.t > t or e.request is None:
-            continue
-        if e.event == "wrote_headers":
-            opened.add(e.request)
-        elif e.event in ("put_idle", "retry", "conn_closed") and e.request != request:
-            opened.discard(e.request)
-    return len(opened | {request})
+def _first_phase(ctx: Context, conn: int) -> str | None:
+    cf = ctx.facts.conns.get(conn)
+    return cf.h2_phase if cf is not None and cf.h2_first >= 0 else None
 
 
 def h2_stream_refused(ctx: Context) -> Finding | None:
     """Streams refused with REFUSED_STREAM while the connection was below its limit."""
-    refused = [e for e in ctx.index.named("retry") if get(e, "reason") == "refused-stream"]
+    # (retry, streams open on its connection then, counting its own): the fold's
+    refused = ctx.facts.refused
     if not refused:
         return None
     by_conn = {c.id: c for c in ctx.conns}
     below: list[tuple[int, int, int, int | None]] = []  # request, conn, open, limit
-    for e in refused:
+    for e, streams in refused:
         if e.request is None or e.conn is None:
             continue
         row = by_conn.get(e.conn)
         limit = row.h2.max_concurrent_streams if row and row.h2 else None
-        streams = _open_streams(ctx, e.conn, e.t, e.request)
         if limit is None or streams <= limit:
             below.append((e.request, e.conn, streams, limit))
     if not below:
@@ -192,7 +183,7 @@ def h2_stream_refused(ctx: Context) -> Finding | None:
         connections=sorted({c for _, c, _, _ in below}),
         open_streams=[s for _, _, s, _ in below],
         max_concurrent_streams=limits[0] if limits else None,
-        times_s=[round(e.t, 6) for e in refused],
+        times_s=[round(e.t, 6) for e, _ in refused],
     )
 
 
@@ -306,11 +297,7 @@ def h2_no_streams(ctx: Context) -> Finding | None:
         message += f" until it raised the limit to {listed(raised)}"
         if still:
             message += f" ({len(still)} never did)"
-    waited = [
-        r.index
-        for r in ctx.rows
-        if r.error is not None and "SETTINGS_MAX_CONCURRENT_STREAMS 0" in r.error.message
-    ]
+    waited = list(ctx.facts.no_streams)
     if waited:
         message += f"; {plural(len(waited), 'request')} waited for a stream in vain"
     return cat.finding(
