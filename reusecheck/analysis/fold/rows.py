@@ -185,10 +185,15 @@ class RowFacts:
     # -- the HTTP/2 shared sweep ------------------------------------------------------------
 
     def _share_start(self, t: float, conn: Any) -> None:
-        self._active[conn] = self._active.get(conn, 0) + 1
+        n = self._active.get(conn, 0) + 1
+        if n:
+            self._active[conn] = n
+        else:
+            del self._active[conn]
 
     def _share_end(self, t: float, conn: Any) -> None:
-        n = self._active[conn] - 1
+        # A span that ends where it starts meets its end first: counts may dip below 0.
+        n = self._active.get(conn, 0) - 1
         if n:
             self._active[conn] = n
         else:
@@ -250,6 +255,9 @@ class Load:
         self.phase_peak: dict[str | None, int] = {}
         self.phase_at_peak: dict[str | None, list[H2Item]] = {}
         self._rose: set[str | None] = set()  # phases whose peak rose at this instant
+        # An interval that ends where it starts meets its end first (ends come first at
+        # an instant): it is never in flight, and its start must not open it.
+        self._ended: set[int] = set()
         self._h2_rose = False
         self.answers: list[tuple[int, list[H2Item]]] = []  # (dialled conn, h2 in flight)
         self.sweep = Sweep(self._start, self._end, self._query, self._instant)
@@ -266,7 +274,9 @@ class Load:
         n = self.epoch_now[epoch] = self.epoch_now.get(epoch, 0) + 1
         if n > self.epoch_peak.get(epoch, 0):
             self.epoch_peak[epoch] = n
-        if h2 is not None:
+        if h2 is not None and h2[0] in self._ended:
+            self._ended.discard(h2[0])
+        elif h2 is not None:
             self.h2_open[h2[0]] = h2
             if len(self.h2_open) > self.h2_peak:
                 self.h2_peak = len(self.h2_open)
@@ -281,11 +291,12 @@ class Load:
     def _end(self, t: float, item: Any) -> None:
         scope, h2 = item
         self.current -= 1
-        self.scope_now[scope] -= 1
-        self.epoch_now[scope[0]] -= 1
+        self.scope_now[scope] = self.scope_now.get(scope, 0) - 1
+        self.epoch_now[scope[0]] = self.epoch_now.get(scope[0], 0) - 1
         if h2 is not None:
-            self.h2_open.pop(h2[0], None)
-            self.phase_open[h2[2]].pop(h2[0], None)
+            if self.h2_open.pop(h2[0], None) is None:
+                self._ended.add(h2[0])
+            self.phase_open.get(h2[2], {}).pop(h2[0], None)
 
     def _query(self, t: float, conn: Any) -> None:
         if self.h2_open:
