@@ -1,5 +1,7 @@
-"""One HTTP/2 stream of a connection: its state, and its waits for the response head,
-its body bytes and room to send its own body.
+"""One HTTP/2 stream of a connection: its state, the count of its body (``take``: the
+DATA frames the connection takes out of h2's way, checked against Content-Length as h2
+would), and its waits for the response head, its body bytes and room to send its own
+body.
 
 Apart from the connection (``http2.py``), which owns the h2 state machine and what the
 server sends; a stream reads what the connection gives it through ``StreamHost``.  The
@@ -13,16 +15,24 @@ import asyncio
 from collections.abc import Iterable
 from typing import Any, Final, Protocol
 
+import h2.errors
+
 from reusecheck.net.channel import Channel
 from reusecheck.net.dial import ConnectionKey, Timeouts
 from reusecheck.net.errors import RequestError
-from reusecheck.net.response import Response
+from reusecheck.net.h2wire import body_length_error, code_name, content_length
+from reusecheck.net.response import Response, keep_head
 from reusecheck.trace import Tracer
 from reusecheck.trace.vocab import ErrorKind
 
 # Request bodies are written in chunks of at most this and wait for the transport to
 # drain, so what a server that stops reading leaves unsent stays small.
 BODY_CHUNK: Final = 256 * 1024
+# Go's http2 max1xxResponses: more informational responses on a stream is an error.
+MAX_INFORMATIONAL: Final = 5
+# ``Stream.expected`` before the response's Content-Length was looked up (below any
+# body size, so the first comparison looks it up).
+UNREAD: Final = -1
 
 
 class StreamHost(Protocol):
@@ -51,11 +61,13 @@ class Stream:
         "deadline",
         "ended",
         "error",
+        "expected",
         "head",
         "headers",
         "id",
         "index",
         "informational",
+        "received",
         "unread",
         "waiter",
     )
@@ -72,11 +84,63 @@ class Stream:
         self.deadline = 0.0  # loop time at which the current wait times out
         self.informational = 0  # 1xx responses before the response
         self.head: bytearray | None = None  # an error response's first body bytes
+        self.received = 0  # body bytes so far, by h2 or taken out
+        self.expected: int | None = UNREAD  # Content-Length (0 for HEAD), None: none sent
 
     def wake(self) -> None:
         w = self.waiter
         if w is not None and not w.done():
             w.set_result(True)
+
+    def take(self, data: bytes, begin: int, end: int) -> bool:
+        """Body bytes of a DATA frame h2 never sees: counted as h2's DataReceived are;
+        False when the body has outgrown its Content-Length (where h2 would raise)."""
+        size = end - begin
+        self.unread += size
+        received = self.received = self.received + size
+        if self.head is not None:
+            keep_head(self.head, data[begin:end])
+        self.wake()
+        expected = self.expected
+        return expected is None or received <= expected or self.length_error(False) is None
+
+    def length_error(self, ended: bool) -> str | None:
+        """What h2 would raise for this body against its Content-Length: longer, or at
+        its END_STREAM any other length (RFC 9113 8.1.1)."""
+        expected = self.expected
+        if expected == UNREAD:
+            expected = self.expected = content_length(self.headers or [])
+        if (
+            expected is None
+            or self.received == expected
+            or (not ended and self.received < expected)
+        ):
+            return None
+        return body_length_error(expected, self.received)
+
+    def informational_response(self) -> None:
+        """A 1xx arrived: past MAX_INFORMATIONAL of them the stream fails."""
+        if self.error is not None:
+            return
+        self.informational += 1
+        if self.informational > MAX_INFORMATIONAL:
+            self.error = RequestError(
+                "protocol",
+                f"server sent {self.informational} informational responses on stream "
+                f"{self.id} and no response: Go's Transport gives up after {MAX_INFORMATIONAL}",
+            )
+            self.wake()
+
+    def reset_by_server(self, code: int) -> None:
+        """RST_STREAM from the server (the stream had not ended)."""
+        refused = code == h2.errors.ErrorCodes.REFUSED_STREAM
+        self.error = RequestError(
+            "stream-reset",
+            f"server reset stream {self.id}: {code_name(code)}",
+            before_response=refused and self.headers is None,
+        )
+        self.error.unprocessed = refused  # RFC 9113 8.7: a refused stream is safe to retry
+        self.wake()
 
     def fail(self, error: RequestError) -> None:
         """End the stream with ``error`` unless it already ended, and wake its wait."""
@@ -165,6 +229,16 @@ class Stream:
             if not deadline:
                 deadline = self.conn.loop.time() + timeout
             await stream.wait(deadline, "body-timeout", "body bytes", timeout)
+
+
+def no_stream_message(key: ConnectionKey, limit: int, timeout: float) -> str:
+    """Why a request waited its first-byte timeout for a stream on a connection whose
+    server allows ``limit`` streams."""
+    said = f"allows {limit} concurrent streams" if limit else "allows no streams"
+    return (
+        f"no stream on {key} within {timeout:g} s: the server {said} "
+        f"(SETTINGS_MAX_CONCURRENT_STREAMS {limit})"
+    )
 
 
 def expire_due(streams: Iterable[Stream], now: float) -> float | None:

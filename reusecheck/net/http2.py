@@ -2,13 +2,17 @@
 
 Reuse here is multiplexing, not keep-alive: every stream after the first on a
 connection is ``reused`` (Go's http2 ``cc.reused``), and the connection is idle when
-it has no active streams.  Bytes reach ``h2`` straight from the Channel, and each
-stream has its own waiter, so one slow stream never blocks another.
+it has no active streams.  Bytes reach ``h2`` from the Channel through a
+``FrameSplitter`` (``h2wire``), which takes out GOAWAY frames and the DATA frames of
+bodies being read (counted by their stream: h2's cost per frame held a large download
+to a third of curl's rate).  Each stream has its own waiter.
 
-Flow control: response bytes are counted, not kept, and acknowledged as they arrive
-(``acknowledge_received_data``), with a 4 MiB stream window and a 1 GiB connection
-window as Go's Transport uses, so a large body streams at full speed.  Request bodies
-are sent only as far as the peer's window allows.
+Flow control: response bytes are counted, not kept, and the window given back as they
+arrive (h2's ``acknowledge_received_data`` once per stream per read for what h2 saw,
+the splitter's WINDOW_UPDATEs for what it took out, both at half the window), with a
+4 MiB stream window and a 1 GiB connection window as Go's Transport uses, so a large
+body streams at full speed.  Request bodies are sent only as far as the peer's window
+allows.
 """
 
 from __future__ import annotations
@@ -27,11 +31,14 @@ import h2.settings
 from reusecheck.net.conn import ACTIVE, CLOSED, IDLE, PooledConnection
 from reusecheck.net.dial import ConnectionKey, Dialed, Timeouts
 from reusecheck.net.errors import RequestError
-from reusecheck.net.h2stream import Stream, expire_due, wait_future
+from reusecheck.net.h2stream import MAX_INFORMATIONAL as MAX_INFORMATIONAL  # tests use it
+from reusecheck.net.h2stream import Stream, expire_due, no_stream_message, wait_future
 from reusecheck.net.h2wire import (
     SETTING_NAMES,
     FrameSplitter,
     code_name,
+    end_of_stream,
+    parse_goaway,
     request_headers,
     sent_pairs,
 )
@@ -50,8 +57,6 @@ INITIAL_MAX_STREAMS = 100
 # and every frame it sends would grow our buffer.  Request bodies are written in
 # chunks (h2stream.BODY_CHUNK) and wait for the buffer to drain, so they stay far below.
 MAX_UNSENT = 1024 * 1024
-# Go's http2 max1xxResponses: more informational responses on a stream is an error.
-MAX_INFORMATIONAL = 5
 
 
 class HTTP2Connection(PooledConnection):
@@ -67,7 +72,9 @@ class HTTP2Connection(PooledConnection):
         self.max_streams = INITIAL_MAX_STREAMS
         self.on_stream_slot: Callable[[Any], None] | None = None
         self._streams: dict[int, Stream] = {}
-        self._frames = FrameSplitter()
+        # Response headers in, no END_STREAM or RST_STREAM yet: their DATA is taken out.
+        # One dropped after a failure stays until its end (h2 still expects its DATA).
+        self._receiving: dict[int, Stream] = {}
         self._settings_recorded: dict[str, int | None] | None = None  # last h2_settings
         self.settings_repeated = 0  # SETTINGS frames that changed nothing: counted only
         self.settings_frames = 0
@@ -88,7 +95,8 @@ class HTTP2Connection(PooledConnection):
         )
         self._flush_pending = False
         self._last_headers: list[tuple[bytes, bytes]] | None = None
-        self._unacked: dict[int, int] = {}  # stream id -> bytes received, not yet acknowledged
+        self._unacked: dict[int, int] = {}  # stream id -> bytes h2 received, not acknowledged
+        self._window_out = b""  # WINDOW_UPDATEs for the DATA h2 did not see
         self._last_parsed: tuple[int, list[list[str]], int] = (0, [], 0)
         self.h2 = h2.connection.H2Connection(config=config)
         self.h2.local_settings = h2.settings.Settings(
@@ -101,6 +109,8 @@ class HTTP2Connection(PooledConnection):
         )
         self.h2.initiate_connection()
         self.h2.increment_flow_control_window(CONNECTION_WINDOW - 65535)
+        frames = (self._receiving, self._feed, self._goaway_frame, self._body_ended)
+        self._frames = FrameSplitter(*frames, self.h2.max_inbound_frame_size)
         self.channel.attach(self)
         self.flush()
 
@@ -141,7 +151,9 @@ class HTTP2Connection(PooledConnection):
             line = data.split(b"\r\n", 1)[0].decode("latin-1")[:80]
             self._fatal(self._not_h2_kind(), f"the server answered HTTP/1 ({line!r}), not HTTP/2")
             return
-        self._frames.feed(data, self._feed, self._goaway_frame)
+        frames = self._frames
+        frames.feed(data)
+        self._window_out += frames.window_updates(self.h2.local_settings.initial_window_size // 2)
         self._flush_soon()
 
     def _feed(self, data: bytes) -> bool:
@@ -169,14 +181,20 @@ class HTTP2Connection(PooledConnection):
             pass  # the connection is closing: nothing more will be read on it
 
     def _goaway_frame(self, payload: bytes) -> None:
-        if len(payload) < 8:
-            self._fatal("protocol", "HTTP/2 protocol error from the server: short GOAWAY frame")
-            return
-        self._goaway(
-            int.from_bytes(payload[4:8], "big"),
-            int.from_bytes(payload[0:4], "big") & 0x7FFFFFFF,
-            bytes(payload[8:]) or None,
-        )
+        parsed = parse_goaway(payload)
+        if parsed is not None:
+            return self._goaway(*parsed)
+        self._fatal("protocol", "HTTP/2 protocol error from the server: short GOAWAY frame")
+
+    def _body_ended(self, s: Stream) -> bool:
+        """A stream whose DATA h2 did not see ended (or outgrew its Content-Length): the
+        length check h2 makes at END_STREAM, as the connection error h2 raises, then
+        the stream ends in h2 too.  False when the connection is dead."""
+        error = s.length_error(True)
+        if error is not None:
+            self._fatal("protocol", f"HTTP/2 protocol error from the server: {error}")
+            return False
+        return self._feed(end_of_stream(s.id))
 
     def on_eof(self) -> None:
         self._peer_gone("eof")
@@ -231,6 +249,7 @@ class HTTP2Connection(PooledConnection):
                 unacked[ev.stream_id] = unacked.get(ev.stream_id, 0) + ev.flow_controlled_length
             if s is not None:
                 s.unread += len(ev.data)
+                s.received += len(ev.data)
                 if s.head is not None:
                     keep_head(s.head, ev.data)
                 s.wake()
@@ -239,10 +258,12 @@ class HTTP2Connection(PooledConnection):
             if s is not None:
                 self.tracer.emit("got_first_byte", s.index, self.id, stream_id=s.id)
                 s.headers = ev.headers
+                self._receiving[s.id] = s
                 if ev.headers and ev.headers[0][1][:1] in (b"4", b"5"):
                     s.head = bytearray()  # an error: keep what its body says
                 s.wake()
         elif t is h2.events.StreamEnded:
+            self._receiving.pop(ev.stream_id, None)
             s = self._streams.get(ev.stream_id)
             if s is not None:
                 s.ended = True
@@ -250,7 +271,11 @@ class HTTP2Connection(PooledConnection):
             if self._window_waiters:
                 self._wake_windows()  # a stream slot may be free for one waiting to open
         elif t is h2.events.StreamReset:
-            self._stream_reset(ev)
+            self._receiving.pop(ev.stream_id, None)
+            s = self._streams.get(ev.stream_id)
+            if s is not None and not s.ended:
+                s.reset_by_server(ev.error_code)
+                self._wake_windows()
         elif t is h2.events.WindowUpdated:
             self._wake_windows()
         elif t is h2.events.RemoteSettingsChanged:
@@ -260,35 +285,9 @@ class HTTP2Connection(PooledConnection):
         elif t is h2.events.PingReceived:
             self.pings += 1  # h2 queues the ACK; MAX_UNSENT bounds a flood of them
         elif t is h2.events.InformationalResponseReceived:
-            self._informational(ev)
-
-    def _informational(self, ev: Any) -> None:
-        s = self._streams.get(ev.stream_id)
-        if s is None or s.error is not None:
-            return
-        s.informational += 1
-        if s.informational > MAX_INFORMATIONAL:
-            s.error = RequestError(
-                "protocol",
-                f"server sent {s.informational} informational responses on stream {s.id} and "
-                f"no response: Go's Transport gives up after {MAX_INFORMATIONAL}",
-            )
-            s.wake()
-
-    def _stream_reset(self, ev: Any) -> None:
-        s = self._streams.get(ev.stream_id)
-        if s is None or s.ended:
-            return
-        name = code_name(ev.error_code)
-        refused = ev.error_code == h2.errors.ErrorCodes.REFUSED_STREAM
-        s.error = RequestError(
-            "stream-reset",
-            f"server reset stream {s.id}: {name}",
-            before_response=refused and s.headers is None,
-        )
-        s.error.unprocessed = refused  # RFC 9113 8.7: a refused stream is safe to retry
-        s.wake()
-        self._wake_windows()
+            s = self._streams.get(ev.stream_id)
+            if s is not None:
+                s.informational_response()
 
     def _settings(self, ev: Any) -> None:
         # The record says only what the server said (null for what it never sent, across
@@ -354,6 +353,8 @@ class HTTP2Connection(PooledConnection):
     def flush(self) -> None:
         self._flush_pending = False
         out = self.h2.data_to_send()
+        if self._window_out:
+            out, self._window_out = out + self._window_out, b""
         if out and not self.channel.lost and self.state is not CLOSED:
             self.channel.write(out)
             if self.channel.unsent() > MAX_UNSENT:
@@ -399,6 +400,8 @@ class HTTP2Connection(PooledConnection):
         self.requests += 1
         self.last_active = self.tracer.now()
         stream = Stream(self, sid, index)
+        if req.method == "HEAD":
+            stream.expected = 0  # as h2 counts a response to HEAD
         self._streams[sid] = stream
         if req.body:
             self.flush()
@@ -458,6 +461,7 @@ class HTTP2Connection(PooledConnection):
         self._streams.pop(stream.id, None)
         if stream.ended or stream.error is not None or self.closed:
             return
+        self._receiving.pop(stream.id, None)
         try:
             self.h2.reset_stream(stream.id, h2.errors.ErrorCodes.CANCEL)
             self.flush()
@@ -492,12 +496,7 @@ class HTTP2Connection(PooledConnection):
 
     def no_stream(self, timeout: float) -> str:
         """Why a request waited its first-byte timeout for a stream on this connection."""
-        limit = self.max_streams
-        said = f"allows {limit} concurrent streams" if limit else "allows no streams"
-        return (
-            f"no stream on {self.key} within {timeout:g} s: the server {said} "
-            f"(SETTINGS_MAX_CONCURRENT_STREAMS {limit})"
-        )
+        return no_stream_message(self.key, self.max_streams, timeout)
 
     def read_body(self, resp: Response, limit: int | None) -> Coroutine[Any, Any, bool]:
         """As HTTP1Connection.read_body (the stream's own ``read``: returned, not awaited
@@ -524,6 +523,7 @@ class HTTP2Connection(PooledConnection):
         is finished too (GOAWAY received and no stream left)."""
         stream = self._streams.pop(resp.stream_id or 0, None)
         if stream is not None and not complete and not stream.ended and not self.closed:
+            self._receiving.pop(stream.id, None)
             try:
                 self.h2.reset_stream(stream.id, h2.errors.ErrorCodes.CANCEL)
                 self.flush()
