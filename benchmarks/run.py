@@ -1,8 +1,27 @@
 """The benchmark suite: one command starts the servers, runs every workload for every
 client several times, and prints and writes the table.
 
+    pip install -e '.[bench]'                # the Python peers (httpx, aiohttp)
+    apt-get install -y curl nghttp2-client nginx hyperfine   # the rest (h2load: nghttp2-client)
+
     python benchmarks/run.py                 # everything, 5 rounds (~20 min)
     python benchmarks/run.py --rounds 3 --only nginx-h1,startup
+    python benchmarks/run.py --whole         # the whole-process workloads below
+    python benchmarks/run.py --whole --only probe-seq,run-h2-64 --rounds 5
+    python benchmarks/run.py --only probe-1m-rss --rounds 1 --rss-requests 100000
+
+Options: ``--rounds N`` (interleaved rounds, 5), ``--only LIST`` (comma-separated: the
+targets nginx-h1, nginx-h2, serve-h1, serve-h2; startup; memory; whole-process
+workloads by name), ``--whole`` (the whole-process workloads probe-seq, run-h2-64,
+probe-20k, targets-5000; with ``--only``, the ones named there), ``--rss-requests N``
+(probe-1m-rss's request count, 1,000,000), ``--memory-requests LIST``, ``--out DIR``.
+
+Whole-process workloads (``whole.py``; each command timed from its start to its exit,
+peak RSS from the child's rusage): ``probe-seq`` (``reusecheck probe`` of 5,000
+sequential requests vs httpx and aiohttp scripts), ``run-h2-64`` (``reusecheck run`` of
+5,120 requests 64 at a time over HTTP/2 vs an httpx HTTP/2 script), ``probe-20k`` (wall
+time and the time after the last response), ``targets-5000`` (``--targets`` of 5,000
+URLs, ``--parallel 64``: peak RSS) and, only when named, ``probe-1m-rss``.
 
 Servers (all loopback, started and stopped here): nginx and ``reusecheck serve``, each
 plain HTTP/1.1 and HTTP/2 over TLS.  Clients: reusecheck with events recorded (what
@@ -11,6 +30,10 @@ every CLI run does), with a NullSink (tracing off) and streaming NDJSON to a fil
 ceiling).  Each run is its own process (``clients.py``), pinned to one CPU when there
 are two or more (the servers get the other), and the rounds interleave the clients so
 drift on a shared machine hits them alike.  Medians are reported, with the spread.
+
+A peer that is not installed (a Python module, or curl, h2load, nginx, hyperfine not on
+PATH) is named at the start with the command that installs it, and its rows read
+"skipped (not installed: ...)"; "failed" is a peer that ran and failed.
 
 Results: ``benchmarks/results/latest.json`` (every run) and ``latest.md`` (the table
 docs/performance.md quotes).  Nothing here is asserted by the test suite.
@@ -21,11 +44,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,7 +58,9 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from tables import fmt_rate, write_results  # noqa: E402
 from targets import DOWNLOAD_BYTES, Target, start_nginx, start_serve  # noqa: E402
+from whole import OPT_IN, TARGET_OF, WHOLE, run_whole  # noqa: E402
 
 RUN_TIMEOUT = 300.0  # one client run; a stuck peer is recorded as failed, not waited on
 REQUESTS = {"seq": 10_000, "conc16": 10_000, "h2streams64": 6_400}
@@ -63,6 +86,44 @@ PLAN: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 MEMORY_REQUESTS = (1_000, 10_000, 30_000, 100_000)
+PIP_INSTALL = "pip install -e '.[bench]'"
+# Debian packages of the command-line peers (h2load comes with nghttp2-client).
+APT_PACKAGE = {
+    "curl": "curl",
+    "h2load": "nghttp2-client",
+    "nginx": "nginx",
+    "hyperfine": "hyperfine",
+}
+# client -> the Python modules it imports (clients.py); h2 is reusecheck's own dependency
+CLIENT_MODULES = {"httpx": ("httpx",), "httpx-async": ("httpx",), "aiohttp": ("aiohttp",)}
+
+
+def _nginx() -> str | None:
+    return shutil.which("nginx") or (
+        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
+    )
+
+
+def missing_peers() -> tuple[dict[str, str], dict[str, str]]:
+    """(Python module -> what to say, tool -> what to say) for the peers not installed;
+    each line names the command that installs it."""
+    from importlib.util import find_spec
+
+    modules = {m: f"{m}; {PIP_INSTALL}" for m in ("httpx", "aiohttp", "h2") if find_spec(m) is None}
+    tools = {
+        t: f"{t}; apt-get install -y {APT_PACKAGE[t]}"
+        for t in APT_PACKAGE
+        if (_nginx() if t == "nginx" else shutil.which(t)) is None
+    }
+    return modules, tools
+
+
+def _skipped(client: str, modules: dict[str, str], tools: dict[str, str]) -> str | None:
+    """Why ``client`` cannot run here, or None."""
+    lacking = [modules[m] for m in CLIENT_MODULES.get(client, ()) if m in modules]
+    if client in tools:
+        lacking.append(tools[client])
+    return f"not installed: {', '.join(lacking)}" if lacking else None
 
 
 def _cpus() -> tuple[list[str], list[str]]:
@@ -233,133 +294,68 @@ def memory(target: Target, counts: tuple[int, ...]) -> list[dict[str, Any]]:
     return rows
 
 
-# -- the table ----------------------------------------------------------------------------
+def _announce_missing(modules: dict[str, str], tools: dict[str, str]) -> None:
+    if not modules and not tools:
+        return
+    print("Not installed, their rows are skipped:", flush=True)
+    for what in [*modules.values(), *tools.values()]:
+        print(f"  {what}", flush=True)
+    if modules:
+        print(f"Python peers: {PIP_INSTALL}", flush=True)
+    if tools:
+        packages = " ".join(APT_PACKAGE[t] for t in tools)
+        print(f"Command-line peers: apt-get install -y {packages}", flush=True)
 
 
-def _fmt_rate(workload: str, rate: float) -> str:
-    return f"{rate / 1e6:,.0f} MB/s" if workload.startswith("download") else f"{rate:,.0f}/s"
+def _start_targets(only: set[str], work: Path, tools: dict[str, str]) -> list[Target]:
+    """The servers the selection needs (nginx's for its own rows, memory and the
+    whole-process workloads)."""
+    needed = set(only) | {TARGET_OF[w] for w in only if w in TARGET_OF}
+    if "memory" in only:
+        needed.add("nginx-h1")
+    targets = []
+    for name in ("nginx-h1", "nginx-h2"):
+        if name in needed and "nginx" in tools:
+            print(f"{name}: skipped (not installed: {tools['nginx']})", flush=True)
+        elif name in needed:
+            targets.append(start_nginx(work / name, tls=name == "nginx-h2"))
+    for name in ("serve-h1", "serve-h2"):
+        if name in needed:
+            targets.append(start_serve(tls=name == "serve-h2"))
+    return targets
 
 
-def table(results: dict[str, list[dict[str, Any]]]) -> tuple[str, dict[str, Any]]:
-    """Markdown: per target and workload, each client's median (spread), and ratios."""
-    lines = [
-        "| target | workload | client | median | min-max | cpu/req | reusecheck / client |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    medians: dict[str, Any] = {}
-    for key, runs in results.items():
-        target, workload, client = key.split("|")
-        ok = [r for r in runs if "rate" in r]
-        if not ok:
-            medians[key] = None
-            continue
-        rates = [r["rate"] for r in ok]
-        cpu = [
-            r["cpu_s"] / REQUESTS[workload] * 1e6
-            for r in ok
-            if "cpu_s" in r and workload in REQUESTS
-        ]
-        medians[key] = {
-            "median": statistics.median(rates),
-            "min": min(rates),
-            "max": max(rates),
-            "runs": len(rates),
-            "failed": len(runs) - len(ok),
-            "cpu_us_per_req": statistics.median(cpu) if cpu else None,
-        }
-    for key, m in medians.items():
-        target, workload, client = key.split("|")
-        if m is None:
-            lines.append(f"| {target} | {workload} | {client} | failed | | | |")
-            continue
-        rc = medians.get(f"{target}|{workload}|reusecheck")
-        ratio = f"{rc['median'] / m['median']:.2f}x" if rc and client != "reusecheck" else ""
-        cpu = f"{m['cpu_us_per_req']:.0f} µs" if m["cpu_us_per_req"] is not None else ""
-        failed = f" ({m['failed']} failed)" if m["failed"] else ""
-        lines.append(
-            f"| {target} | {workload} | {client} | {_fmt_rate(workload, m['median'])}{failed} | "
-            f"{_fmt_rate(workload, m['min'])} - {_fmt_rate(workload, m['max'])} | {cpu} | {ratio} |"
-        )
-    return "\n".join(lines), medians
-
-
-def goals(
-    medians: dict[str, Any], start: dict[str, float] | None, mem: list[dict[str, Any]] | None
-) -> list[str]:
-    def med(key: str) -> float | None:
-        m = medians.get(key)
-        return m["median"] if m else None
-
-    out = []
-
-    def check(name: str, ok: bool | None, figure: str) -> None:
-        mark = "n/a" if ok is None else ("met" if ok else "NOT met")
-        out.append(f"| {name} | {figure} | {mark} |")
-
-    def ratio(a: str, b: str) -> float | None:
-        x, y = med(a), med(b)
-        return x / y if x and y else None
-
-    r = ratio("nginx-h1|seq|reusecheck", "nginx-h1|seq|httpx")
-    check(
-        "sequential h1: >= 2x httpx (sync, the faster httpx)",
-        r and r >= 2,
-        f"{r:.2f}x" if r else "-",
-    )
-    r = ratio("nginx-h1|seq|reusecheck", "nginx-h1|seq|aiohttp")
-    check("sequential h1: >= aiohttp", r and r >= 1, f"{r:.2f}x" if r else "-")
-    r = ratio("nginx-h2|h2streams64|reusecheck", "nginx-h2|h2streams64|httpx-async")
-    check("h2, 64 streams on one connection: >= 5x httpx", r and r >= 5, f"{r:.2f}x" if r else "-")
-    for wl, tgt in (("seq", "nginx-h1"), ("h2streams64", "nginx-h2")):
-        r = ratio(f"{tgt}|{wl}|reusecheck", f"{tgt}|{wl}|reusecheck-null")
-        if r:
-            check(f"tracing overhead <= 10 % ({wl})", 1 - r <= 0.10, f"{(1 - r) * 100:.1f} %")
-    for wl, tgt in (("download", "nginx-h1"), ("download-h2", "nginx-h2")):
-        r = ratio(f"{tgt}|{wl}|reusecheck", f"{tgt}|{wl}|curl")
-        check(
-            f"100 MiB download ({wl}) >= 80 % of curl",
-            r and r >= 0.8,
-            f"{r * 100:.0f} %" if r else "-",
-        )
-    if start:
-        d = start["reusecheck --version"] - start["python -c pass"]
-        check("`reusecheck --version` within 50 ms of `python -c pass`", d <= 50, f"+{d:.0f} ms")
-    if mem:
-        last = mem[-1]
-        check(
-            f"RSS flat (< 100 MB) at {last['requests']:,} requests with --events FILE",
-            last["maxrss_mb"] < 100,
-            f"{last['maxrss_mb']:.0f} MB",
-        )
-    return ["| goal | figure | status |", "| --- | --- | --- |", *out]
-
-
-def versions() -> dict[str, str]:
-    from importlib.metadata import version
-
-    v = {"python": platform.python_version(), "machine": platform.machine()}
-    for pkg in ("reusecheck", "h11", "h2", "httpx", "httpcore", "aiohttp"):
-        try:
-            v[pkg] = version(pkg)
-        except Exception:  # a missing peer is reported, not fatal
-            v[pkg] = "missing"
-    for tool, flag in (("nginx", "-v"), ("curl", "--version"), ("h2load", "--version")):
-        try:
-            p = subprocess.run([tool, flag], capture_output=True, text=True, timeout=10)
-            first = (p.stdout or p.stderr).strip().splitlines()[0]
-            v[tool] = " ".join(first.replace("nginx version:", "").split()[:2])
-        except (OSError, IndexError, subprocess.TimeoutExpired):
-            v[tool] = "missing"
-    try:
-        model = next(
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        )
-    except (OSError, StopIteration):
-        model = platform.processor()
-    v["cpu"] = f"{os.cpu_count()} x {model}"
-    return v
+def _in_process(
+    targets: list[Target],
+    only: set[str],
+    rounds: int,
+    pin: list[str],
+    missing: tuple[dict[str, str], dict[str, str]],
+) -> dict[str, list[dict[str, Any]]]:
+    results: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for rnd in range(rounds):
+        for t in targets:
+            if t.name not in only:
+                continue
+            for workload, clients in PLAN["h2" if t.cafile else "h1"].items():
+                for client in clients:
+                    key = f"{t.name}|{workload}|{client}"
+                    skipped = _skipped(client, *missing)
+                    if skipped:
+                        r: dict[str, Any] = {"skipped": skipped}
+                    else:
+                        try:
+                            r = run_one(client, workload, t, pin)
+                        except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                            r = {"error": str(exc)[-300:]}
+                    results[key].append(r)
+                    shown = (
+                        fmt_rate(workload, r["rate"])
+                        if "rate" in r
+                        else r.get("skipped") or r["error"]
+                    )
+                    print(f"round {rnd + 1}/{rounds} {key}: {shown}", flush=True)
+    return results
 
 
 def main() -> None:
@@ -369,107 +365,65 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument(
         "--only",
-        default="nginx-h1,nginx-h2,serve-h1,serve-h2,startup,memory",
-        help="comma-separated: targets, startup, memory",
+        default=None,
+        help="comma-separated: targets, startup, memory, whole-process workloads "
+        "(default: nginx-h1,nginx-h2,serve-h1,serve-h2,startup,memory)",
     )
+    ap.add_argument(
+        "--whole",
+        action="store_true",
+        help=f"the whole-process workloads ({','.join(WHOLE)}), or those named in --only",
+    )
+    ap.add_argument("--rss-requests", type=int, default=1_000_000, help="for probe-1m-rss")
     ap.add_argument("--memory-requests", default=",".join(map(str, MEMORY_REQUESTS)))
     ap.add_argument("--out", default=str(HERE / "results"))
     args = ap.parse_args()
     # Stopped with SIGTERM (or SIGINT, which a background job ignores): still stop the
     # servers in the finally below.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    only = set(args.only.split(","))
+    default = (
+        ",".join(WHOLE) if args.whole else "nginx-h1,nginx-h2,serve-h1,serve-h2,startup,memory"
+    )
+    only = set((args.only or default).split(","))
+    whole_names = [w for w in (*WHOLE, *OPT_IN) if w in only]
+    modules, tools = missing_peers()
+    _announce_missing(modules, tools)
     pin_client, pin_server = _cpus()
     work = Path(tempfile.mkdtemp(prefix="reusecheck-bench-"))
     targets: list[Target] = []
-    results: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    results: dict[str, list[dict[str, Any]]] = {}
+    whole: dict[str, list[dict[str, Any]]] = {}
     start = mem = None
     try:
-        if only & {"nginx-h1", "memory"}:
-            targets.append(start_nginx(work / "nginx-h1", tls=False))
-        if "nginx-h2" in only:
-            targets.append(start_nginx(work / "nginx-h2", tls=True))
-        if "serve-h1" in only:
-            targets.append(start_serve(tls=False))
-        if "serve-h2" in only:
-            targets.append(start_serve(tls=True))
+        targets = _start_targets(only, work, tools)
         for t in targets:
             _pin(t.proc, pin_server)
-        for rnd in range(args.rounds):
-            for t in targets:
-                if t.name not in only:
-                    continue
-                for workload, clients in PLAN["h2" if t.cafile else "h1"].items():
-                    for client in clients:
-                        key = f"{t.name}|{workload}|{client}"
-                        try:
-                            r = run_one(client, workload, t, pin_client)
-                        except (RuntimeError, subprocess.TimeoutExpired) as exc:
-                            r = {"error": str(exc)[-300:]}
-                        results[key].append(r)
-                        shown = _fmt_rate(workload, r["rate"]) if "rate" in r else r["error"]
-                        print(f"round {rnd + 1}/{args.rounds} {key}: {shown}", flush=True)
-        if "startup" in only:
+        results = _in_process(targets, only, args.rounds, pin_client, (modules, tools))
+        if whole_names:
+            by_name = {t.name: t for t in targets}
+            whole = run_whole(
+                whole_names, args.rounds, by_name, work, pin_client, args.rss_requests, modules
+            )
+        if "startup" in only and "hyperfine" in tools:
+            print(f"startup: skipped (not installed: {tools['hyperfine']})", flush=True)
+        elif "startup" in only:
             try:
                 start = startup(runs=20)
                 print("startup", start, flush=True)
             except (OSError, subprocess.SubprocessError) as exc:
                 print(f"startup failed: {exc}", flush=True)
-        if "memory" in only:
+        h1 = next((t for t in targets if t.name == "nginx-h1"), None)
+        if "memory" in only and h1 is not None:
             try:
                 counts = tuple(int(x) for x in args.memory_requests.split(","))
-                mem = memory(targets[0], counts)
+                mem = memory(h1, counts)
             except (OSError, subprocess.SubprocessError) as exc:
                 print(f"memory failed: {exc}", flush=True)
     finally:
         for t in targets:
             t.stop()
         shutil.rmtree(work, ignore_errors=True)
-    text, medians = table(results)
-    goal_lines = goals(medians, start, mem)
-    ver = versions()
-    parts = [
-        f"Machine: {ver['cpu']}, {platform.system()} {platform.release()}; "
-        f"clients pinned to one CPU, servers to the rest: {bool(pin_client)}.",
-        "Versions: " + ", ".join(f"{k} {v}" for k, v in ver.items() if k != "cpu"),
-        f"Command: `python benchmarks/run.py --rounds {args.rounds}`; medians of {args.rounds} "
-        "interleaved rounds.",
-        "",
-        text,
-        "",
-    ]
-    if start:
-        parts += ["| command | median wall |", "| --- | --- |"]
-        parts += [f"| `{k}` | {v:.0f} ms |" for k, v in start.items()]
-        parts.append("")
-    if mem:
-        parts += ["| requests | peak RSS | wall | events file |", "| --- | --- | --- | --- |"]
-        parts += [
-            f"| {m['requests']:,} | {m['maxrss_mb']:.0f} MB | {m['wall_s']:.1f} s | "
-            f"{m['events_mb']:.0f} MB |"
-            for m in mem
-        ]
-        parts.append("")
-    parts += goal_lines
-    md = "\n".join(parts) + "\n"
-    print()
-    print(md)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "latest.md").write_text(md)
-    (out / "latest.json").write_text(
-        json.dumps(
-            {
-                "versions": ver,
-                "rounds": args.rounds,
-                "runs": results,
-                "medians": medians,
-                "startup_ms": start,
-                "memory": mem,
-            },
-            indent=1,
-        )
-    )
+    write_results(args, REQUESTS, results, whole, start, mem, bool(pin_client))
 
 
 if __name__ == "__main__":
