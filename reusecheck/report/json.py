@@ -126,7 +126,7 @@ def _replaces(d: Dial | None) -> Document | None:
     }
 
 
-def _connection(c: ConnectionRow) -> Document:
+def _connection(c: ConnectionRow, raw: bool = False) -> Document:
     tls = None
     if c.tls is not None:
         tls = {
@@ -147,7 +147,8 @@ def _connection(c: ConnectionRow) -> Document:
         "closed_at_s": _t(c.closed_at_s),
         "closed_by": c.closed_by,
         "close_reason": c.close_reason,
-        "request_indexes": list(c.request_indexes),
+        # ``raw``: as kept (an array), for the encoder that writes it without a list
+        "request_indexes": c.request_indexes if raw else list(c.request_indexes),
         "idle_time_at_close_s": _t(c.idle_time_at_close_s),
         "error": c.error,
         "peak_streams": c.peak_streams,
@@ -197,8 +198,9 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def to_document(analysis: Analysis, *, reveal: bool = False) -> Document:
-    """The schema-1 document; ``reveal`` keeps secrets in URLs (``--reveal`` style)."""
+def to_document(analysis: Analysis, *, reveal: bool = False, raw: bool = False) -> Document:
+    """The schema-1 document; ``reveal`` keeps secrets in URLs (``--reveal`` style);
+    ``raw``: a connection's request indexes as kept (``jsonfast`` writes arrays)."""
     a = analysis
     s, v = a.summary, a.verdict
     return {
@@ -206,7 +208,7 @@ def to_document(analysis: Analysis, *, reveal: bool = False) -> Document:
         "target": redact_url(a.target, reveal),
         "protocol": a.protocol,
         "requests": [_request(r, reveal) for r in a.requests],
-        "connections": [_connection(c) for c in a.connections],
+        "connections": [_connection(c, raw) for c in a.connections],
         "server": server_block(a.server),
         "findings": [finding_block(f) for f in a.findings],
         "summary": {
@@ -236,9 +238,6 @@ def to_document(analysis: Analysis, *, reveal: bool = False) -> Document:
     }
 
 
-_REQUESTS: Final = '\n  "requests": []'
-
-
 def document_chunks(
     analysis: Analysis,
     *,
@@ -246,26 +245,44 @@ def document_chunks(
     ensure_ascii: bool = True,
     fragments: Iterable[str] | None = None,
 ) -> Iterator[str]:
-    """The indented document in pieces, the request rows one at a time: joined, it is
-    ``json.dumps(to_document(analysis), indent=2)`` byte for byte.
+    """The indented document in pieces (a key, a request row, a connection at a time):
+    joined, it is ``json.dumps(to_document(analysis), indent=2)`` byte for byte.
 
     ``fragments``: the rows' texts when the run wrote them as they finished (a spill
     of ``rowjson.request_fragment`` texts, in index order); else encoded here.
     """
-    head = replace(analysis, requests=())
-    text = jsonfast.encode(to_document(head, reveal=reveal), ensure_ascii=ensure_ascii)
-    before, after = text.split(_REQUESTS, 1)
+    doc = to_document(replace(analysis, requests=()), reveal=reveal, raw=True)
     if fragments is None:
         fragments = (
-            request_fragment(r, reveal=reveal, ensure_ascii=ensure_ascii) for r in analysis.requests
+            request_fragment(r, reveal=reveal, ensure_ascii=ensure_ascii)
+            for r in analysis.requests
         )
-    yield before
+    yield "{"
+    lead = "\n  "
+    for name, value in doc.items():
+        yield lead + jsonfast.key(name, ensure_ascii=ensure_ascii) + ": "
+        lead = ",\n  "
+        if name == "requests":
+            yield from _items(fragments)
+        elif name == "connections":
+            first = True
+            for c in value:
+                yield "[\n    " if first else ",\n    "
+                first = False
+                yield from jsonfast.chunks(c, 2, ensure_ascii=ensure_ascii)
+            yield "[]" if first else "\n  ]"
+        else:
+            yield jsonfast.encode(value, 1, ensure_ascii=ensure_ascii)
+    yield "\n}"
+
+
+def _items(texts: Iterable[str]) -> Iterator[str]:
+    """A top-level array of already encoded items, as ``json.dumps(indent=2)`` lays it."""
     first = True
-    for fragment in fragments:
-        yield ('\n  "requests": [\n    ' if first else ",\n    ") + fragment
+    for text in texts:
+        yield ("[\n    " if first else ",\n    ") + text
         first = False
-    yield _REQUESTS if first else "\n  ]"
-    yield after
+    yield "[]" if first else "\n  ]"
 
 
 def dumps(analysis: Analysis, *, reveal: bool = False, indent: int | None = 2) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json.encoder
 from array import array
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
 
 _escape_ascii: Callable[[str], str] = json.encoder.encode_basestring_ascii  # C when built
@@ -70,15 +70,48 @@ def _enc(o: Any, level: int, escape: Callable[[str], str]) -> str:
         if not o:
             return "[]"
         inner = "\n" + _INDENT * (level + 1)
+        sep = "," + inner
         if isinstance(o, array) and o.typecode in "bBhHiIlLqQ":
-            items = [_int_repr(x) for x in o]
+            body = sep.join(map(_int_repr, o))
         else:
-            items = [_enc(v, level + 1, escape) for v in o]
-        return "[" + inner + ("," + inner).join(items) + "\n" + _INDENT * level + "]"
+            body = sep.join([_enc(v, level + 1, escape) for v in o])
+        return "[" + inner + body + "\n" + _INDENT * level + "]"
     raise TypeError(f"Object of type {type(o).__name__} is not JSON serializable")
+
+
+def key(k: object, *, ensure_ascii: bool = True) -> str:
+    """A key as ``json`` writes it."""
+    return _key(k, _escape_ascii if ensure_ascii else _escape)
 
 
 def encode(o: Any, level: int = 0, *, ensure_ascii: bool = True) -> str:
     """``o`` as ``json.dumps(o, indent=2, ensure_ascii=..., allow_nan=False)`` writes
     it, its nested lines indented as if it sat ``level`` deep in a larger document."""
     return _enc(o, level, _escape_ascii if ensure_ascii else _escape)
+
+
+def chunks(o: Any, level: int = 0, *, ensure_ascii: bool = True) -> Iterator[str]:
+    """``encode(o, level)`` in pieces: an array of integers (a connection's request
+    indexes, millions in a long run) a slice at a time, the rest as ``encode`` writes
+    it.  Joined, the pieces are ``encode``'s text."""
+    escape = _escape_ascii if ensure_ascii else _escape
+    if isinstance(o, array) and o.typecode in "bBhHiIlLqQ" and len(o) > _SLICE:
+        inner = "\n" + _INDENT * (level + 1)
+        sep = "," + inner
+        yield "[" + inner
+        for k in range(0, len(o), _SLICE):
+            yield (sep if k else "") + sep.join(map(_int_repr, o[k : k + _SLICE]))
+        yield "\n" + _INDENT * level + "]"
+    elif isinstance(o, Mapping) and o:
+        inner = "\n" + _INDENT * (level + 1)
+        lead = "{" + inner
+        for k, v in o.items():
+            yield lead + _key(k, escape) + ": "
+            lead = "," + inner
+            yield from chunks(v, level + 1, ensure_ascii=ensure_ascii)
+        yield "\n" + _INDENT * level + "}"
+    else:
+        yield _enc(o, level, escape)
+
+
+_SLICE: Final = 8192

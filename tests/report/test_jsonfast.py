@@ -52,3 +52,14 @@ def test_arrays_of_integers_are_lists_and_non_finite_numbers_refused() -> None:
             jsonfast.encode({"x": bad})
     with pytest.raises(TypeError):
         jsonfast.encode({"x": object()})
+
+
+def test_pieces_join_to_the_whole_text() -> None:
+    indexes = array("q", range(20_000))
+    doc = {"id": 1, "request_indexes": indexes, "h2": {"x": [1, 2]}, "e": {}}
+    pieces = list(jsonfast.chunks(doc, 2))
+    assert len(pieces) > 3  # the long array came a slice at a time
+    assert "".join(pieces) == jsonfast.encode(doc, 2)
+    as_list = {**doc, "request_indexes": list(indexes)}
+    whole = json.dumps({"connections": [as_list]}, indent=2)
+    assert f"    {jsonfast.encode(doc, 2)}\n  ]" in whole

@@ -34,6 +34,7 @@ class ConnFacts:
     """One connection, as its requests left it."""
 
     carried: array[int] = field(default_factory=lambda: array("q"))
+    shuffled: bool = False  # carried came out of index order (sorted at the end)
     answered: int = 0  # carried requests that got a response
     last: int = -1  # the highest request index it carried
     last_connection: str | None = None  # that request's response Connection header

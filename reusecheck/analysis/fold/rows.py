@@ -146,6 +146,8 @@ class RowFacts:
         if cf is None:
             cf = self.facts.conns[conn] = ConnFacts()
         i = row.index
+        if cf.carried and i < cf.carried[-1]:
+            cf.shuffled = True
         cf.carried.append(i)
         if row.status is not None:
             cf.answered += 1
@@ -231,7 +233,8 @@ class RowFacts:
                 cf = f.conns[conn] = ConnFacts()
             cf.peak_streams = sp.peak.peak
         for cf in f.conns.values():
-            cf.carried = array("q", sorted(cf.carried))
+            if cf.shuffled:  # rows finish out of order; usually each connection's do not
+                cf.carried = array("q", sorted(cf.carried))
         f.error_indexes = array("q", sorted(f.error_indexes))
         f.no_streams.sort()
 
