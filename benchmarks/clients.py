@@ -4,10 +4,10 @@ Run by ``benchmarks/run.py``; by hand::
 
     python benchmarks/clients.py reusecheck seq http://127.0.0.1:8080/ 10000
 
-Clients: ``reusecheck`` (events recorded in memory, as every CLI run does),
-``reusecheck-null`` (a NullSink: tracing off), ``reusecheck-ndjson`` (recorded and
-streamed to an NDJSON file, as ``--events FILE``), ``httpx`` (sync), ``httpx-async``,
-``aiohttp``.
+Clients: ``reusecheck`` (events folded into the analysis as they come and each row
+encoded, as every CLI run does), ``reusecheck-null`` (a NullSink: tracing off),
+``reusecheck-ndjson`` (folded and streamed to an NDJSON file, as ``--events FILE``),
+``httpx`` (sync), ``httpx-async``, ``aiohttp``.
 
 Workloads: ``seq`` (sequential keep-alive requests), ``conc16`` (16 workers, one
 connection each), ``h2streams64`` (64 workers as streams on one HTTP/2 connection),
@@ -78,13 +78,19 @@ async def _timed_async(
 async def reusecheck_run(client: str, workload: str, url: str, n: int) -> tuple[float, float, int]:
     """Requests through the runner's own per-request path (``Runner.fetch``: pool,
     body drained, ``request_done``), the path ``reusecheck probe`` takes."""
+    from reusecheck.analysis.fold import Fold
     from reusecheck.net.request import Request
     from reusecheck.net.tls import TLSOptions
     from reusecheck.pool import PoolOptions
+    from reusecheck.report.rowjson import request_fragment
     from reusecheck.scenarios.model import Plan
     from reusecheck.scenarios.runner import Runner
-    from reusecheck.trace import FanOut, NDJSONWriter, NullSink, Recorder, Sink, Tracer
+    from reusecheck.trace import FanOut, NDJSONWriter, NullSink, Sink, Tracer
     from reusecheck.trace.redact import redact_headers
+
+    def folded() -> Fold:
+        """What every CLI run feeds: the analysis's fold, each row encoded as it ends."""
+        return Fold(on_row=request_fragment)
 
     stream = None
     sink: Sink
@@ -93,9 +99,9 @@ async def reusecheck_run(client: str, workload: str, url: str, n: int) -> tuple[
     elif client == "reusecheck-ndjson":
         path = os.environ.get("BENCH_EVENTS", "/tmp/reusecheck-bench-events.ndjson")
         stream = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed below
-        sink = FanOut((Recorder(), NDJSONWriter(stream, redact=redact_headers)))
+        sink = FanOut((folded(), NDJSONWriter(stream, redact=redact_headers)))
     else:
-        sink = Recorder()
+        sink = folded()
     http = "2" if _h2(workload) else "1.1"
     options = PoolOptions(tls=TLSOptions(cacert=CAFILE), http=http)
     runner = Runner(Plan(url, (), options), Tracer(sink))

@@ -24,8 +24,8 @@ time and the time after the last response), ``targets-5000`` (``--targets`` of 5
 URLs, ``--parallel 64``: peak RSS) and, only when named, ``probe-1m-rss``.
 
 Servers (all loopback, started and stopped here): nginx and ``reusecheck serve``, each
-plain HTTP/1.1 and HTTP/2 over TLS.  Clients: reusecheck with events recorded (what
-every CLI run does), with a NullSink (tracing off) and streaming NDJSON to a file (as
+plain HTTP/1.1 and HTTP/2 over TLS.  Clients: reusecheck with events folded into the
+analysis (what every CLI run does), with a NullSink (tracing off) and streaming NDJSON to a file (as
 ``--events FILE``); httpx (sync and async), aiohttp, curl and h2load (the native
 ceiling).  Each run is its own process (``clients.py``), pinned to one CPU when there
 are two or more (the servers get the other), and the rounds interleave the clients so
