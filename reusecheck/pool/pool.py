@@ -22,6 +22,7 @@ What happens after a response (``tryPutIdleConn``, idle timers, closes) is
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from dataclasses import replace
 from typing import Any
 
@@ -128,7 +129,15 @@ class Pool:
                 return Got(conn, True, idle_time)
         fut: asyncio.Future[Got] = asyncio.get_running_loop().create_future()
         if not fresh:
-            life.waiters[key].append(fut)
+            waiters = life.waiters[key]
+            # A waiter its own dial served stays queued until a put: against a server
+            # that closes every connection none comes, so the done ones go here (each
+            # holds its connection and that connection's read buffer).
+            while waiters and waiters[0].done():
+                waiters.popleft()
+            if len(waiters) > 64:
+                life.waiters[key] = waiters = deque(w for w in waiters if not w.done())
+            waiters.append(fut)
         if self._h2_possible(key):
             life.shared.start_dial(key)
         why = life.dial_fields(key, retry)
