@@ -24,6 +24,7 @@ from reusecheck.cli.options import (
     output_options,
     probe_options,
     readable_file,
+    watch_options,
 )
 from reusecheck.commands.exits import EXIT_OK, EXIT_USAGE, BadInput
 
@@ -277,9 +278,61 @@ def discover(url: str, **opts: Any) -> None:
     sys.exit(_settle(lambda: run_discover(settings, outputs_of(opts))))
 
 
+# The probe's phases: with --scenario the scenario's steps are the cycle instead.
+_PHASE_OPTIONS = {
+    "requests": "--requests",
+    "idle": "--idle",
+    "concurrency": "--concurrency",
+    "method": "--method",
+    "headers": "--header",
+}
+
+
+@main.command()
+@click.argument("url", required=False)
+@watch_options
+@probe_options
+@_interruptible
+def watch(url: str | None, **opts: Any) -> None:
+    """Watch URL: the probe's phases (or --scenario) every --every on one pool.
+
+    One record per window (JSON Lines with --json, a live view on a terminal), the
+    whole run's report at the end, judged: with --duration and --expect, a soak check.
+    """
+    from click.core import ParameterSource
+
+    from reusecheck.commands.watch import run_watch
+
+    if opts["sets"] and opts["scenario"] is None:
+        fail_usage("--set gives a scenario's parameters: give --scenario too")
+    if opts["scenario"] is not None:
+        ctx = click.get_current_context()
+        given = [
+            flag
+            for name, flag in _PHASE_OPTIONS.items()
+            if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
+        ]
+        if given:
+            fail_usage(f"{given[0]} shapes the probe's cycle; with --scenario its steps do")
+    sys.exit(_settle(lambda: run_watch(url, opts)))
+
+
+# The probe's options that mean something else for a run of many cycles.
+_WATCH_HELP = {
+    "as_json": "Write JSON Lines to stdout: a record per window, then the whole run's "
+    "report (human text goes to stderr).",
+    "deadline": "Bound on each cycle in seconds [default: 60 + its waits].",
+    "max_total_requests": "Ceiling on the requests one cycle may send.",
+}
+for _param in watch.params:
+    if isinstance(_param, click.Option) and _param.name in _WATCH_HELP:
+        _param.help = _WATCH_HELP[_param.name]
+
+
 @main.command()
 def schema() -> None:
-    """Print the JSON Schema (draft 2020-12) of the report and of an event line."""
+    """Print the JSON Schema (draft 2020-12) of the report, an event line and a watch
+    window record."""
     import json
 
     from reusecheck.schema import schema_document

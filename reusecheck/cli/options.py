@@ -393,3 +393,39 @@ def discover_options(f: Any) -> Any:
     for o in reversed(opts):
         f = o(f)
     return f
+
+
+def watch_options(f: Any) -> Any:
+    """``watch``'s own options; the cycle's are ``probe_options`` (durations are checked
+    in ``commands.watch_settings``: '10s', '1m', '500ms', or seconds)."""
+    opts = [
+        click.option(
+            "--every",
+            default="10s",
+            show_default=True,
+            metavar="DURATION",
+            help="Start a cycle this often: 10s, 1m, 500ms, or seconds.",
+        ),
+        click.option(
+            "--duration", metavar="DURATION", help="Stop after this long [default: Ctrl-C]."
+        ),
+        click.option(
+            "--scenario",
+            metavar="FILE|builtin:NAME",
+            help="The cycle: a scenario (as `run` takes it) instead of the probe's phases.",
+        ),
+        click.option(
+            "-s", "--set", "sets", multiple=True, metavar="NAME=VALUE", help="As `run --set`."
+        ),
+        click.option(
+            "--metrics",
+            metavar="FILE",
+            help="Rewrite FILE after every window: the counters, Prometheus text format.",
+        ),
+        click.option(
+            "--junit", metavar="FILE", help="Write JUnit XML: a test case per expectation."
+        ),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f

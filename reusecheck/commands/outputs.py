@@ -94,11 +94,12 @@ def report_chunks(
     yield "\n"
 
 
-def compact(analysis: Analysis) -> str:
-    """The report as one line (JSON Lines, several targets)."""
+def compact(analysis: Analysis, first: dict[str, Any] | None = None) -> str:
+    """The report as one line (JSON Lines: several targets, watch's last line);
+    ``first``: keys written before the report's own (watch's ``"type": "report"``)."""
     from reusecheck.report import json as json_report
 
-    doc = json_report.to_document(replace(analysis, requests=()))
+    doc = {**(first or {}), **json_report.to_document(replace(analysis, requests=()))}
     doc["requests"] = [json.loads(r) for r in _fragments(analysis)]  # keeps its place
     return json.dumps(doc, ensure_ascii=False, allow_nan=False)
 

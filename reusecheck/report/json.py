@@ -254,8 +254,7 @@ def document_chunks(
     doc = to_document(replace(analysis, requests=()), reveal=reveal, raw=True)
     if fragments is None:
         fragments = (
-            request_fragment(r, reveal=reveal, ensure_ascii=ensure_ascii)
-            for r in analysis.requests
+            request_fragment(r, reveal=reveal, ensure_ascii=ensure_ascii) for r in analysis.requests
         )
     yield "{"
     lead = "\n  "

@@ -119,13 +119,20 @@ class Runner:
         self.pools: list[tuple[str, PoolOptions]] = [("", plan.pool)]
         self._index = 0
 
-    async def run(self, deadline: float | None = None) -> RunError | None:
+    async def run(
+        self, deadline: float | None = None, *, keep_pool: bool = False
+    ) -> RunError | None:
         """Run every step; returns why the run stopped early, or None.
 
         The requests the deadline cuts short end with kind ``deadline``.  Cancellation
-        from outside (Ctrl-C) propagates, after every request and connection has been
-        ended in the record.
+        from outside (Ctrl-C) propagates, after every request has been ended in the
+        record (and every connection, unless ``keep_pool``).
+
+        ``keep_pool``: the pool stays open for the next run of the plan on this runner,
+        and the caller closes ``self.pool`` (``watch`` runs its cycle again and again on
+        one pool, as a long-running client would); request indexes keep counting.
         """
+        self.interruption = Interruption()  # a deadline that fired before is not this run's
         try:
             async with Deadline(deadline, self.interruption) as limit:
                 await self._run_steps(self.plan.steps)
@@ -134,7 +141,8 @@ class Runner:
         except _Stop as u:
             return RunError(u.error.kind, u.error.message)
         finally:
-            await self.pool.close()
+            if not keep_pool:
+                await self.pool.close()
         return None
 
     async def _run_steps(self, steps: Sequence[Step]) -> None:

@@ -3,6 +3,7 @@
 ``reusecheck schema`` prints ``schema_document()``; the tests validate every report and
 every event line they produce against it, so the contract in docs/design.md ("JSON
 report (contract, schema 1)" and "Event fields") is enforced, not only described.
+``window`` is the record ``reusecheck watch`` writes per window (docs/watch.md).
 
 The vocabularies come from where the code declares them (``trace.EVENT_NAMES``,
 ``findings.KNOWN_CODES`` and ``SEVERITIES``, ``trace.vocab``), so a new
@@ -30,6 +31,7 @@ from reusecheck.schema.blocks import (
 )
 from reusecheck.schema.events import event_schema
 from reusecheck.schema.report import report_schema
+from reusecheck.schema.window import WINDOW_ID, window_schema
 from reusecheck.trace.vocab import (
     CLOSE_REASONS,
     CLOSED_BY,
@@ -49,23 +51,27 @@ __all__ = [
     "REPORT_ID",
     "RETRY_REASONS",
     "REUSE_LEVELS",
+    "WINDOW_ID",
     "Schema",
     "event_schema",
     "report_schema",
     "schema_document",
+    "window_schema",
 ]
 
 
 def schema_document(*, strict: bool = False) -> Schema:
-    """Both schemas under ``$defs`` (``report``, ``event``): what ``reusecheck schema``
-    prints.  Validate a report against ``$defs.report``, an event line against
-    ``$defs.event``; each is a complete schema with its own ``$id``."""
+    """The schemas under ``$defs`` (``report``, ``event``, ``window``): what
+    ``reusecheck schema`` prints.  Validate a report against ``$defs.report``, an event
+    line against ``$defs.event``, a ``watch`` window record against ``$defs.window``;
+    each is a complete schema with its own ``$id``."""
     return {
         "$schema": DRAFT,
         "$id": DOCUMENT_ID,
-        "title": "reusecheck JSON report and event stream, schema reusecheck/1",
+        "title": "reusecheck JSON report, event stream and watch windows, schema reusecheck/1",
         "$defs": {
             "report": report_schema(strict=strict),
             "event": event_schema(strict=strict),
+            "window": window_schema(strict=strict),
         },
     }

@@ -217,6 +217,9 @@ def report_schema(*, strict: bool = False) -> Schema:
     top = obj(
         strict,
         {
+            # Only in `watch --json`'s last line, which tells it from the window records
+            # before it; the report is otherwise the probe's (docs/watch.md).
+            "type": {"const": "report"},
             "schema": {"const": "reusecheck/1"},
             "target": STRING,
             "protocol": null(enum(PROTOCOLS)),
@@ -229,6 +232,7 @@ def report_schema(*, strict: bool = False) -> Schema:
             "error": null(ref("error")),
             "options": {"type": "object"},
         },
+        optional=("type",),
     )
     return {
         "$schema": DRAFT,

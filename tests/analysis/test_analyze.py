@@ -192,7 +192,11 @@ def test_idle_timeout_between_phases() -> None:
     assert f"below {round(idle, 2):g} s" in f.remedy
     assert f.evidence["connections"] == [1]
     assert f.evidence["idle_timeout_s"] == a.server.idle_timeout_s
-    assert (c1.closed_by, c1.close_reason, tuple(c1.request_indexes)) == ("server", "idle-timeout", (0, 1))
+    assert (c1.closed_by, c1.close_reason, tuple(c1.request_indexes)) == (
+        "server",
+        "idle-timeout",
+        (0, 1),
+    )
     assert a.verdict.reuse == "partial"
     assert a.verdict.redialled_connections == (2,)
     assert a.verdict.detail == (
@@ -605,7 +609,11 @@ def test_goaway_retries_the_unprocessed_streams_elsewhere() -> None:
     row = a.requests[4]
     assert row.retried and row.conn_id == 2 and row.stream_id == 1
     c1, c2, c3 = a.connections
-    assert (c1.closed_by, c1.close_reason, tuple(c1.request_indexes)) == ("server", "goaway", (0, 1, 2, 3))
+    assert (c1.closed_by, c1.close_reason, tuple(c1.request_indexes)) == (
+        "server",
+        "goaway",
+        (0, 1, 2, 3),
+    )
     assert c1.h2 is not None and c1.h2.goaway is not None
     assert c1.h2.goaway == GoAway("NO_ERROR", 7, None, (4,), c1.h2.goaway.at_s)
     assert tuple(c2.request_indexes) == (4, 5, 6, 7) and tuple(c3.request_indexes) == (8, 9)
