@@ -5,7 +5,6 @@ by probe, demo and run."""
 from __future__ import annotations
 
 import asyncio
-import gc
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -62,10 +61,6 @@ async def perform(
     ``cancelled``.
     """
     check_ceiling(scenario, settings)
-    # The record grows by ~10 objects a request; with the default generation-0
-    # threshold the cycle collector rescans it constantly (docs/performance.md:
-    # HTTP/2 tracing overhead 11 % -> 5 %). Process-wide, so the CLI's choice.
-    gc.set_threshold(10_000, 50, 100)
     rows = RowSpill()
     fold = Fold(on_row=rows.add)
     sinks: list[Sink] = [fold]

@@ -47,17 +47,21 @@ def _ascii(text: str) -> str:
 class RowSpill(Sequence[RequestRow]):
     """The run's rows, on disk; a read-only sequence in index order.
 
-    Texts are written in batches of ``BATCH`` bytes with one ``os.write`` each.  When
-    the disk refuses one (full, a file-size limit), that batch and every later row stay
-    in memory instead: the report still gets every row, the run is not disturbed.
+    A short run's rows stay in memory: the file is made once they pass ``MEMORY``
+    bytes (a run of thousands of one-request targets makes no file at all).  Texts are
+    then written in batches of ``BATCH`` bytes with one ``os.write`` each.  When the
+    disk refuses one (full, a file-size limit), that batch and every later row stay in
+    memory instead: the report still gets every row, the run is not disturbed.
     """
 
     BATCH: ClassVar[int] = 1 << 16
+    MEMORY: ClassVar[int] = 1 << 20
 
     def __init__(self, directory: str | None = None) -> None:
-        self._dir = tempfile.TemporaryDirectory(prefix="reusecheck-rows-", dir=directory)
-        self._path = Path(self._dir.name) / "rows.json"
-        self._fd: int | None = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        self._where = directory
+        self._dir: tempfile.TemporaryDirectory[str] | None = None
+        self._path: Path | None = None
+        self._fd: int | None = None
         self._in: IO[bytes] | None = None
         self._pos = 0  # bytes on disk
         self._offset = array("q")  # by request index: where its text starts (-1: none)
@@ -66,7 +70,8 @@ class RowSpill(Sequence[RequestRow]):
         self._present: list[int] | None = None  # indexes with a row, when not all have
         self._batch: list[tuple[int, bytes]] = []
         self._batched = 0
-        self._held: dict[int, str] = {}  # rows the disk would not take
+        self._held: dict[int, str] = {}  # rows in memory: not spilled yet, or refused
+        self._held_bytes = 0
         # The first write that failed (a full disk): the rows are held in memory since.
         self.error: OSError | None = None
 
@@ -80,14 +85,31 @@ class RowSpill(Sequence[RequestRow]):
             self._length.extend([0] * grow)
         self._count += 1  # a request's row is final once
         self._present = None
-        if self.error is not None or self._fd is None:
+        if self._fd is None:
             self._held[i] = text
+            self._held_bytes += len(text)
+            if self.error is None and self._dir is None and self._held_bytes > self.MEMORY:
+                self._spill()
             return
         data = text.encode("utf-8")
         self._batch.append((i, data))
         self._batched += len(data)
         if self._batched >= self.BATCH:
             self._flush()
+
+    def _spill(self) -> None:
+        """Past ``MEMORY``: the file is made and the rows held so far go to it."""
+        try:
+            self._dir = tempfile.TemporaryDirectory(prefix="reusecheck-rows-", dir=self._where)
+            self._path = Path(self._dir.name) / "rows.json"
+            self._fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        except OSError as exc:
+            self.error = exc  # no file: the rows stay in memory
+            return
+        held, self._held, self._held_bytes = self._held, {}, 0
+        self._batch = [(i, text.encode("utf-8")) for i, text in sorted(held.items())]
+        self._batched = sum(len(d) for _, d in self._batch)
+        self._flush()
 
     def _flush(self) -> None:
         if not self._batch or self._fd is None:
@@ -103,6 +125,9 @@ class RowSpill(Sequence[RequestRow]):
             self.error = exc
             for i, data in self._batch:
                 self._held[i] = data.decode("utf-8")
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None  # later rows are held too
         else:
             pos = self._pos
             for i, data in self._batch:
@@ -126,6 +151,7 @@ class RowSpill(Sequence[RequestRow]):
         if held is not None:
             return held
         if self._in is None:
+            assert self._path is not None  # a row not held was written to the file
             self._in = self._path.open("rb")
         self._in.seek(self._offset[i])
         return self._in.read(self._length[i]).decode("utf-8")
@@ -173,10 +199,14 @@ class RowSpill(Sequence[RequestRow]):
         if self._in is not None:
             self._in.close()
             self._in = None
-        self._dir.cleanup()
+        if self._dir is not None:
+            self._dir.cleanup()
+            self._dir = None
+        self._held.clear()
 
     def __repr__(self) -> str:
-        return f"RowSpill({self._count} rows in {os.path.basename(self._dir.name)})"
+        where = os.path.basename(self._dir.name) if self._dir is not None else "memory"
+        return f"RowSpill({self._count} rows in {where})"
 
 
 class EventLog:

@@ -48,6 +48,7 @@ class _Buffering:
 # which on a VM costs more than the copies: a 100 MiB download ran at a quarter of
 # the speed.
 _READ_SIZE = 64 * 1024
+_NO_BUFFER = bytearray()  # what a lost connection holds instead
 
 
 class Channel(asyncio.BufferedProtocol):
@@ -121,6 +122,11 @@ class Channel(asyncio.BufferedProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
+        # Nothing more will be read: the 64 KiB read buffer goes now, not when the
+        # cycle collector gets to this connection (a run of many targets would hold a
+        # buffer per connection it ever made until then).
+        self._read_view = memoryview(_NO_BUFFER)
+        self._read_buffer = _NO_BUFFER
         if self._handshake is not None and not self._handshake.done():
             self._handshake.set_exception(
                 exc or ConnectionResetError("connection closed during the TLS handshake")

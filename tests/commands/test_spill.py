@@ -21,6 +21,7 @@ def test_rows_come_back_in_index_order_whatever_order_they_finished_in() -> None
     spill = RowSpill()
     try:
         RowSpill.BATCH = 512  # several batches
+        RowSpill.MEMORY = 0  # on disk from the first row
         for r in shuffled:
             spill.add(r)
         spill.seal()
@@ -29,7 +30,7 @@ def test_rows_come_back_in_index_order_whatever_order_they_finished_in() -> None
         assert [r.index for r in spill] == [r.index for r in rows]
         assert spill[3].index == 3 and [r.index for r in spill[-2:]] == [58, 59]
     finally:
-        RowSpill.BATCH = 1 << 16
+        RowSpill.BATCH, RowSpill.MEMORY = 1 << 16, 1 << 20
         spill.close()
 
 
@@ -37,7 +38,7 @@ def test_a_refused_write_keeps_the_rows_in_memory() -> None:
     rows = list(analyze(load("healthy")).requests)
     spill = RowSpill()
     try:
-        RowSpill.BATCH = 1  # a write per row
+        RowSpill.BATCH, RowSpill.MEMORY = 1, 0  # on disk, a write per row
         spill.add(rows[0])
         assert spill._fd is not None
         os.close(spill._fd)  # the next write fails, as a full disk's would
@@ -46,16 +47,30 @@ def test_a_refused_write_keeps_the_rows_in_memory() -> None:
         assert spill.error is not None
         assert list(spill.fragments()) == [request_fragment(r) for r in rows]
     finally:
-        RowSpill.BATCH = 1 << 16
+        RowSpill.BATCH, RowSpill.MEMORY = 1 << 16, 1 << 20
         spill._fd = None
         spill.close()
 
 
-def test_the_directory_goes_when_closed() -> None:
+def test_a_short_run_makes_no_file_and_a_long_one_loses_it_when_closed() -> None:
+    rows = list(analyze(load("go-default-pool")).requests)
+    short = RowSpill()
+    for r in rows:
+        short.add(r)
+    assert short._path is None  # 60 rows: memory
+    assert list(short.fragments()) == [request_fragment(r) for r in rows]
+    short.close()
     spill = RowSpill()
-    spill.add(analyze(load("healthy")).requests[0])
+    try:
+        RowSpill.MEMORY = 4096
+        for r in rows:
+            spill.add(r)
+    finally:
+        RowSpill.MEMORY = 1 << 20
+    assert spill._path is not None
     where = Path(spill._path).parent
     assert where.is_dir()
+    assert list(spill.fragments()) == [request_fragment(r) for r in rows]
     spill.close()
     assert not where.exists()
 
