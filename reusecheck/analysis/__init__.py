@@ -44,6 +44,7 @@ from reusecheck.analysis.model import (
     TlsInfo,
     Verdict,
 )
+from reusecheck.analysis.proxies import keyed_proxy, run_proxy
 from reusecheck.analysis.requests import parse_keep_alive
 from reusecheck.analysis.server import server_facts
 from reusecheck.analysis.verdict import reuse_verdict, summarize, verdict
@@ -149,6 +150,7 @@ def conclude(
         verdict=judged,
         error=run_error,
         options=options,
+        proxy=run_proxy(conns) or keyed_proxy(scopes.keys),
     )
 
 

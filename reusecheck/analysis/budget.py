@@ -21,6 +21,7 @@ from reusecheck.analysis.connections import was_opened
 from reusecheck.analysis.fold.facts import RunFacts, last_status
 from reusecheck.analysis.model import Budget, ConnectionRow, ReuseLevel, Summary
 from reusecheck.analysis.pools import PoolScopes
+from reusecheck.analysis.proxies import forwarded
 from reusecheck.analysis.status import is_error
 from reusecheck.analysis.text import listed, plural, seconds
 from reusecheck.trace.vocab import DIAL_REASONS, NEEDED_DIALS
@@ -141,6 +142,9 @@ def _phrases(
         counts = [c.dial.replaced_requests for c in cs if c.dial]
         which = _conns(replaced) if replaced else "a connection"
         text = _cause(reason, how, which, counts)
+        if all(forwarded(c) for c in cs):
+            # http:// through a proxy: the hop that closed is the proxy, not the origin.
+            text = text.replace("the server", "the proxy")
         if after is not None:
             text = text.split(" after ", 1)[0] + f" after a {after} response"
         out.append((len(cs), f"because {text}"))

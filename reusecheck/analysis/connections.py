@@ -5,7 +5,7 @@ from __future__ import annotations
 from reusecheck.analysis.events import EventIndex, as_float, as_int, as_str, get
 from reusecheck.analysis.fold.facts import ConnFacts, RunFacts
 from reusecheck.analysis.h2 import h2_connection, is_h2
-from reusecheck.analysis.model import ConnectionRow, Dial, TlsInfo
+from reusecheck.analysis.model import ConnectionRow, Dial, FailedAttempt, TlsInfo
 from reusecheck.trace import Event
 
 
@@ -18,6 +18,7 @@ def _tls(index: EventIndex, conn: int) -> tuple[TlsInfo | None, str | None]:
     if error is not None:
         return None, error
     resumed = get(done, "resumed")
+    asked = get(done, "client_cert_requested")
     return (
         TlsInfo(
             version=as_str(get(done, "version")),
@@ -25,6 +26,8 @@ def _tls(index: EventIndex, conn: int) -> tuple[TlsInfo | None, str | None]:
             alpn=as_str(get(done, "alpn")),
             resumed=resumed if isinstance(resumed, bool) else None,
             alpn_offered=tuple(str(p) for p in offered),
+            client_cert=get(index.conn_event(conn, "tls_start"), "client_cert") is True,
+            client_cert_requested=asked if isinstance(asked, bool) else None,
         ),
         None,
     )
@@ -36,7 +39,7 @@ def connection_row(index: EventIndex, conn: int, facts: ConnFacts) -> Connection
     events = index.by_conn[conn]
     carried = facts.carried
     start = index.conn_event(conn, "connect_start")
-    connected = index.conn_event(conn, "connect_done", last=True)
+    connected = _connected(index, conn)
     got = index.conn_event(conn, "got_conn")
     closed = index.conn_event(conn, "conn_closed", last=True)
     idle_closed = index.conn_event(conn, "idle_closed", last=True)
@@ -64,11 +67,41 @@ def connection_row(index: EventIndex, conn: int, facts: ConnFacts) -> Connection
         close_reason=reason,
         request_indexes=carried,
         idle_time_at_close_s=idle_at_close,
-        error=as_str(get(connected, "error")) or tls_error,
+        error=as_str(get(connected, "error")) or _proxy_error(index, conn) or tls_error,
         peak_streams=facts.peak_streams,
         h2=h2_connection(index, conn) if is_h2(index, conn, protocol) else None,
         dial=_dial(start),
+        proxy=as_str(get(start, "proxy")),
+        tunnel=as_str(get(index.conn_event(conn, "proxy_connect_start"), "target")),
+        failed_attempts=_failed_attempts(index, conn),
     )
+
+
+def _failed_attempts(index: EventIndex, conn: int) -> tuple[FailedAttempt, ...]:
+    return tuple(
+        FailedAttempt(addr=as_str(get(e, "remote")) or "?", error=as_str(get(e, "error")) or "")
+        for e in index.by_conn.get(conn, [])
+        if e.event == "connect_done" and get(e, "error") is not None
+    )
+
+
+def _connected(index: EventIndex, conn: int) -> Event | None:
+    """The address the connection reached: the attempt that connected (a dial tries
+    addresses one after another, the other family raced beside them), else the last
+    that failed."""
+    tried = [e for e in index.by_conn.get(conn, []) if e.event == "connect_done"]
+    made = [e for e in tried if get(e, "error") is None]
+    attempts = made or tried
+    return attempts[-1] if attempts else None
+
+
+def _proxy_error(index: EventIndex, conn: int) -> str | None:
+    """The proxy hop failed: TLS to the proxy, or the CONNECT it refused."""
+    for name in ("proxy_tls_done", "proxy_connect_done"):
+        error = as_str(get(index.conn_event(conn, name), "error"))
+        if error is not None:
+            return error
+    return None
 
 
 def _dial(start: Event | None) -> Dial | None:

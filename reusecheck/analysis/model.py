@@ -85,6 +85,9 @@ class Timings:
     tls: float | None = None
     wait: float | None = None  # request written -> first response byte
     total: float | None = None  # first get_conn -> request_done, retries included
+    # The proxy hop of its dial: TLS to an https:// proxy and the CONNECT exchange
+    # (proxy_tls and proxy_connect spans); None without a proxy or a dial of its own.
+    proxy: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +129,19 @@ class RequestRow:
     released_at_s: float | None = None
     # An error response's first words (body_done.body_head): what the server said.
     body_head: str | None = None
+    # Why a failure Go's Transport retries (a stale reused connection) was not retried
+    # for this request (request_done.not_retried: "non-idempotent"), or None.
+    not_retried: str | None = None
+    # Following redirects: the request whose 3xx response this one follows, or None.
+    redirected_from: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FailedAttempt:
+    """One address a dial tried without connecting (``connect_done`` with an error)."""
+
+    addr: str
+    error: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +152,10 @@ class TlsInfo:
     resumed: bool | None
     # addition
     alpn_offered: tuple[str, ...] = ()
+    # A client certificate was configured (tls_start.client_cert); the server asked for
+    # one in the handshake (tls_done.client_cert_requested; None: not known).
+    client_cert: bool = False
+    client_cert_requested: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +218,13 @@ class ConnectionRow:
     peak_streams: int = 0  # most requests on it at the same time (HTTP/1.1: at most 1)
     h2: H2Connection | None = None  # HTTP/2 connections only
     dial: Dial | None = None  # why it was dialled (None: a record without the reason)
+    # Through a proxy: the proxy (its URL, password redacted; ``remote`` is its address)
+    # and, for an https:// target, the host:port its CONNECT tunnel reached.
+    proxy: str | None = None
+    tunnel: str | None = None
+    # Addresses tried before (or raced beside) the one reached, each with its error:
+    # a dial goes through a name's addresses in order, as Go's net.Dialer does.
+    failed_attempts: tuple[FailedAttempt, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,3 +306,6 @@ class Analysis:
     verdict: Verdict
     error: RunError | None
     options: Mapping[str, Any] = field(default_factory=dict)
+    # The proxy the run's connections went through (the first one's; its URL, password
+    # redacted), or None: reuse was then measured between the client and the proxy.
+    proxy: str | None = None

@@ -82,6 +82,7 @@ def request_row(index: int, events: Sequence[Event]) -> RequestRow:
     stream_id: int | None = None
     dials: set[int] = set()
     dns_start = dns_done = connect_start = connect_done = tls_start = tls_done = None
+    hop_start = hop_done = None  # the proxy hop: proxy_tls and proxy_connect spans
     h2 = False
     for e in events:
         name = e.event
@@ -92,6 +93,7 @@ def request_row(index: int, events: Sequence[Event]) -> RequestRow:
             stream_id = None
             dials = set()
             dns_start = dns_done = connect_start = connect_done = tls_start = tls_done = None
+            hop_start = hop_done = None
             h2 = False
             continue
         if name == "get_conn":
@@ -143,6 +145,11 @@ def request_row(index: int, events: Sequence[Event]) -> RequestRow:
                 tls_start = e
         elif name == "tls_done":
             tls_done = e
+        elif name in ("proxy_tls_start", "proxy_connect_start"):
+            if hop_start is None:
+                hop_start = e
+        elif name in ("proxy_tls_done", "proxy_connect_done"):
+            hop_done = e
     if got is not None and released is None:
         released = done_after_got
         if released is None:
@@ -160,6 +167,7 @@ def request_row(index: int, events: Sequence[Event]) -> RequestRow:
         dns=_span(dns_start, dns_done) if own_dial else None,
         connect=_span(connect_start, connect_done) if own_dial else None,
         tls=_span(tls_start, tls_done) if own_dial else None,
+        proxy=_span(hop_start, hop_done) if own_dial else None,
         wait=wait,
         total=max(0.0, done.t - started) if done is not None else None,
     )
@@ -193,6 +201,8 @@ def request_row(index: int, events: Sequence[Event]) -> RequestRow:
         got_conn_at_s=got.t if got is not None else None,
         released_at_s=released.t if released is not None else None,
         body_head=as_str(body.fields.get("body_head")) if body is not None else None,
+        not_retried=as_str(f_done.get("not_retried")),
+        redirected_from=as_int(f_done.get("redirected_from")),
     )
 
 

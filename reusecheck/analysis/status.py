@@ -34,6 +34,10 @@ _NO_UPSTREAM: Final = re.compile(
     r"|no available server|upstream request timeout|bad gateway|gateway time-?out",
     re.IGNORECASE,
 )
+# nginx's pages for ssl_verify_client: no client certificate, or one it could not verify.
+_NO_CLIENT_CERT: Final = re.compile(
+    r"No required SSL certificate was sent|The SSL certificate error", re.IGNORECASE
+)
 _PROXIES: Final = ("nginx", "envoy", "haproxy", "caddy", "traefik", "awselb", "cloudflare",
                    "squid", "varnish", "apache", "istio", "openresty", "kong")  # fmt: skip
 _TAG: Final = re.compile(r"<[^>]*>")
@@ -96,11 +100,26 @@ def _proxy(server: str | None) -> str | None:
     return server if any(p in low for p in _PROXIES) else None
 
 
-def cause(row: RequestRow, server: str | None) -> Cause | None:
-    """What the server said went wrong with ``row``'s request, when it said it plainly."""
+def cause(row: RequestRow, server: str | None, cert_unanswered: bool = False) -> Cause | None:
+    """What the server said went wrong with ``row``'s request, when it said it plainly.
+
+    ``cert_unanswered``: the server asked for a client certificate in the handshake of
+    the request's connection and none was configured, so a bare 400 (nginx's
+    ``ssl_verify_client optional`` with ``if ($ssl_client_verify != SUCCESS)``) is read
+    as the certificate's absence."""
     status, body = row.status, row.body_head or ""
     if status is None or status < ERROR_STATUS:
         return None
+    if status == 400 and (_NO_CLIENT_CERT.search(body) or cert_unanswered):
+        said_so = _NO_CLIENT_CERT.search(body) is not None
+        return Cause(
+            "client-cert-required",
+            "the server requires a client certificate"
+            + ("" if said_so else " (it asked for one in the TLS handshake and got none)"),
+            "Give the client a certificate the server trusts: --cert FILE (and --key FILE "
+            "unless the key is in it), [pool] cert and key in scenario files; curl --cert, "
+            "Go tls.Config.Certificates, httpx/requests cert=(cert, key).",
+        )
     scheme = (row.url or "").split("://", 1)[0].lower()
     if status == 400 and _PLAIN_TO_TLS.search(body) and scheme == "http":
         return Cause(

@@ -28,6 +28,7 @@ from reusecheck.analysis.model import (
     Verdict,
 )
 from reusecheck.analysis.pools import PoolScopes
+from reusecheck.analysis.proxies import measured_hop
 from reusecheck.analysis.status import phrase
 from reusecheck.analysis.text import plural
 
@@ -54,7 +55,9 @@ def reuse_verdict(
     """The reuse level and its line: the budget in words."""
     if not any(c.requests for c in conns):
         return "no", "no request got a connection"
-    return reuse_level(summary, conns), reuse_line(summary, conns, scopes, facts)
+    line = reuse_line(summary, conns, scopes, facts)
+    hop = measured_hop(conns)
+    return reuse_level(summary, conns), line if hop is None else f"{line}; {hop}"
 
 
 def _h2(
@@ -132,6 +135,12 @@ def evaluate(
     if name == "none":
         return ExpectationResult(name, True, "nothing expected: report only")
     if name == "reuse":
+        lost = len(facts.not_retried)
+        if lost:
+            # A stale reused connection cost a request Go could not retry: a reuse race
+            # the caller sees as an error, whatever the connection count says.
+            failed = f"{plural(lost, 'request')} failed on a stale connection, not retried"
+            return ExpectationResult(name, False, f"reuse {level}: {detail}; {failed}")
         return ExpectationResult(name, level == "yes", f"reuse {level}: {detail}")
     if name == "min-reuse-ratio":
         want = float(value or 0.0)

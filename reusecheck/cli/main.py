@@ -26,6 +26,8 @@ from reusecheck.cli.options import (
     readable_file,
     watch_options,
 )
+from reusecheck.cli.request_options import client_cert_options, request_options
+from reusecheck.cli.route_options import route_options
 from reusecheck.commands.exits import EXIT_OK, EXIT_USAGE, BadInput
 
 T = TypeVar("T")
@@ -92,6 +94,9 @@ def _settle(build: Callable[[], T]) -> T:
     help="Also measure the server's limits (as `discover` does) and fold them in.",
 )
 @probe_options
+@request_options
+@client_cert_options
+@route_options
 @output_options
 @_interruptible
 def probe(
@@ -123,6 +128,8 @@ def probe(
 
 @main.command()
 @demo_options
+@request_options
+@client_cert_options
 @output_options
 @_interruptible
 def demo(**opts: Any) -> None:
@@ -169,7 +176,9 @@ def demo(**opts: Any) -> None:
     callback=readable_file,
     help="CA certificate (PEM) to trust for https:// targets (over the file's).",
 )
-@click.option("--insecure", is_flag=True, help="Do not verify the server's certificate.")
+@click.option("-k", "--insecure", is_flag=True, help="Do not verify the server's certificate.")
+@client_cert_options
+@route_options
 @MAX_TOTAL_REQUESTS
 @output_options
 @_interruptible
@@ -263,6 +272,8 @@ def serve(**opts: Any) -> None:
 @main.command()
 @click.argument("url")
 @discover_options
+@client_cert_options
+@route_options
 @discover_output_options
 @_interruptible
 def discover(url: str, **opts: Any) -> None:
@@ -285,6 +296,10 @@ _PHASE_OPTIONS = {
     "concurrency": "--concurrency",
     "method": "--method",
     "headers": "--header",
+    "data": "--data",
+    "data_binary": "--data-binary",
+    "json_body": "--json-body",
+    "location": "--location",
 }
 
 
@@ -292,6 +307,9 @@ _PHASE_OPTIONS = {
 @click.argument("url", required=False)
 @watch_options
 @probe_options
+@request_options
+@client_cert_options
+@route_options
 @_interruptible
 def watch(url: str | None, **opts: Any) -> None:
     """Watch URL: the probe's phases (or --scenario) every --every on one pool.

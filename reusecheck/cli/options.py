@@ -96,7 +96,9 @@ CACERT = click.option(
     callback=readable_file,
     help="CA certificate (PEM) to trust for https:// targets.",
 )
-INSECURE = click.option("--insecure", is_flag=True, help="Do not verify the server's certificate.")
+INSECURE = click.option(
+    "-k", "--insecure", is_flag=True, help="Do not verify the server's certificate (curl's -k)."
+)
 
 
 def _expectations() -> list[Any]:
@@ -180,7 +182,9 @@ def _run_options(f: Any, *, expectations: bool) -> Any:
             show_default=True,
             help="Requests at once in each of the two bursts (0 skips them).",
         ),
-        click.option("-X", "--method", default="GET", show_default=True, help="Request method."),
+        click.option(
+            "-X", "--method", default=None, help="Request method [default: GET; POST with a body]."
+        ),
         HEADERS,
         JSON,
         EVENTS,

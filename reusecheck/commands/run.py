@@ -9,6 +9,7 @@ from typing import Any
 
 from reusecheck.commands import exits
 from reusecheck.commands.probe import run_one
+from reusecheck.commands.routing import routing_of, with_routing
 from reusecheck.commands.settings import (
     DEFAULT_CEILING,
     DEFAULT_TIMEOUT,
@@ -17,9 +18,9 @@ from reusecheck.commands.settings import (
     check_url,
     outputs_of,
     parse_sets,
+    tls_of,
 )
 from reusecheck.net.dial import Timeouts
-from reusecheck.net.tls import TLSOptions
 from reusecheck.pool import PoolOptions
 
 
@@ -48,15 +49,24 @@ def run_scenario(spec: str, url: str | None, o: Mapping[str, Any]) -> int:
     t = DEFAULT_TIMEOUT
     base = PoolOptions(
         timeouts=Timeouts(connect=t, tls=t, first_byte=t, body=t),
-        tls=TLSOptions(cacert=o["cacert"], insecure=o["insecure"]),
+        tls=tls_of(o),
     )
     try:
         scenario = resolve(
-            spec, url, parse_sets(o["sets"]), base, cacert=o["cacert"], insecure=o["insecure"]
+            spec,
+            url,
+            parse_sets(o["sets"]),
+            base,
+            cacert=o["cacert"],
+            insecure=o["insecure"],
+            cert=o.get("cert") or None,
+            key=o.get("key") or None,
         )
     except ScenarioError as exc:
         sys.stderr.write(f"reusecheck: {exc}\n")
         return exits.EXIT_USAGE
+    # The command line's --resolve, --connect-to, -4/-6 and proxies over the file's.
+    scenario = with_routing(scenario, lambda r: routing_of(o, base=r))
     settings = ProbeSettings(
         url=scenario.plan.target,
         plan_args={},

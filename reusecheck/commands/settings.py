@@ -11,12 +11,16 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, BinaryIO, Final
 
 from reusecheck.analysis import Expectation
+from reusecheck.commands.body import OPTIONS as BODY_OPTIONS
+from reusecheck.commands.body import Stdin, body_of
 from reusecheck.commands.exits import BadInput
 from reusecheck.commands.outputs import OutputOptions
+from reusecheck.commands.routing import check_h2c, routing_of
 from reusecheck.discover.settings import DiscoverSettings, parse_only
+from reusecheck.net import client_certs
 from reusecheck.net.dial import Timeouts
 from reusecheck.net.request import (
     URLError,
@@ -102,6 +106,53 @@ def check_outputs(o: Mapping[str, Any]) -> None:
             check_cafile(cacert)
         except ValueError as exc:
             raise BadInput(str(exc), "'--cacert'") from None
+    check_client_cert(o)
+
+
+def check_client_cert(o: Mapping[str, Any]) -> None:
+    """``--cert`` (and ``--key``): a PEM certificate with its matching key, loadable now,
+    so a run never starts with a certificate every handshake would fail to send."""
+    cert, key = o.get("cert"), o.get("key")
+    if key and not cert:
+        raise BadInput("--key is the client certificate's key: give --cert FILE too", "'--key'")
+    if cert:
+        try:
+            client_certs.check(cert, key)
+        except ValueError as exc:
+            option = "'--key'" if key and repr(key) in str(exc) else "'--cert'"
+            raise BadInput(str(exc), option) from None
+
+
+def tls_of(o: Mapping[str, Any]) -> TLSOptions:
+    """The trust and client certificate options (checked by ``check_outputs``)."""
+    return TLSOptions(
+        cacert=o.get("cacert"),
+        insecure=bool(o.get("insecure")),
+        cert=o.get("cert") or None,
+        key=o.get("key") or None,
+    )
+
+
+def request_of(
+    o: Mapping[str, Any], headers: tuple[tuple[str, str], ...], stdin: Stdin | None = None
+) -> dict[str, Any]:
+    """The probe's request: method, headers, body (-d, --data-binary, --json-body, as
+    curl: a body makes it a POST unless -X says otherwise) and -L."""
+    values = {dest: o.get(dest) or () for dest, _ in BODY_OPTIONS}
+    body = body_of(values, headers, stdin or _stdin)
+    method = o.get("method") or ("POST" if body is not None else "GET")
+    return {
+        "method": method_of(method),
+        "headers": headers + (body.headers if body is not None else ()),
+        "body": body.data if body is not None else None,
+        "follow_redirects": bool(o.get("location")),
+    }
+
+
+def _stdin() -> BinaryIO:
+    import sys
+
+    return sys.stdin.buffer
 
 
 def _can_write_in(directory: str) -> str | None:
@@ -224,11 +275,13 @@ def probe_settings(url: str, o: Mapping[str, Any]) -> ProbeSettings:
         idle_timeout=o["client_idle_timeout"] or None,
         disable_keepalives=o["disable_keepalives"],
         timeouts=timeouts,
-        tls=TLSOptions(cacert=o["cacert"], insecure=o["insecure"]),
+        tls=tls_of(o),
         http=http_of(url, o),
         strict_max_streams=o.get("strict_max_streams", False),
         tls_resume=not o.get("no_tls_resume", False),
+        routing=routing_of(o),
     )
+    check_h2c(url, pool.http, pool.routing)
     expectations = [Expectation(name) for name in (o["expect"] or ("reuse",))]
     if o["min_reuse_ratio"] is not None:
         expectations.append(Expectation("min-reuse-ratio", o["min_reuse_ratio"]))
@@ -241,8 +294,7 @@ def probe_settings(url: str, o: Mapping[str, Any]) -> ProbeSettings:
             "requests": o["requests"],
             "idle": o["idle"],
             "concurrency": o["concurrency"],
-            "method": method_of(o["method"]),
-            "headers": headers,
+            **request_of(o, headers),
         },
         pool=pool,
         expectations=tuple(expectations),
@@ -264,6 +316,8 @@ def discover_settings(url: str, o: Mapping[str, Any]) -> DiscoverSettings:
     except ValueError as exc:
         raise BadInput(str(exc), "'--only'") from None
     check_outputs(o)
+    routing = routing_of(o)
+    check_h2c(url, http_of(url, o), routing)
     try:
         return DiscoverSettings(
             url=url,
@@ -279,8 +333,11 @@ def discover_settings(url: str, o: Mapping[str, Any]) -> DiscoverSettings:
             headers=headers,
             cacert=o.get("cacert"),
             insecure=bool(o.get("insecure")),
+            cert=o.get("cert") or None,
+            key=o.get("key") or None,
             as_json=bool(o.get("as_json")),
             events_path=o.get("events_path"),
+            routing=routing,
         )
     except ValueError as exc:
         raise BadInput(str(exc)) from None

@@ -16,6 +16,7 @@ from typing import Any, Final
 
 from reusecheck.analysis import Expectation
 from reusecheck.commands.exits import BadInput
+from reusecheck.commands.routing import routing_of, with_routing
 from reusecheck.commands.settings import (
     DEFAULT_CEILING,
     ProbeSettings,
@@ -25,9 +26,9 @@ from reusecheck.commands.settings import (
     outputs_of,
     parse_sets,
     probe_settings,
+    tls_of,
 )
 from reusecheck.net.dial import Timeouts
-from reusecheck.net.tls import TLSOptions
 from reusecheck.pool import PoolOptions
 from reusecheck.scenarios.model import Scenario
 from reusecheck.scenarios.runner import RunLimits
@@ -107,14 +108,23 @@ def _scenario(spec: str, url: str | None, o: Mapping[str, Any]) -> tuple[ProbeSe
         t = o["timeout"]
         base = PoolOptions(
             timeouts=Timeouts(connect=t, tls=t, first_byte=t, body=t),
-            tls=TLSOptions(cacert=o["cacert"], insecure=o["insecure"]),
+            tls=tls_of(o),
         )
     try:
         scenario = resolve(
-            spec, url, parse_sets(o["sets"]), base, cacert=o["cacert"], insecure=o["insecure"]
+            spec,
+            url,
+            parse_sets(o["sets"]),
+            base,
+            cacert=o["cacert"],
+            insecure=o["insecure"],
+            cert=o.get("cert") or None,
+            key=o.get("key") or None,
         )
     except ScenarioError as exc:
         raise BadInput(str(exc), "'--scenario'") from None
+    # The command line's --resolve, --connect-to, -4/-6 and proxies over the file's.
+    scenario = with_routing(scenario, lambda r: routing_of(o, base=r))
     expectations = _expectations(o) or scenario.expectations
     scenario = replace(scenario, expectations=expectations)
     settings = ProbeSettings(

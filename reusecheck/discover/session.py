@@ -97,8 +97,14 @@ class Session:
         t = settings.timeout
         self.base_options = PoolOptions(
             timeouts=Timeouts(connect=t, tls=t, first_byte=t, body=t),
-            tls=TLSOptions(cacert=settings.cacert, insecure=settings.insecure),
+            tls=TLSOptions(
+                cacert=settings.cacert,
+                insecure=settings.insecure,
+                cert=settings.cert,
+                key=settings.key,
+            ),
             http=settings.http,
+            routing=settings.routing,
         )
         self._indexes = itertools.count()
         self._pools = 0

@@ -10,6 +10,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Final
 
+from reusecheck.net.route import DIRECT, Routing
+
 # Every measurement, in the order the report shows them.
 MEASUREMENTS: Final = ("idle-timeout", "max-requests", "h2", "tls")
 HTTP_MODES: Final = ("auto", "1.1", "2", "h2c")
@@ -56,8 +58,11 @@ class DiscoverSettings:
     headers: tuple[tuple[str, str], ...] = ()
     cacert: str | None = None
     insecure: bool = False
+    cert: str | None = None  # a client certificate (PEM), and its key when apart
+    key: str | None = None
     as_json: bool = False
     events_path: str | None = None
+    routing: Routing = DIRECT  # proxies, --resolve, --connect-to, -4/-6
 
     def __post_init__(self) -> None:
         if self.samples < 1:
@@ -103,4 +108,5 @@ class DiscoverSettings:
             "http": self.http,
             "timeout_s": self.timeout,
             "deadline_s": self.total_deadline,
+            **self.routing.to_record(),
         }

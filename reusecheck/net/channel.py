@@ -68,6 +68,9 @@ class Channel(asyncio.BufferedProtocol):
         self._in: ssl.MemoryBIO | None = None
         self._out: ssl.MemoryBIO | None = None
         self._handshake: asyncio.Future[None] | None = None
+        # TLS to an https:// proxy when a tunnel's TLS runs inside it (TLS in TLS):
+        # its SSLObject and BIOs, below the ones above.
+        self._outer: tuple[ssl.SSLObject, ssl.MemoryBIO, ssl.MemoryBIO] | None = None
         self._drain: asyncio.Future[bool] | None = None
         self._paused = False
         self.eof = False
@@ -87,6 +90,12 @@ class Channel(asyncio.BufferedProtocol):
         if buf.lost is not None:
             receiver.on_lost(buf.lost[0])
 
+    def detach(self) -> None:
+        """Buffer again what arrives (a proxy answered CONNECT: what follows belongs
+        to the connection attached next)."""
+        self._buffer = _Buffering()
+        self.receiver = self._buffer
+
     # -- asyncio.Protocol --------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -104,12 +113,19 @@ class Channel(asyncio.BufferedProtocol):
             self.receiver.on_data(data)
             return
         assert self._in is not None
+        eof = False
+        if self._outer is not None:
+            data, eof = self._unwrap(data)
         self._in.write(data)
         if self._handshake is not None and not self._handshake.done():
             self._step_handshake()
             if self._handshake is not None and not self._handshake.done():
+                if eof and not self.eof:
+                    self.eof_received()
                 return
         self._read_tls()
+        if eof and not self.eof:
+            self.eof_received()
 
     def eof_received(self) -> bool:
         self.eof = True
@@ -148,7 +164,12 @@ class Channel(asyncio.BufferedProtocol):
     async def start_tls(
         self, context: ssl.SSLContext, server_hostname: str | None, session: ssl.SSLSession | None
     ) -> ssl.SSLObject:
-        """Run the client handshake; the caller bounds it with its TLS timeout."""
+        """Run the client handshake; the caller bounds it with its TLS timeout.
+
+        Over a channel that already speaks TLS (to an https:// proxy) the new session
+        runs inside the old one, which then only carries its records."""
+        if self._ssl is not None and self._in is not None and self._out is not None:
+            self._outer = (self._ssl, self._in, self._out)
         self._in = ssl.MemoryBIO()
         self._out = ssl.MemoryBIO()
         self._ssl = context.wrap_bio(
@@ -220,7 +241,40 @@ class Channel(asyncio.BufferedProtocol):
     def _flush_tls(self) -> None:
         assert self._out is not None
         if self._out.pending and self.transport is not None and not self.lost:
-            self.transport.write(self._out.read())
+            data = self._out.read()
+            if self._outer is not None:
+                outer, _, outgoing = self._outer
+                outer.write(data)
+                data = outgoing.read()
+            self.transport.write(data)
+
+    def _unwrap(self, data: bytes) -> tuple[bytes, bool]:
+        """The proxy's TLS records in ``data`` as the plaintext they carry (the inner
+        session's records), and whether the proxy's TLS ended (close_notify)."""
+        assert self._outer is not None
+        outer, incoming, outgoing = self._outer
+        incoming.write(data)
+        chunks: list[bytes] = []
+        eof = False
+        while True:
+            try:
+                chunk = outer.read(_READ_SIZE)
+            except ssl.SSLWantReadError:
+                break
+            except ssl.SSLZeroReturnError:
+                eof = True
+                break
+            except ssl.SSLError as exc:
+                self.abort()
+                self.receiver.on_lost(exc)
+                break
+            if not chunk:
+                eof = True
+                break
+            chunks.append(chunk)
+        if outgoing.pending and self.transport is not None and not self.lost:
+            self.transport.write(outgoing.read())
+        return b"".join(chunks), eof
 
     # -- writing -----------------------------------------------------------------
 

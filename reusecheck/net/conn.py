@@ -7,7 +7,9 @@ import enum
 from collections.abc import Callable
 from typing import Any
 
+from reusecheck.net import client_certs
 from reusecheck.net.dial import ConnectionKey, Dialed, Timeouts
+from reusecheck.net.errors import RequestError
 from reusecheck.trace import Tracer
 from reusecheck.trace.vocab import CloseReason, IdleCloseReason
 
@@ -62,6 +64,8 @@ class PooledConnection:
         # HTTP/2's GOAWAY (error code name, last stream id); never set on HTTP/1.1.
         self.goaway: tuple[str, int] | None = None
         self.on_idle_event: Callable[[Any], None] | None = None
+        # A TLS alert that refused the client's certificate after the handshake.
+        self.tls_refused: str | None = None
         self._loop = asyncio.get_running_loop()
         # One timer per connection for every wait on it, armed for the earliest deadline
         # and re-armed lazily by on_timer: a wait costs a future, not a TimerHandle.
@@ -91,6 +95,39 @@ class PooledConnection:
         if self.remote_closed in ("eof", "reset"):
             return self.remote_closed
         return "unsolicited-response"
+
+    def refused_by_tls(self, exc: BaseException | None) -> str | None:
+        """A TLS alert about the client's certificate that ended the connection after the
+        handshake (a TLS 1.3 server sends ``certificate_required`` at the first read),
+        as one line; kept, so the request it fails reports it (kind ``tls``)."""
+        ssl_object = self.channel.ssl_object
+        if exc is None or ssl_object is None:
+            return None
+        sent = self.tls.client_cert if self.tls is not None else False
+        found = client_certs.refusal(exc, client_certs.requested(ssl_object), sent)
+        if found is not None and self.tls_refused is None:
+            self.tls_refused = found
+        return found
+
+    def refused_silently(self) -> bool:
+        """The server asked for a client certificate, none was sent, and it ended the
+        connection before answering its first request: a refusal without an alert."""
+        tls = self.tls
+        return (
+            tls is not None
+            and tls.client_cert_requested is True
+            and not tls.client_cert
+            and self.requests <= 1
+        )
+
+    def server_closed(self, message: str, before_response: bool = False) -> RequestError:
+        """The request's error when the server ended the connection: ``server-closed``,
+        or ``tls`` when it refused the client for want of a certificate."""
+        if self.tls_refused is not None:
+            return RequestError("tls", self.tls_refused)
+        if before_response and self.refused_silently():
+            return RequestError("tls", client_certs.CLOSED_WITHOUT_ONE)
+        return RequestError("server-closed", message, before_response=before_response)
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:

@@ -8,61 +8,61 @@ the time went to a TCP handshake rather than to the server.
 from __future__ import annotations
 
 import asyncio
-import errno
 import ipaddress
-import os
 import socket
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
 from reusecheck.net import tls
 from reusecheck.net.channel import Channel
+from reusecheck.net.connect import connect, local_limit
 from reusecheck.net.errors import RequestError
+from reusecheck.net.eyeballs import family, keep_family
+from reusecheck.net.proxy import Proxy, authority
+from reusecheck.net.route import DIRECT, Routing
+from reusecheck.net.tunnel import open_tunnel, proxy_handshake
 from reusecheck.trace import Tracer, span
 
-# Our own process out of file descriptors (EMFILE) or the system's table full (ENFILE):
-# the socket could not even be made, so the target was never tried.  Reported as what
-# it is, not as the target's connect failure, with the limit to raise.
-_LOCAL_LIMITS: Final = frozenset({errno.EMFILE, errno.ENFILE})
-
-
-def local_limit(exc: OSError) -> RequestError | None:
-    """``local-limit`` for EMFILE/ENFILE, naming RLIMIT_NOFILE; None for anything else."""
-    if exc.errno not in _LOCAL_LIMITS:
-        return None
-    if exc.errno == errno.ENFILE:
-        return RequestError(
-            "local-limit",
-            "the system's table of open files is full (ENFILE): no socket could be made; "
-            "this is the machine running reusecheck, not the target",
-        )
-    try:
-        import resource
-
-        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-        limit = "unlimited" if soft == resource.RLIM_INFINITY else str(soft)
-    except (ImportError, OSError, ValueError):  # not on Unix
-        limit = "unknown"
-    return RequestError(
-        "local-limit",
-        f"reusecheck has too many open files (EMFILE, RLIMIT_NOFILE {limit}): no socket "
-        "could be made; raise the limit (ulimit -n) or probe fewer targets at once",
-    )
+__all__ = [
+    "ConnectionKey",
+    "Dialed",
+    "Timeouts",
+    "connect",
+    "dial",
+    "handshake",
+    "local_limit",
+    "resolve",
+]
 
 
 @dataclass(frozen=True, slots=True)
 class ConnectionKey:
-    """What a pooled connection may be reused for: scheme, host and port, as in Go."""
+    """What a pooled connection may be reused for: scheme, host and port, as in Go.
+
+    Through a proxy it is Go's ``connectMethodKey``: an ``https://`` key names the
+    proxy and the target (each target its own CONNECT tunnel); an ``http://`` key names
+    the proxy alone (``host`` empty, ``port`` 0), so requests to every ``http://``
+    origin share the proxy's connections, in absolute form.
+    """
 
     scheme: str
     host: str
     port: int
+    proxy: Proxy | None = None
+
+    @property
+    def forward(self) -> bool:
+        """Requests go to the proxy as they are (absolute form), not through a tunnel."""
+        return self.proxy is not None and self.scheme == "http"
 
     def __str__(self) -> str:
+        if self.proxy is not None and not self.host:
+            return f"{self.scheme}://* via {self.proxy.origin}"
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{self.scheme}://{host}:{self.port}"
+        text = f"{self.scheme}://{host}:{self.port}"
+        return text if self.proxy is None else f"{text} via {self.proxy.origin}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,17 +91,49 @@ def _is_ip(host: str) -> bool:
     return True
 
 
-async def resolve(key: ConnectionKey, index: int, tracer: Tracer, timeout: float) -> list[str]:
-    """Addresses for the host, in the resolver's order; IP literals skip DNS as Go does."""
-    if _is_ip(key.host):
-        return [key.host]
+async def resolve(
+    host: str,
+    port: int,
+    index: int,
+    tracer: Tracer,
+    timeout: float,
+    routing: Routing = DIRECT,
+) -> list[str]:
+    """Addresses for the host, in the resolver's order; IP literals skip DNS as Go does.
+
+    ``--resolve`` entries answer instead of DNS (``dns_start.pinned``: true); with
+    ``-4``/``-6`` only that family's addresses are kept, of the pinned ones too (curl
+    skips a pinned entry without the family; Go's ``tcp4``/``tcp6`` dial no other), and
+    DNS is asked for one family."""
+    version = routing.ip_version
+    pinned = routing.pins.addresses(host, port)
+    if pinned is not None:
+        with span(tracer, "dns", index, None, failed={"addrs": []}, host=host, pinned=True) as step:
+            kept = keep_family(pinned, version)
+            if not kept:
+                msg = (
+                    f"--resolve gives {host}:{port} no IPv{version} address "
+                    f"and -{version} allows only IPv{version}"
+                )
+                step.fail(msg)
+                raise RequestError("dns", msg)
+            step.done(addrs=kept)
+        return kept
+    if _is_ip(host):
+        if not keep_family([host], version):
+            raise RequestError(
+                "dns",
+                f"{host} is an IPv{family(host)} address and -{version} allows only IPv{version}",
+            )
+        return [host]
     loop = asyncio.get_running_loop()
-    with span(tracer, "dns", index, None, failed={"addrs": []}, host=key.host) as step:
+    wanted = {4: socket.AF_INET, 6: socket.AF_INET6}.get(version or 0, socket.AF_UNSPEC)
+    with span(tracer, "dns", index, None, failed={"addrs": []}, host=host) as step:
         try:
             async with asyncio.timeout(timeout):
-                infos = await loop.getaddrinfo(key.host, key.port, type=socket.SOCK_STREAM)
+                infos = await loop.getaddrinfo(host, port, family=wanted, type=socket.SOCK_STREAM)
         except TimeoutError:
-            msg = f"resolving {key.host} timed out after {timeout:g} s"
+            msg = f"resolving {host} timed out after {timeout:g} s"
             step.fail(msg)
             raise RequestError("dns", msg) from None
         except OSError as exc:
@@ -109,7 +141,8 @@ async def resolve(key: ConnectionKey, index: int, tracer: Tracer, timeout: float
             if mine is not None:
                 step.fail(mine.message)
                 raise mine from None
-            msg = f"cannot resolve {key.host}: {exc.strerror or exc}"
+            only = f" (IPv{version} only)" if version else ""
+            msg = f"cannot resolve {host}{only}: {exc.strerror or exc}"
             step.fail(msg)
             raise RequestError("dns", msg) from None
         addrs: list[str] = []
@@ -119,58 +152,6 @@ async def resolve(key: ConnectionKey, index: int, tracer: Tracer, timeout: float
                 addrs.append(ip)
         step.done(addrs=addrs)
     return addrs
-
-
-async def connect(
-    key: ConnectionKey,
-    addrs: list[str],
-    conn_id: int,
-    index: int,
-    tracer: Tracer,
-    timeout: float,
-    reason: Mapping[str, Any] | None = None,
-) -> Channel:
-    """Try each address in turn, like Go's dialSerial; the first to answer wins.
-
-    ``reason``: why the pool dials (``dial_reason`` and its details), carried by the
-    first ``connect_start``."""
-    loop = asyncio.get_running_loop()
-    last: RequestError | None = None
-    for ip in addrs:
-        addr = f"[{ip}]:{key.port}" if ":" in ip else f"{ip}:{key.port}"
-        channel = Channel()
-        failed = {"local": None, "remote": addr}
-        dialled_for = reason if reason is not None and ip == addrs[0] else {}
-        with span(
-            tracer, "connect", index, conn_id, failed=failed, addr=addr, **dialled_for
-        ) as step:
-            try:
-                async with asyncio.timeout(timeout):
-                    await loop.create_connection(lambda ch=channel: ch, host=ip, port=key.port)  # type: ignore[misc]
-            except TimeoutError:
-                last = RequestError(
-                    "connect-timeout", f"connect to {addr} timed out after {timeout:g} s"
-                )
-            except OSError as exc:
-                mine = local_limit(exc)
-                if mine is not None:
-                    # No other address would fare better: the socket was never made.
-                    channel.abort()
-                    step.fail(mine.message)
-                    raise mine from None
-                why = os.strerror(exc.errno) if exc.errno else str(exc)
-                last = RequestError("connect", f"connect to {addr} failed: {why}")
-            except BaseException:
-                channel.abort()
-                raise
-            else:
-                local, remote = channel.addresses()
-                step.done(local=local, remote=remote)
-                return channel
-            channel.abort()
-            step.fail(last.message)
-    assert last is not None
-    raise last
 
 
 async def handshake(
@@ -184,6 +165,8 @@ async def handshake(
     session: ssl.SSLSession | None = None,
 ) -> tls.TLSInfo:
     ctx = tls.client_context(options)
+    client_cert = options.cert is not None
+    offered: dict[str, Any] = {"client_cert": True} if client_cert else {}
     with span(
         tracer,
         "tls",
@@ -192,6 +175,7 @@ async def handshake(
         server_name=key.host,
         alpn_offered=list(options.alpn),
         session_offered=session is not None,
+        **offered,
     ) as step:
         try:
             async with asyncio.timeout(timeout):
@@ -201,10 +185,10 @@ async def handshake(
             step.fail(msg)
             raise RequestError("tls-timeout", msg) from None
         except (ssl.SSLError, ssl.CertificateError, OSError) as exc:
-            msg = tls.describe_error(exc)
+            msg = tls.describe_error(exc, channel.ssl_object, client_cert)
             step.fail(msg)
             raise RequestError("tls", msg) from None
-        info = tls.info(sslobj)
+        info = tls.info(sslobj, client_cert)
         step.done(**info.to_dict())
     return info
 
@@ -218,22 +202,46 @@ async def dial(
     tls_options: tls.TLSOptions,
     session: ssl.SSLSession | None = None,
     reason: Mapping[str, Any] | None = None,
+    routing: Routing = DIRECT,
 ) -> Dialed:
     """Resolve, connect, and (https) the TLS handshake.
 
-    A connection that was made but did not become usable (its handshake failed, or the
-    run ended during it) is closed here, with its ``conn_closed``: every connection
-    that connected ends with one.
+    Through a proxy (``key.proxy``): the proxy is resolved and connected to (with TLS
+    to an https:// one), then an https:// target gets its CONNECT tunnel and its TLS
+    inside; ``--connect-to`` changes where the dial (or the CONNECT) goes, never the
+    name TLS verifies.
+
+    A connection that was made but did not become usable (its handshake failed, the
+    proxy refused the tunnel, or the run ended during it) is closed here, with its
+    ``conn_closed``: every connection that connected ends with one.
     """
-    addrs = await resolve(key, index, tracer, timeouts.connect)
-    channel = await connect(key, addrs, conn_id, index, tracer, timeouts.connect, reason)
+    proxy = key.proxy
+    if proxy is None:
+        host, port = routing.pins.destination(key.host, key.port)
+    else:
+        host, port = proxy.host, proxy.port
+    every = {"proxy": proxy.shown} if proxy is not None else None
+    try:
+        addrs = await resolve(host, port, index, tracer, timeouts.connect, routing)
+        channel = await connect(
+            addrs, port, conn_id, index, tracer, timeouts.connect, reason, every
+        )
+    except RequestError as exc:
+        if proxy is None:
+            raise
+        # "cannot resolve squid.corp" alone reads as the target's failure.
+        raise _at_proxy(exc, proxy) from None
     local, remote = channel.addresses()
-    if key.scheme != "https":
+    if proxy is None and key.scheme != "https":
         return Dialed(channel, local, remote, None)
     try:
-        info = await handshake(
-            channel, key, conn_id, index, tracer, tls_options, timeouts.tls, session
-        )
+        info: tls.TLSInfo | None = None
+        if proxy is not None:
+            info = await _through(channel, key, proxy, conn_id, index, tracer, timeouts, routing)
+        if key.scheme == "https":
+            info = await handshake(
+                channel, key, conn_id, index, tracer, tls_options, timeouts.tls, session
+            )
     except BaseException as exc:
         channel.abort()
         ended = isinstance(exc, asyncio.CancelledError)
@@ -249,3 +257,35 @@ async def dial(
         )
         raise
     return Dialed(channel, local, remote, info)
+
+
+def _at_proxy(exc: RequestError, proxy: Proxy) -> RequestError:
+    """A failure to reach the proxy itself, saying it was the proxy (its URL redacted)."""
+    named = RequestError(
+        exc.kind, f"proxy {proxy.shown}: {exc.message}", before_response=exc.before_response
+    )
+    named.__dict__.update({k: v for k, v in exc.__dict__.items() if k not in ("kind", "message")})
+    return named
+
+
+async def _through(
+    channel: Channel,
+    key: ConnectionKey,
+    proxy: Proxy,
+    conn_id: int,
+    index: int,
+    tracer: Tracer,
+    timeouts: Timeouts,
+    routing: Routing,
+) -> tls.TLSInfo | None:
+    """The proxy hop: TLS to an https:// proxy, then an https:// target's CONNECT (to
+    the ``--connect-to`` destination when one matches); the proxy's TLS, if any."""
+    info = None
+    if proxy.scheme == "https":
+        info = await proxy_handshake(
+            channel, proxy, conn_id, index, tracer, routing.proxy_tls, timeouts.tls
+        )
+    if key.scheme == "https":
+        target = authority(*routing.pins.destination(key.host, key.port))
+        await open_tunnel(channel, proxy, target, conn_id, index, tracer, timeouts.connect)
+    return info

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from reusecheck.trace.vocab import ErrorKind
+from reusecheck.trace.vocab import ErrorKind, NotRetriedReason
 
 # The target cannot be reached, does not speak what was asked for, answered with
 # something that is not HTTP, or a wait timed out (going on would only repeat the
@@ -29,6 +29,7 @@ UNUSABLE_TARGET: Final[frozenset[ErrorKind]] = frozenset(
         "h2-not-negotiated",
         "protocol",
         "local-limit",
+        "proxy",
     }
 )
 
@@ -52,6 +53,8 @@ class RequestError(Exception):
         self.on_reused = False
         # Set by the pool: the connection the failed attempt was on (None: it got none).
         self.conn_id: int | None = None
+        # Set by the pool: why a failure Go would retry was not (a non-idempotent request).
+        self.not_retried: NotRetriedReason | None = None
 
     def to_dict(self) -> dict[str, str]:
         return {"kind": self.kind, "message": self.message}

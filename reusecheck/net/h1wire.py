@@ -12,7 +12,8 @@ from typing import Any, Final
 
 import h11
 
-from reusecheck.net.request import Request
+from reusecheck.net.proxy import Proxy
+from reusecheck.net.request import Request, parse_url
 from reusecheck.trace.vocab import RECORD_HEADER_BYTES, RECORD_HEADER_PAIRS
 
 # Response headers larger than this are refused, as browsers and Go (1 MiB, but nginx
@@ -45,6 +46,49 @@ def sent_headers(req: Request) -> list[list[str]]:
         return cached
     pairs = req.wire_cache["trace-close"] = [*req.header_pairs, ["Connection", "close"]]
     return pairs
+
+
+def absolute_form(req: Request) -> str:
+    """The request target a forward proxy gets: the URL's scheme and authority before the
+    path (RFC 9112 section 3.2.2), whatever ``Host`` header the request carries."""
+    key, target, authority = parse_url(req.url)
+    return f"{key.scheme}://{authority}{target}"
+
+
+def forwarded(req: Request, close: bool, proxy: Proxy) -> h11.Request:
+    """The request as an http:// proxy takes it (Go's Transport for an http:// URL
+    through a proxy): absolute form, with the proxy's credentials on every request."""
+    cache = ("forward", close)
+    ev = req.wire_cache.get(cache)
+    if isinstance(ev, h11.Request):
+        return ev
+    headers = list(req.wire_headers)
+    credentials = proxy.authorization()
+    if credentials is not None:
+        headers.append((b"Proxy-Authorization", credentials.encode("latin-1")))
+    if close:
+        headers += _CLOSE
+    new = req.wire_cache[cache] = h11.Request(
+        method=req.method, target=absolute_form(req), headers=headers
+    )
+    return new
+
+
+def forwarded_pairs(req: Request, close: bool, proxy: Proxy) -> list[list[str]]:
+    """What ``forwarded`` sends, for the trace (``Proxy-Authorization`` is redacted on
+    output, as every credential is)."""
+    cache = ("trace-forward", close)
+    pairs = req.wire_cache.get(cache)
+    if isinstance(pairs, list):
+        return pairs
+    found = [*req.header_pairs]
+    credentials = proxy.authorization()
+    if credentials is not None:
+        found.append(["Proxy-Authorization", credentials])
+    if close:
+        found.append(["Connection", "close"])
+    req.wire_cache[cache] = found
+    return found
 
 
 def said_408(data: bytes) -> bool:

@@ -159,9 +159,9 @@ class Stream:
         # Progress is body bytes sent: WINDOW_UPDATEs for other streams wake the wait
         # but do not extend it.
         deadline = conn.loop.time() + timeout
-        no_window = RequestError(
-            "body-timeout", f"no window update from {conn.key} within {timeout:g} s"
-        )
+        # A server that does not read the body stops granting window: the write wait
+        # (write-timeout, as on HTTP/1.1), not a wait for the response's body.
+        no_window = RequestError("write-timeout", "")
         while view:
             if stream.error is not None:
                 raise stream.error
@@ -169,7 +169,21 @@ class Stream:
                 h.local_flow_control_window(stream.id), h.max_outbound_frame_size, BODY_CHUNK
             )
             if window <= 0:
-                await wait_future(conn.window_waiter(), deadline, no_window)
+                try:
+                    await wait_future(conn.window_waiter(), deadline, no_window)
+                except RequestError as exc:
+                    if exc is not no_window:
+                        raise
+                    sent = len(body) - len(view)
+                    message = (
+                        f"{conn.key} stopped reading the request: no window update for "
+                        f"stream {stream.id} within {timeout:g} s, {sent} of {len(body)} "
+                        "body bytes sent"
+                    )
+                    conn.tracer.emit(
+                        "wrote_request", stream.index, conn.id, bytes=sent, error=message
+                    )
+                    raise RequestError("write-timeout", message) from None
                 continue
             chunk, view = view[:window], view[window:]
             h.send_data(stream.id, bytes(chunk), end_stream=not view)

@@ -31,6 +31,8 @@ from reusecheck.net.h1wire import (
     MAX_INFORMATIONAL,
     bodiless,
     delimited,
+    forwarded,
+    forwarded_pairs,
     get,
     h11_request,
     header_tokens,
@@ -67,6 +69,9 @@ class HTTP1Connection(PooledConnection):
         self.sent_close = False  # the last request said Connection: close (ours)
         self.keep_alive: bytes | None = None  # the last response's Keep-Alive header
         self._head = False  # the request in flight is a HEAD (its response has no body)
+        # Through an http:// target's proxy: requests go in absolute form, with its
+        # credentials (Go's Transport for a connectMethod without a tunnel).
+        self.forward = key.proxy if key.forward else None
         self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEADER_BYTES)
         self._waiter: asyncio.Future[bool] | None = None
         self._deadline = 0.0  # of the current wait (see PooledConnection.arm_timer)
@@ -107,6 +112,7 @@ class HTTP1Connection(PooledConnection):
         self._peer_gone()
 
     def on_lost(self, exc: BaseException | None) -> None:
+        self.refused_by_tls(exc)
         if exc is not None and self.remote_closed is None:
             self.remote_closed = "reset" if isinstance(exc, ConnectionError) else "eof"
         elif exc is None and self.remote_closed is None and not self.closed:
@@ -188,7 +194,10 @@ class HTTP1Connection(PooledConnection):
         h = self._h11
         tracer = self.tracer
         try:
-            data = h.send(h11_request(req, close))
+            forward = self.forward
+            data = h.send(
+                h11_request(req, close) if forward is None else forwarded(req, close, forward)
+            )
             if req.body:
                 data += h.send(h11.Data(data=req.body))
             data += h.send(_END)
@@ -205,7 +214,9 @@ class HTTP1Connection(PooledConnection):
             "wrote_headers",
             index,
             self.id,
-            headers=sent_headers(req) if close else req.header_pairs,
+            headers=(sent_headers(req) if close else req.header_pairs)
+            if forward is None
+            else forwarded_pairs(req, close, forward),
         )
         if req.body and len(req.body) > 65536:
             await self._drain_request(index, len(data))
@@ -226,8 +237,7 @@ class HTTP1Connection(PooledConnection):
                 raise self._protocol_error(exc) from None
             if ev is h11.NEED_DATA:
                 if self._cycle_bytes == 0 and self.remote_closed:
-                    raise RequestError(
-                        "server-closed",
+                    raise self.server_closed(
                         f"server closed the connection ({self.remote_closed}) "
                         "before sending any response byte",
                         before_response=True,
@@ -247,8 +257,7 @@ class HTTP1Connection(PooledConnection):
                 deadline, timeout = fixed, first_byte
                 continue
             # ConnectionClosed before a response.
-            raise RequestError(
-                "server-closed",
+            raise self.server_closed(
                 "server closed the connection before sending a response",
                 before_response=self._cycle_bytes == 0,
             )
@@ -311,8 +320,7 @@ class HTTP1Connection(PooledConnection):
                 "server-closed", f"server closed the connection mid-response: {exc}"
             )
         if self.remote_closed and self._cycle_bytes == 0:
-            return RequestError(
-                "server-closed",
+            return self.server_closed(
                 f"server closed the connection ({self.remote_closed}) "
                 "before sending any response byte",
                 before_response=True,

@@ -28,6 +28,7 @@ import h2.events
 import h2.exceptions
 import h2.settings
 
+from reusecheck.net import client_certs
 from reusecheck.net.conn import ACTIVE, CLOSED, IDLE, PooledConnection
 from reusecheck.net.dial import ConnectionKey, Dialed, Timeouts
 from reusecheck.net.errors import RequestError
@@ -200,6 +201,10 @@ class HTTP2Connection(PooledConnection):
         self._peer_gone("eof")
 
     def on_lost(self, exc: BaseException | None) -> None:
+        refused = self.refused_by_tls(exc)
+        if refused is not None:
+            self._fatal("tls", refused)
+            return
         self._peer_gone("reset" if isinstance(exc, ConnectionError) else "eof")
 
     def _not_h2_kind(self) -> ErrorKind:
@@ -211,6 +216,9 @@ class HTTP2Connection(PooledConnection):
         if self.remote_closed is None:
             self.remote_closed = how
         self._drain()
+        if not self._spoke_h2 and self.refused_silently():
+            self._fatal("tls", client_certs.CLOSED_WITHOUT_ONE)
+            return
         if not self._spoke_h2:
             # RFC 9113 section 3.4: a server's preface is a SETTINGS frame, sent first.
             self._fatal(

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from reusecheck.net.dial import Timeouts
+from reusecheck.net.route import DIRECT, Routing
 from reusecheck.net.tls import TLSOptions
 
 HTTP_MODES: Final = ("auto", "1.1", "2", "h2c")
@@ -39,6 +40,9 @@ class PoolOptions:
     # Offer the key's latest TLS session on new connections (tickets or IDs), as Go's
     # ClientSessionCache does when set; False makes every handshake a full one.
     tls_resume: bool = True
+    # How targets are reached: proxies (Go's Transport.Proxy), --resolve, --connect-to,
+    # -4/-6.  The default goes direct; the command line reads the environment's proxies.
+    routing: Routing = DIRECT
 
     def to_record(self) -> dict[str, object]:
         """The options as the JSON report's ``options`` shows them."""
@@ -51,4 +55,5 @@ class PoolOptions:
             "http": self.http,
             "strict_max_streams": self.strict_max_streams,
             "tls_resume": self.tls_resume,
+            **self.routing.to_record(),
         }

@@ -36,7 +36,8 @@ from reusecheck.net.response import Response
 from reusecheck.pool.dials import DialLimit
 from reusecheck.pool.lifecycle import Conn, Got, Lifecycle
 from reusecheck.pool.options import ALPN, PoolOptions
-from reusecheck.pool.retry import MAX_RETRIES, retry_reason
+from reusecheck.pool.retry import MAX_RETRIES, not_retried, retry_reason
+from reusecheck.pool.routes import Routes
 from reusecheck.trace import Tracer
 from reusecheck.trace.vocab import RetryReason
 
@@ -54,6 +55,7 @@ class Pool:
         self._tasks: set[asyncio.Task[None]] = set()
         self._next_id = first_conn_id
         self._tls = replace(o.tls, alpn=ALPN.get(o.http, ALPN["auto"]))
+        self._routes = Routes(o.routing)
         self.closed = False
 
     # -- the request path ----------------------------------------------------------
@@ -64,13 +66,14 @@ class Pool:
         The caller reads or closes the body; until then the connection is not reusable.
         """
         tracer = self.tracer
+        key, key_text = self._routes.key(req)
         attempts = 0
         retried = False
         retry: tuple[RetryReason, int] | None = None
         while True:
             attempts += 1
-            tracer.emit("get_conn", index, None, key=req.key_text, method=req.method, url=req.url)
-            conn, was_idle, idle_time = await self._get_conn(req.key, index, retry)
+            tracer.emit("get_conn", index, None, key=key_text, method=req.method, url=req.url)
+            conn, was_idle, idle_time = await self._get_conn(key, index, retry)
             reused = conn.requests > 0
             tracer.emit(
                 "got_conn",
@@ -96,6 +99,8 @@ class Pool:
                     retry = (why, conn.id)
                     continue
                 exc.retried = retried
+                if why is None:
+                    exc.not_retried = not_retried(exc, reused, req.replayable)
                 raise
             except asyncio.CancelledError:
                 self._life.close(conn, index, "client", "end-of-run")
@@ -151,7 +156,7 @@ class Pool:
 
     def _h2_possible(self, key: ConnectionKey) -> bool:
         mode = self.options.http
-        if mode == "1.1" or key in self._life.shared.http1_keys:
+        if mode == "1.1" or key.forward or key in self._life.shared.http1_keys:
             return False
         return key.scheme == "https" or mode == "h2c"
 
@@ -225,6 +230,7 @@ class Pool:
                 self._tls,
                 self._life.sessions.offer(key),
                 why,
+                self.options.routing,
             )
         except RequestError as exc:
             self._dial_failed(key, fut, exc)
@@ -264,7 +270,7 @@ class Pool:
         """HTTP/2 when ALPN chose it (or h2c), else HTTP/1.1; None when h2 was required."""
         o = self.options
         alpn = dialed.tls.alpn if dialed.tls is not None else None
-        if alpn == "h2" or (key.scheme == "http" and o.http == "h2c"):
+        if not key.forward and (alpn == "h2" or (key.scheme == "http" and o.http == "h2c")):
             return HTTP2Connection(conn_id, key, dialed, self.tracer, o.timeouts)
         if key.scheme == "https" and o.http == "2":
             return None

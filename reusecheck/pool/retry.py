@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Final
 
 from reusecheck.net.errors import RequestError
-from reusecheck.trace.vocab import RetryReason
+from reusecheck.trace.vocab import NotRetriedReason, RetryReason
 
 # Retries allowed per reason: a stale HTTP/1.1 connection once (on a new connection);
 # streams the server never processed up to 6 times, as Go's http2 RoundTripOpt does.
@@ -32,4 +32,16 @@ def retry_reason(
     if reused and exc.before_response and replayable and exc.kind == "server-closed":
         # On HTTP/2 a lost connection with streams in flight is not an idle race.
         return "connection-lost" if multiplexed else "stale"
+    return None
+
+
+def not_retried(exc: RequestError, reused: bool, replayable: bool) -> NotRetriedReason | None:
+    """Why a failed attempt that ``retry_reason`` would have retried, had the request been
+    replayable, is not: Go's ``shouldRetryRequest`` returns false for a request that is
+    not ``isReplayable`` (a POST without an Idempotency-Key), so the caller gets the
+    stale connection's error.  None when the request was not retryable anyway."""
+    if replayable or exc.unprocessed:
+        return None
+    if reused and exc.before_response and exc.kind == "server-closed":
+        return "non-idempotent"
     return None

@@ -59,6 +59,7 @@ def _timings(t: Timings) -> dict[str, float | None]:
         "tls": _t(t.tls),
         "wait": _t(t.wait),
         "total": _t(t.total),
+        "proxy": _t(t.proxy),
     }
 
 
@@ -86,6 +87,8 @@ def _request(r: RequestRow, reveal: bool) -> Document:
         "got_conn_at_s": _t(r.got_conn_at_s),
         "released_at_s": _t(r.released_at_s),
         "body_head": r.body_head,
+        "not_retried": r.not_retried,
+        "redirected_from": r.redirected_from,
     }
 
 
@@ -135,6 +138,8 @@ def _connection(c: ConnectionRow, raw: bool = False) -> Document:
             "alpn": c.tls.alpn,
             "resumed": c.tls.resumed,
             "alpn_offered": list(c.tls.alpn_offered),
+            "client_cert": c.tls.client_cert,
+            "client_cert_requested": c.tls.client_cert_requested,
         }
     return {
         "id": c.id,
@@ -156,6 +161,9 @@ def _connection(c: ConnectionRow, raw: bool = False) -> Document:
         "dial_reason": c.dial.reason if c.dial is not None else None,
         "retry_reason": c.dial.retry_reason if c.dial is not None else None,
         "replaces": _replaces(c.dial),
+        "proxy": c.proxy,
+        "tunnel": c.tunnel,
+        "failed_attempts": [{"addr": f.addr, "error": f.error} for f in c.failed_attempts],
     }
 
 
@@ -207,6 +215,7 @@ def to_document(analysis: Analysis, *, reveal: bool = False, raw: bool = False) 
         "schema": SCHEMA,
         "target": redact_url(a.target, reveal),
         "protocol": a.protocol,
+        "proxy": a.proxy,
         "requests": [_request(r, reveal) for r in a.requests],
         "connections": [_connection(c, raw) for c in a.connections],
         "server": server_block(a.server),

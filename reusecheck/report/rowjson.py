@@ -56,7 +56,8 @@ def _f(value: float | None) -> str:
 def _timings(t: Timings) -> str:
     return (
         f'{{{_N}"dns": {_t(t.dns)},{_N}"connect": {_t(t.connect)},{_N}"tls": {_t(t.tls)},'
-        f'{_N}"wait": {_t(t.wait)},{_N}"total": {_t(t.total)}{_NEST_END}'
+        f'{_N}"wait": {_t(t.wait)},{_N}"total": {_t(t.total)},{_N}"proxy": {_t(t.proxy)}'
+        f"{_NEST_END}"
     )
 
 
@@ -103,7 +104,9 @@ def request_fragment(r: RequestRow, *, reveal: bool = False, ensure_ascii: bool 
         f'{_K}"started_at_s": {_t(r.started_at_s)},{_K}"ended_at_s": {_t(r.ended_at_s)},'
         f'{_K}"got_conn_at_s": {_t(r.got_conn_at_s)},'
         f'{_K}"released_at_s": {_t(r.released_at_s)},'
-        f'{_K}"body_head": {_s(r.body_head, esc)}{_END}'
+        f'{_K}"body_head": {_s(r.body_head, esc)},'
+        f'{_K}"not_retried": {_s(r.not_retried, esc)},'
+        f'{_K}"redirected_from": {_i(r.redirected_from)}{_END}'
     )
 
 
@@ -126,7 +129,9 @@ def row_from_document(d: dict[str, Any]) -> RequestRow:
         was_idle=d["was_idle"],
         idle_time_s=d["idle_time_s"] or 0.0,
         retried=d["retried"],
-        timings_s=Timings(t["dns"], t["connect"], t["tls"], t["wait"], t["total"]),
+        timings_s=Timings(
+            t["dns"], t["connect"], t["tls"], t["wait"], t["total"], proxy=t.get("proxy")
+        ),
         response_connection=d["response_connection"],
         keep_alive=KeepAliveHint(hint["timeout_s"], hint["max"]) if hint else None,
         error=RunError(error["kind"], error["message"]) if error else None,
@@ -136,4 +141,6 @@ def row_from_document(d: dict[str, Any]) -> RequestRow:
         got_conn_at_s=d["got_conn_at_s"],
         released_at_s=d["released_at_s"],
         body_head=d.get("body_head"),
+        not_retried=d.get("not_retried"),
+        redirected_from=d.get("redirected_from"),
     )

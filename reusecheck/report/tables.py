@@ -92,6 +92,10 @@ def requests_table(rows: Sequence[RequestRow]) -> Table:
     t.add_column("wait", justify="right", no_wrap=True)
     t.add_column("total", justify="right", no_wrap=True)
     t.add_column("status", overflow="ellipsis", no_wrap=True, max_width=12)
+    # -L: each hop a row, with the request whose redirect it follows.
+    hops = any(r.redirected_from is not None for r in rows)
+    if hops:
+        t.add_column("from", justify="right", no_wrap=True)
     # HTTP/2 has no Connection header (RFC 9113 section 8.2.2): no column for it then.
     http1 = any(r.protocol != "h2" for r in rows)
     if http1:
@@ -113,6 +117,9 @@ def requests_table(rows: Sequence[RequestRow]) -> Table:
             Text(_ms(tm.total)),
             _status_cell(r),
         ]
+        if hops:
+            after = r.redirected_from
+            cells.append(Text(NONE if after is None else f"↪{after}"))
         if http1:
             cells.append(Text(r.response_connection or NONE))
         t.add_row(*cells)

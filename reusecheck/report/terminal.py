@@ -91,6 +91,9 @@ def _address(a: Analysis, first: ConnectionRow) -> list[str]:
     if protocol == "h2" and first.tls is None:
         protocol = "h2c"  # HTTP/2 over plain TCP, prior knowledge
     where = [first.remote or "?", protocol]
+    if first.proxy is not None:
+        # The address reached is the proxy's; a tunnel goes on to its target.
+        where[0] += f" (proxy) → tunnel to {first.tunnel}" if first.tunnel else " (proxy)"
     if first.tls is None:
         where.append("no TLS")
         return where
@@ -104,6 +107,42 @@ def _address(a: Analysis, first: ConnectionRow) -> list[str]:
     return where
 
 
+def _pinned_line(a: Analysis) -> str | None:
+    """--resolve / --connect-to: the addresses dialled are not the name's own."""
+    pins = [f"--resolve {r}" for r in a.options.get("resolve") or ()]
+    pins += [f"--connect-to {c}" for c in a.options.get("connect_to") or ()]
+    if not pins:
+        return None
+    return " · ".join(pins) + " · TLS name and Host stay the URL's"
+
+
+def _attempts_line(a: Analysis) -> str | None:
+    """Addresses tried before the one reached: each one a connect that failed."""
+    # A dial that failed outright says so in the error line; these connected in the end.
+    made = [c for c in a.connections if c.failed_attempts and c.error is None]
+    failed = [f for c in made for f in c.failed_attempts]
+    if not failed:
+        return None
+    dials = len(made)
+    first = failed[0]
+    more = f" and {len(failed) - 1} more" if len(failed) > 1 else ""
+    s = "" if dials == 1 else "s"
+    said = first.error if first.addr in first.error else f"{first.addr}: {first.error}"
+    return f"{dials} dial{s} tried another address first ({said}){more}"
+
+
+def _proxy_line(a: Analysis) -> str:
+    """Which hop the run measured: the proxy's, tunnels or absolute-form requests."""
+    proxied = [c for c in a.connections if c.proxy is not None]
+    tunnels = sum(1 for c in proxied if c.tunnel is not None)
+    parts = [f"{a.proxy} · reuse measured between the client and the proxy"]
+    if tunnels:
+        parts.append(f"{tunnels} CONNECT {'tunnel' if tunnels == 1 else 'tunnels'} (https://)")
+    if len(proxied) > tunnels:
+        parts.append(f"{len(proxied) - tunnels} to the proxy itself (http://, absolute form)")
+    return " · ".join(parts)
+
+
 def header(analysis: Analysis, reveal: bool = False) -> RenderableType:
     a = analysis
     grid = Table.grid(padding=(0, 2))
@@ -115,7 +154,17 @@ def header(analysis: Analysis, reveal: bool = False) -> RenderableType:
         first = next((c for c in a.connections if c.tls is not None), None)
     if first is not None:
         grid.add_row(Text("address"), Text(" · ".join(_address(a, first))))
-    grid.add_row(Text("server"), _server_line(a.server))
+    pinned, attempts = _pinned_line(a), _attempts_line(a)
+    if pinned is not None:
+        grid.add_row(Text("pinned"), Text(pinned))
+    if attempts is not None:
+        grid.add_row(Text("dialled"), Text(attempts))
+    if a.proxy is not None:
+        grid.add_row(Text("proxy"), Text(_proxy_line(a)))
+    # http:// through a proxy: what the connections saw is the proxy's keep-alive, not
+    # the origin's (the Server header is still the origin's).
+    absolute = any(c.proxy is not None and c.tunnel is None for c in a.connections)
+    grid.add_row(Text("proxy hop" if absolute else "server"), _server_line(a.server))
     s = a.summary
     run = (
         f"{_n(s.requests, 'request')} · {_n(s.connections_opened, 'connection')} opened · "

@@ -35,6 +35,8 @@ def verdict_parts(analysis: Analysis) -> list[Part]:
     parts.append((" · reuse ", ""))
     parts.append((v.reuse, REUSE_STYLE[v.reuse]))
     parts.append((f" · {ran}", ""))
+    if a.proxy is not None:
+        parts.append((f" · via proxy {a.proxy}", ""))
     return parts
 
 

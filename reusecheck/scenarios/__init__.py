@@ -41,24 +41,35 @@ def resolve(
     *,
     cacert: str | None = None,
     insecure: bool = False,
+    cert: str | None = None,
+    key: str | None = None,
 ) -> Scenario:
     """``builtin:NAME`` (``settings`` are its parameters) or a scenario file
     (``settings`` define ``${NAME}``).  ``pool`` is the built-ins' base pool; a file
-    brings its own, and ``cacert`` / ``insecure`` from the command line win over it."""
+    brings its own, and ``cacert`` / ``insecure`` / ``cert`` (with ``key``) from the
+    command line win over it."""
     if spec.startswith(BUILTIN_PREFIX):
         name = spec[len(BUILTIN_PREFIX) :]
         if url is None:
             raise ScenarioError(f"{spec}: needs the target URL: reusecheck run {spec} URL")
         return builtin_scenario(name, url, settings, pool)
     scenario = load_file(spec, url, settings)
-    if cacert is None and not insecure:
+    if cacert is None and not insecure and cert is None:
         return scenario
-    return _with_tls(scenario, cacert, insecure)
+    return _with_tls(scenario, cacert, insecure, cert, key)
 
 
-def _with_tls(scenario: Scenario, cacert: str | None, insecure: bool) -> Scenario:
+def _with_tls(
+    scenario: Scenario,
+    cacert: str | None,
+    insecure: bool,
+    cert: str | None = None,
+    key: str | None = None,
+) -> Scenario:
     def fix(o: PoolOptions) -> PoolOptions:
         tls = replace(o.tls, cacert=cacert or o.tls.cacert, insecure=insecure or o.tls.insecure)
+        if cert is not None:  # the command line's certificate, with its own key
+            tls = replace(tls, cert=cert, key=key)
         return replace(o, tls=tls)
 
     plan = scenario.plan

@@ -72,6 +72,8 @@ def probe_scenario(
     headers: tuple[tuple[str, str], ...] = (),
     pool: PoolOptions | None = None,
     expectations: tuple[Expectation, ...] = (Expectation("reuse"),),
+    body: bytes | None = None,
+    follow_redirects: bool = False,
 ) -> Scenario:
     """The probe (``reusecheck probe`` runs exactly this)."""
     plan = probe_plan(
@@ -82,6 +84,8 @@ def probe_scenario(
         method=method,
         headers=headers,
         pool=pool,
+        body=body,
+        follow_redirects=follow_redirects,
     )
     intro = PROBE_INTRO.format(requests=requests, idle=idle, concurrency=concurrency, url=url)
     return Scenario("probe", "builtin:probe", plan, intro, expectations)

@@ -13,7 +13,9 @@ import re
 from dataclasses import dataclass
 from typing import Any, Final
 
+from reusecheck.net.client_certs import refusal_page
 from reusecheck.net.errors import RequestError
+from reusecheck.net.redirect import REDIRECTS, Chain, RedirectError, location_of, next_hop
 from reusecheck.net.request import Request
 from reusecheck.pool import Conn, Pool
 from reusecheck.scenarios.deadline import Interruption
@@ -42,6 +44,8 @@ class Fetched:
     status: int | None
     error: RequestError | None
     conn: Conn | None = None  # the connection that answered
+    # Following redirects: the next hop's request and where the chain stands.
+    hop: tuple[Request, Chain] | None = None
 
 
 async def fetch(
@@ -55,16 +59,23 @@ async def fetch(
     max_drain: int | None = None,
     interruption: Interruption | None = None,
     pacer: Pacer | None = None,
+    chain: Chain | None = None,
+    redirected_from: int | None = None,
 ) -> Fetched:
     """Send ``req`` as request ``index``, treat its body as ``body`` says, end it with
     ``request_done`` (``phase`` in it).  Errors are returned, not raised; cancellation
-    is raised, after ``request_done`` said it."""
+    is raised, after ``request_done`` said it.
+
+    ``chain``: follow redirects (``Fetched.hop`` is the next request, or the error says
+    why not); ``redirected_from``: the request whose redirect this one follows."""
     conn: Conn | None = None
     conn_id: int | None = None
     status: int | None = None
     error: RequestError | None = None
     retried = False
     extra: dict[str, Any] = {}
+    if redirected_from is not None:
+        extra["redirected_from"] = redirected_from
     if pacer is not None:
         wait = pacer.delay()
         if wait > 0:
@@ -74,6 +85,8 @@ async def fetch(
             resp = await pool.round_trip(req, index)
         except RequestError as exc:
             error, retried, conn_id = exc, exc.retried, exc.conn_id
+            if exc.not_retried is not None:
+                extra["not_retried"] = exc.not_retried
             return Fetched(index, conn_id, None, exc)
         conn, status, retried = resp.conn, resp.status, resp.retried
         conn_id = conn.id
@@ -94,6 +107,19 @@ async def fetch(
         except RequestError as exc:
             exc.on_reused = resp.reused
             error = exc
+        if error is None and status == 400:
+            refused = refusal_page(status, resp.head)
+            if refused is not None:  # nginx's ssl_verify_client: a TLS error in a page
+                error = RequestError("tls", refused)
+        if error is None and chain is not None:
+            location = location_of(resp.headers) if status in REDIRECTS else None
+            if location:
+                try:
+                    hop = next_hop(chain, req, status, location)
+                except RedirectError as exc:
+                    error = RequestError("redirect", str(exc))
+                else:
+                    return Fetched(index, conn_id, status, None, conn, hop)
         return Fetched(index, conn_id, status, error, conn)
     except BaseException:
         why = interruption or Interruption()

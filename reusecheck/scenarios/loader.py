@@ -33,6 +33,7 @@ from reusecheck.scenarios.model import (
     SleepStep,
     Step,
 )
+from reusecheck.scenarios.network import read_client_cert, read_routing
 from reusecheck.scenarios.values import (
     MAX_BODY,
     read_body_mode,
@@ -41,6 +42,7 @@ from reusecheck.scenarios.values import (
     read_http_mode,
     read_method,
     read_url,
+    referenced,
 )
 
 TOP_KEYS: Final = ("name", "description", "pool", "defaults", "step")
@@ -55,6 +57,11 @@ POOL_KEYS: Final = (
     "tls_resume",
     "cacert",
     "insecure",
+    "cert",
+    "key",
+    "resolve",
+    "connect_to",
+    "ip_version",
 )
 TIMEOUT_KEYS: Final = (
     "timeout",
@@ -63,7 +70,15 @@ TIMEOUT_KEYS: Final = (
     "first_byte_timeout",
     "body_timeout",
 )
-DEFAULT_KEYS: Final = ("url", "method", "headers", "response_body", *TIMEOUT_KEYS, "deadline")
+DEFAULT_KEYS: Final = (
+    "url",
+    "method",
+    "headers",
+    "response_body",
+    *TIMEOUT_KEYS,
+    "deadline",
+    "follow_redirects",
+)
 REQUEST_KEYS: Final = (
     "method",
     "path",
@@ -74,6 +89,7 @@ REQUEST_KEYS: Final = (
     "count",
     "concurrency",
     "response_body",
+    "follow_redirects",
 )
 STEP_KEYS: Final = ("name", *REQUEST_KEYS, "sleep", "busy", "pool", "expect")
 
@@ -98,6 +114,7 @@ class _Context:
     headers: tuple[tuple[str, str], ...] = ()
     response_body: str = "drain"
     deadline: float | None = None
+    follow_redirects: bool = False
     names: dict[str, int] = field(default_factory=dict)  # step name -> index
     senders: dict[str, int] = field(default_factory=dict)  # request steps only
 
@@ -173,7 +190,12 @@ def _defaults(ctx: _Context, table: dict[str, Any], url: str | None) -> None:
     if url is not None:
         ctx.base_url = url  # the command line's URL wins; [defaults] url is not read
     elif "url" in table:
-        ctx.base_url = read_url(w, "url", read_expanded(w, "url", table["url"], ctx.env))
+        ctx.base_url = read_url(
+            w,
+            "url",
+            read_expanded(w, "url", table["url"], ctx.env),
+            referenced(table["url"], ctx.env),
+        )
     if "method" in table:
         ctx.method = read_method(w, "method", table["method"])
     if "headers" in table:
@@ -193,6 +215,8 @@ def _defaults(ctx: _Context, table: dict[str, Any], url: str | None) -> None:
     )
     if "deadline" in table:
         ctx.deadline = w.number("deadline", table["deadline"], 0.001, MAX_SLEEP)
+    if "follow_redirects" in table:
+        ctx.follow_redirects = w.boolean("follow_redirects", table["follow_redirects"])
 
 
 def _pool(w: Where, table: dict[str, Any], ctx: _Context, prefix: str = "") -> PoolOptions:
@@ -213,6 +237,10 @@ def _pool(w: Where, table: dict[str, Any], ctx: _Context, prefix: str = "") -> P
             changes[key] = read_http_mode(w, k, value)
         elif key == "insecure":
             tls = replace(tls, insecure=w.boolean(k, value))
+        elif key in ("cert", "key"):
+            continue  # read together below: a key belongs to its certificate
+        elif key in ("resolve", "connect_to", "ip_version"):
+            continue  # read together below: the pool's routing
         else:  # cacert, relative to the scenario file
             cacert = ctx.base_dir / w.string(k, value)
             if not cacert.is_file():
@@ -222,6 +250,10 @@ def _pool(w: Where, table: dict[str, Any], ctx: _Context, prefix: str = "") -> P
             except ValueError as exc:
                 w.fail(k, shown(str(exc), 200))
             tls = replace(tls, cacert=str(cacert))
+    if "cert" in table or "key" in table:
+        tls = read_client_cert(w, table, ctx.base_dir, prefix, tls)
+    if any(k in table for k in ("resolve", "connect_to", "ip_version")):
+        changes["routing"] = read_routing(w, table, prefix, base.routing)
     return replace(base, tls=tls, **changes)
 
 
@@ -302,10 +334,18 @@ def _request(ctx: _Context, w: Where, name: str, item: dict[str, Any]) -> Reques
     mode = ctx.response_body
     if "response_body" in item:
         mode = read_body_mode(w, "response_body", item["response_body"])
+    follow = ctx.follow_redirects
+    if "follow_redirects" in item:
+        follow = w.boolean("follow_redirects", item["follow_redirects"])
     if "url" in item and "path" in item:
         w.fail("path", "give either url or path, not both")
     if "url" in item:
-        url = read_url(w, "url", read_expanded(w, "url", item["url"], ctx.env))
+        url = read_url(
+            w,
+            "url",
+            read_expanded(w, "url", item["url"], ctx.env),
+            referenced(item["url"], ctx.env),
+        )
     elif "path" in item:
         path = read_expanded(w, "path", item["path"], ctx.env)
         if "://" in path or path.startswith("//"):
@@ -316,7 +356,7 @@ def _request(ctx: _Context, w: Where, name: str, item: dict[str, Any]) -> Reques
             joined = urljoin(ctx.base_url, path)
         except ValueError as exc:
             w.fail("path", f"cannot be joined to the base URL: {shown(str(exc), 80)}")
-        url = read_url(w, "path", joined)
+        url = read_url(w, "path", joined, referenced(item["path"], ctx.env))
     elif ctx.base_url is not None:
         url = ctx.base_url
     else:
@@ -326,7 +366,7 @@ def _request(ctx: _Context, w: Where, name: str, item: dict[str, Any]) -> Reques
         Request(method, url, list(pairs), body)
     except (ValueError, UnicodeError) as exc:
         w.fail("url", f"cannot build the request: {shown(str(exc), 120)}")
-    return RequestStep(name, url, method, pairs, body, count, conc, mode)
+    return RequestStep(name, url, method, pairs, body, count, conc, mode, follow)
 
 
 def _expect_blocks(ctx: _Context, w: Where, i: int, raw: object) -> list[Check]:

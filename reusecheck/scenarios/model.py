@@ -32,6 +32,9 @@ class RequestStep:
     count: int = 1
     concurrency: int = 1
     response_body: str = "drain"
+    # Follow 301/302/303/307/308 as Go's http.Client does (net/redirect.py): each hop
+    # is a request of its own, linked to the one it follows (``redirected_from``).
+    follow_redirects: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +134,8 @@ def probe_plan(
     method: str = "GET",
     headers: tuple[tuple[str, str], ...] = (),
     pool: PoolOptions | None = None,
+    body: bytes | None = None,
+    follow_redirects: bool = False,
 ) -> Plan:
     """sequential -> idle gap and one request -> two bursts.
 
@@ -140,7 +145,9 @@ def probe_plan(
     """
 
     def req(name: str, count: int = 1, conc: int = 1) -> RequestStep:
-        return RequestStep(name, url, method, headers, None, count, conc)
+        return RequestStep(
+            name, url, method, headers, body, count, conc, follow_redirects=follow_redirects
+        )
 
     steps: list[Step] = []
     if requests > 0:

@@ -16,6 +16,7 @@ from typing import Any
 
 from reusecheck.analysis.model import RunError
 from reusecheck.net.errors import UNUSABLE_TARGET, RequestError
+from reusecheck.net.redirect import Chain
 from reusecheck.net.request import Request
 from reusecheck.pool import Pool, PoolOptions
 from reusecheck.scenarios.deadline import Deadline, Interruption
@@ -35,7 +36,9 @@ from reusecheck.trace import Event, FanOut, Tracer
 # answered with something that is not HTTP (a malformed response, a reset stream, an
 # h2 connection error).  A reused connection closed before or during a response is a
 # keep-alive race, the target's reuse behaviour: recorded, and the run goes on.
-FATAL = UNUSABLE_TARGET | {"stream-reset", "goaway"}
+# A redirect chain that cannot end (more than 10, or a Location that is not http(s)) is
+# the same on every request of the plan: it stops the run too.
+FATAL = UNUSABLE_TARGET | {"stream-reset", "goaway", "redirect"}
 
 
 def stops_run(exc: RequestError) -> bool:
@@ -179,13 +182,14 @@ class Runner:
 
     async def _run_step(self, step: RequestStep) -> None:
         req = Request(step.method, step.url, list(step.headers), step.body)
+        send = self.follow if step.follow_redirects else self.fetch
         for _ in range(step.count):
             if step.concurrency == 1:
-                _stop_on(await self.fetch(req, self._next(), step.name, step.response_body))
+                _stop_on(await send(req, self._next(), step.name, step.response_body))
                 continue
             indexes = [self._next() for _ in range(step.concurrency)]
             results = await asyncio.gather(
-                *(self.fetch(req, i, step.name, step.response_body) for i in indexes),
+                *(send(req, i, step.name, step.response_body) for i in indexes),
                 return_exceptions=True,
             )
             for r in results:
@@ -213,6 +217,33 @@ class Runner:
             max_drain=self.limits.max_drain,
             interruption=self.interruption,
             pacer=self._pacer,
+        )
+
+    async def follow(self, req: Request, index: int, phase: str, body: str) -> Fetched:
+        """A request and the redirects after it (Go's ``http.Client.Do``): each hop is a
+        request of its own, with the next index, the step's phase, and
+        ``redirected_from`` naming the request it follows; the last hop is returned."""
+        got = await self._send(req, index, phase, body, Chain(req), None)
+        while got.hop is not None:
+            hop, chain = got.hop
+            got = await self._send(hop, self._next(), phase, body, chain, got.index)
+        return got
+
+    def _send(
+        self, req: Request, index: int, phase: str, body: str, chain: Chain, after: int | None
+    ) -> Coroutine[Any, Any, Fetched]:
+        return fetch(
+            self.pool,
+            self.tracer,
+            req,
+            index,
+            phase,
+            body,
+            max_drain=self.limits.max_drain,
+            interruption=self.interruption,
+            pacer=self._pacer,
+            chain=chain,
+            redirected_from=after,
         )
 
 

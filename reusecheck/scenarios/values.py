@@ -8,6 +8,7 @@ time, never a failed request in the middle of a run.  A value that may be a secr
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Final
 
@@ -20,6 +21,9 @@ from reusecheck.scenarios.variables import VariableError, expand
 MAX_BODY: Final = 16 << 20
 # Framing headers follow from body / body_bytes; a wrong one would only break the request.
 _FRAMING: Final = frozenset({"content-length", "transfer-encoding"})
+
+
+_REFERENCE: Final = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
 
 
 def read_http_mode(w: Where, key: str, value: object) -> str:
@@ -44,12 +48,28 @@ def read_expanded(w: Where, key: str, value: object, env: Mapping[str, str]) -> 
         w.fail(key, str(exc))
 
 
-def read_url(w: Where, key: str, url: str) -> str:
+def read_url(w: Where, key: str, url: str, env: Mapping[str, str] | None = None) -> str:
+    """``url`` checked; its error names the ``${VAR}`` the file wrote, not the value
+    (a token put in a path must not reach the error line)."""
     try:
         parse_url(url)
     except URLError as exc:
-        w.fail(key, shown(str(exc), 200))
+        w.fail(key, shown(unexpand(str(exc), env or {}), 200))
     return url
+
+
+def referenced(template: object, env: Mapping[str, str]) -> dict[str, str]:
+    """The variables ``template`` names (``${NAME}``, ``${NAME:-x}``) and their values."""
+    names = _REFERENCE.findall(template) if isinstance(template, str) else []
+    return {n: env[n] for n in names if env.get(n)}
+
+
+def unexpand(text: str, env: Mapping[str, str]) -> str:
+    """``text`` with each variable's value (the longest first) written as ``${NAME}``."""
+    for name, value in sorted(env.items(), key=lambda kv: -len(kv[1])):
+        if len(value) >= 3 and value in text:
+            text = text.replace(value, f"${{{name}}}")
+    return text
 
 
 def read_method(w: Where, key: str, value: object) -> str:

@@ -24,6 +24,7 @@ from reusecheck.trace.vocab import (
     CLOSED_BY,
     DIAL_REASONS,
     IDLE_CLOSE_REASONS,
+    NOT_RETRIED_REASONS,
     PROTOCOLS,
     RETRY_REASONS,
 )
@@ -49,7 +50,8 @@ EventSpec = tuple[str, str, dict[str, Schema], tuple[str, ...]]
 def _event_specs() -> dict[str, EventSpec]:
     return {
         "get_conn": (INT, NULL, {"key": STRING, "method": STRING, "url": STRING}, ()),
-        "dns_start": (INT, NULL, {"host": STRING}, ()),
+        # pinned: the addresses came from --resolve, not DNS
+        "dns_start": (INT, NULL, {"host": STRING, "pinned": BOOL}, ("pinned",)),
         "dns_done": (INT, NULL, {"addrs": array(STRING), "error": _ERROR_TEXT}, ("error",)),
         # The first connect_start of a dial says why the pool dialled (the budget).
         "connect_start": (
@@ -63,6 +65,10 @@ def _event_specs() -> dict[str, EventSpec]:
                 "replaced_reason": enum(CLOSE_REASONS),
                 "replaced_requests": COUNT,
                 "server_idle_s": SECONDS,
+                # the proxy dialled (password redacted): addr is the proxy's
+                "proxy": STRING,
+                # Happy Eyeballs: an attempt of the other address family, raced
+                "fallback": BOOL,
             },
             (
                 "dial_reason",
@@ -71,6 +77,8 @@ def _event_specs() -> dict[str, EventSpec]:
                 "replaced_reason",
                 "replaced_requests",
                 "server_idle_s",
+                "proxy",
+                "fallback",
             ),
         ),
         "connect_done": (
@@ -83,8 +91,14 @@ def _event_specs() -> dict[str, EventSpec]:
         "tls_start": (
             INT,
             INT,
-            {"server_name": STRING, "alpn_offered": array(STRING), "session_offered": BOOL},
-            (),
+            {
+                "server_name": STRING,
+                "alpn_offered": array(STRING),
+                "session_offered": BOOL,
+                # a client certificate is configured, to answer the server if it asks
+                "client_cert": BOOL,
+            },
+            ("client_cert",),
         ),
         # A failed handshake carries only ``error``.
         "tls_done": (
@@ -96,8 +110,10 @@ def _event_specs() -> dict[str, EventSpec]:
                 "alpn": null(STRING),
                 "resumed": null(BOOL),
                 "error": _ERROR_TEXT,
+                # the server sent a CertificateRequest (absent: not known)
+                "client_cert_requested": BOOL,
             },
-            ("version", "cipher", "alpn", "resumed", "error"),
+            ("version", "cipher", "alpn", "resumed", "error", "client_cert_requested"),
         ),
         "got_conn": (
             INT,
@@ -218,11 +234,49 @@ def _event_specs() -> dict[str, EventSpec]:
                 "error": null(ref("error")),
                 "retried": BOOL,
                 "phase": null(STRING),
+                # a failure Go retries (a stale reused connection), not retried: why
+                "not_retried": enum(NOT_RETRIED_REASONS),
+                # -L: the request whose redirect this one follows
+                "redirected_from": COUNT,
             },
-            (),
+            ("not_retried", "redirected_from"),
         ),
         # A scenario's [pool] step: every later request goes through a fresh pool.
         "pool_start": (NULL, NULL, {"step": STRING}, ()),
+        # TLS to an https:// proxy, verified against the proxy's name.
+        "proxy_tls_start": (INT, INT, {"server_name": STRING, "alpn_offered": array(STRING)}, ()),
+        "proxy_tls_done": (
+            INT,
+            INT,
+            {
+                "version": null(STRING),
+                "cipher": null(STRING),
+                "alpn": null(STRING),
+                "resumed": null(BOOL),
+                "error": _ERROR_TEXT,
+            },
+            ("version", "cipher", "alpn", "resumed", "error"),
+        ),
+        # An https:// target's CONNECT: the proxy (password redacted), the host:port
+        # asked for and the request's headers (Proxy-Authorization redacted on output).
+        "proxy_connect_start": (
+            INT,
+            INT,
+            {"proxy": STRING, "target": STRING, "headers": _HEADERS},
+            (),
+        ),
+        # The proxy's answer; a refusal (not 2xx) carries error too.
+        "proxy_connect_done": (
+            INT,
+            INT,
+            {
+                "status": null({"type": "integer"}),
+                "reason": null(STRING),
+                "headers": _HEADERS,
+                "error": _ERROR_TEXT,
+            },
+            ("error",),
+        ),
     }
 
 

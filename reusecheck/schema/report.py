@@ -23,6 +23,7 @@ from reusecheck.trace.vocab import (
     CLOSE_REASONS,
     CLOSED_BY,
     DIAL_REASONS,
+    NOT_RETRIED_REASONS,
     PROTOCOLS,
     RETRY_REASONS,
 )
@@ -31,7 +32,9 @@ from reusecheck.trace.vocab import (
 def _report_defs(strict: bool) -> dict[str, Schema]:
     o = strict
     hint = obj(o, {"timeout_s": null({"type": "number"}), "max": null({"type": "integer"})})
-    timings = obj(o, {k: null(SECONDS) for k in ("dns", "connect", "tls", "wait", "total")})
+    # proxy: the dial's proxy hop (TLS to an https:// proxy, the CONNECT)
+    phases = ("dns", "connect", "tls", "wait", "total", "proxy")
+    timings = obj(o, {k: null(SECONDS) for k in phases})
     request = obj(
         o,
         {
@@ -58,6 +61,10 @@ def _report_defs(strict: bool) -> dict[str, Schema]:
             "released_at_s": null(SECONDS),
             # an error response's first words, redacted (status 400 and up)
             "body_head": null(STRING),
+            # why a failure Go retries (a stale reused connection) was not retried
+            "not_retried": null(enum(NOT_RETRIED_REASONS)),
+            # -L: the request whose redirect this one follows
+            "redirected_from": null(COUNT),
         },
     )
     tls = obj(
@@ -68,6 +75,9 @@ def _report_defs(strict: bool) -> dict[str, Schema]:
             "alpn": null(STRING),
             "resumed": null(BOOL),
             "alpn_offered": array(STRING),
+            # a client certificate was configured; the server asked for one (null: unknown)
+            "client_cert": BOOL,
+            "client_cert_requested": null(BOOL),
         },
     )
     goaway = obj(
@@ -122,6 +132,12 @@ def _report_defs(strict: bool) -> dict[str, Schema]:
                     },
                 )
             ),
+            # Through a proxy: the proxy (password redacted; remote is its address) and
+            # the host:port an https:// target's CONNECT tunnel reached.
+            "proxy": null(STRING),
+            "tunnel": null(STRING),
+            # the addresses a dial tried without connecting, in order (Go's net.Dialer)
+            "failed_attempts": array(obj(o, {"addr": STRING, "error": STRING})),
         },
     )
     server = obj(
@@ -222,6 +238,8 @@ def report_schema(*, strict: bool = False) -> Schema:
             "type": {"const": "report"},
             "schema": {"const": "reusecheck/1"},
             "target": STRING,
+            # the proxy the connections went through (password redacted), or null
+            "proxy": null(STRING),
             "protocol": null(enum(PROTOCOLS)),
             "requests": array(ref("request")),
             "connections": array(ref("connection")),

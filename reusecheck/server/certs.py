@@ -20,7 +20,7 @@ import secrets
 import ssl
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -244,11 +244,17 @@ def _certificate(
     return _seq(tbs, _ECDSA_SHA256, _bits(issuer_key.sign(tbs)))
 
 
-def _leaf_extensions(names: Sequence[str], subject_empty: bool) -> list[bytes]:
+_SERVER_AUTH = "1.3.6.1.5.5.7.3.1"
+_CLIENT_AUTH = "1.3.6.1.5.5.7.3.2"
+
+
+def _leaf_extensions(
+    names: Sequence[str], subject_empty: bool, usage: str = _SERVER_AUTH
+) -> list[bytes]:
     return [
         _ext("2.5.29.19", _seq(), critical=True),  # basicConstraints CA:FALSE
         _ext("2.5.29.15", _KU_DIGITAL_SIGNATURE, critical=True),
-        _ext("2.5.29.37", _seq(_oid("1.3.6.1.5.5.7.3.1"))),  # extendedKeyUsage serverAuth
+        _ext("2.5.29.37", _seq(_oid(usage))),  # extendedKeyUsage serverAuth / clientAuth
         _ext("2.5.29.17", _general_names(names), critical=subject_empty),
     ]
 
@@ -286,6 +292,10 @@ class CertBundle:
     ca_pem: bytes  # the CA certificate (PEM): what a user passes to --cacert
     cert_pem: bytes  # the server's chain: leaf certificate PEM then the CA PEM
     key_pem: bytes  # the leaf's private key, PEM ("EC PRIVATE KEY", SEC1)
+    # make_bundle(client_name=...): a client certificate (clientAuth) from the same CA,
+    # for servers that verify clients against ca_pem (nginx ssl_client_certificate).
+    client_cert_pem: bytes | None = None
+    client_key_pem: bytes | None = None
 
 
 def _key_pem(key: _Key) -> bytes:
@@ -305,6 +315,7 @@ def make_bundle(
     not_before: datetime | None = None,
     not_after: datetime | None = None,
     issuer_cn: str = "reusecheck test CA",
+    client_name: str | None = None,
 ) -> CertBundle:
     """A fresh CA and a leaf signed by it; names become SAN entries (IP addresses
     as iPAddress, others as dNSName). Defaults: valid from now-1h to now+30 days.
@@ -327,7 +338,17 @@ def make_bundle(
     leaf_ext = [*_leaf_extensions(names, leaf_name == _seq()), _ski(leaf_key), _aki(ca_key)]
     leaf = _certificate(leaf_name, leaf_key, ca_name, ca_key, start, end, leaf_ext)
     ca_pem = _pem("CERTIFICATE", ca)
-    return CertBundle(ca_pem, _pem("CERTIFICATE", leaf) + ca_pem, _key_pem(leaf_key))
+    bundle = CertBundle(ca_pem, _pem("CERTIFICATE", leaf) + ca_pem, _key_pem(leaf_key))
+    if client_name is None:
+        return bundle
+    # A client certificate: the same profile, clientAuth, its name as the subject's CN.
+    client_key = _Key.generate()
+    client_ext = [*_leaf_extensions([client_name], False, _CLIENT_AUTH), _ski(client_key)]
+    client_ext.append(_aki(ca_key))
+    client = _certificate(_name(client_name), client_key, ca_name, ca_key, start, end, client_ext)
+    return replace(
+        bundle, client_cert_pem=_pem("CERTIFICATE", client), client_key_pem=_key_pem(client_key)
+    )
 
 
 def self_signed(

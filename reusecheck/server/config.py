@@ -58,6 +58,12 @@ class ServerConfig:
     # TLS 1.2 session-ID cache (OP_NO_TICKET alone still resumes, statefully, in both).
     tls_resumption: bool = True
     cert_names: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
+    # Tests only.  A CA (PEM) the TLS server verifies client certificates against, and
+    # requires one (CERT_REQUIRED): a client without one is refused with a TLS alert
+    # (handshake_failure in TLS 1.2; certificate_required after the handshake in 1.3).
+    client_ca_pem: bytes | None = None
+    # Tests only.  The newest TLS version the server speaks: "1.2" or "1.3".
+    tls_max: str = "1.3"
     h2: bool = False
     # False (tests only): the TLS server selects no ALPN protocol at all, as TLS stacks
     # and proxies without ALPN support do.
@@ -98,6 +104,8 @@ class ServerConfig:
             raise ValueError("keepalive_hint_override must be one line of ASCII")
         if self.tls and not self.cert_names:
             raise ValueError("tls needs at least one name in cert_names")
+        if self.tls_max not in ("1.2", "1.3"):
+            raise ValueError('tls_max must be "1.2" or "1.3"')
 
     def describe(self) -> str:
         """One line saying how the server treats connections, for the `serve` banner."""
@@ -121,6 +129,8 @@ class ServerConfig:
                 parts.append(f"drops request {self.drop_after + 1} unanswered")
         if self.tls and not self.tls_resumption:
             parts.append("TLS 1.3 without session resumption")
+        if self.tls and self.client_ca_pem is not None:
+            parts.append("client certificate required")
         if self.h2:
             how = "h2 by ALPN or http/1.1" if self.tls else "h2c (prior knowledge) or HTTP/1.1"
             streams = self.max_streams if self.max_streams is not None else DEFAULT_MAX_STREAMS

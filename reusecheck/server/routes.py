@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Final
+from urllib.parse import parse_qs
 
 MAX_BYTES: Final = 1 << 30  # /bytes/N cap: large enough for benchmarks, small enough to be sane
 MAX_DELAY_MS: Final = 60_000  # /delay/MS cap, so no request waits unboundedly
@@ -20,6 +21,9 @@ BINARY: Final = b"application/octet-stream"
 _BYTES = re.compile(rb"/bytes/(\d{1,10})")
 _DELAY = re.compile(rb"/delay/(\d{1,6})")
 _STATUS = re.compile(rb"/status/(\d{3})")
+_REDIRECT = re.compile(rb"/redirect/(\d{1,3})")
+MAX_REDIRECT_CHAIN: Final = 100  # /redirect/N cap
+REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
 
 # RFC 9110 15.3.5 and 15.4.5: these responses never carry content, and 204 must not
 # carry Content-Length either.
@@ -38,6 +42,7 @@ class Reply:
     filler: int = 0
     delay_s: float = 0.0
     content_type: bytes = TEXT
+    location: bytes | None = None  # a redirect's Location
 
     @property
     def content_length(self) -> int:
@@ -47,11 +52,14 @@ class Reply:
         """Entity headers; the connection adds Connection / Keep-Alive as its policy says."""
         if self.status in _NO_CONTENT:
             return [(b"server", b"reusecheck")]
-        return [
+        headers = [
             (b"server", b"reusecheck"),
             (b"content-type", self.content_type),
             (b"content-length", b"%d" % self.content_length),
         ]
+        if self.location is not None:
+            headers.append((b"location", self.location))
+        return headers
 
 
 def reason_phrase(status: int) -> bytes:
@@ -64,6 +72,20 @@ def reason_phrase(status: int) -> bytes:
 
 def _text(status: int, message: str) -> Reply:
     return Reply(status, message.encode() + b"\n")
+
+
+def _redirect_to(target: bytes) -> Reply:
+    """httpbin's /redirect-to?url=URL&status_code=S: a redirect anywhere (another
+    origin, a relative path), with any of the five redirect statuses (default 302)."""
+    query = parse_qs(target.partition(b"?")[2].decode("latin-1"))
+    url = query.get("url", [""])[0]
+    if not url or not url.isprintable() or not url.isascii():
+        return _text(400, "give url=... (printable ASCII)")
+    raw = query.get("status_code", ["302"])[0]
+    status = int(raw) if raw.isdigit() else 0
+    if status not in REDIRECT_STATUSES:
+        return _text(400, "status_code must be 301, 302, 303, 307 or 308")
+    return Reply(status, b"redirecting\n", location=url.encode("ascii"))
 
 
 def reply_for(method: bytes, target: bytes) -> Reply:
@@ -85,6 +107,15 @@ def reply_for(method: bytes, target: bytes) -> Reply:
         if ms > MAX_DELAY_MS:
             return _text(400, f"at most {MAX_DELAY_MS} ms")
         return Reply(200, b"ok\n", delay_s=ms / 1000)
+    if m := _REDIRECT.fullmatch(path):
+        # httpbin's /redirect/N: N relative redirects, then / (a chain for -L to follow).
+        n = int(m[1])
+        if not 1 <= n <= MAX_REDIRECT_CHAIN:
+            return _text(400, f"redirects must be 1-{MAX_REDIRECT_CHAIN}")
+        to = b"/" if n == 1 else b"/redirect/%d" % (n - 1)
+        return Reply(302, b"redirecting\n", location=to)
+    if path == b"/redirect-to":
+        return _redirect_to(target)
     if m := _STATUS.fullmatch(path):
         status = int(m[1])
         # A 1xx is not a final response: the client would wait for another one.

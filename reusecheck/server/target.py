@@ -181,6 +181,11 @@ class TargetServer:
             ctx.minimum_version = ssl.TLSVersion.TLSv1_3
             ctx.num_tickets = 0
             ctx.options |= ssl.OP_NO_TICKET
+        if self.config.tls_max == "1.2":
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        if self.config.client_ca_pem is not None:
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.load_verify_locations(cadata=self.config.client_ca_pem.decode("ascii"))
         return ctx
 
     def _remove_tmpdir(self) -> None:

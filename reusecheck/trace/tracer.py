@@ -49,6 +49,8 @@ _SPAN_EVENTS: Final[dict[SpanName, tuple[EventName, EventName]]] = {
     "dns": ("dns_start", "dns_done"),
     "connect": ("connect_start", "connect_done"),
     "tls": ("tls_start", "tls_done"),
+    "proxy_tls": ("proxy_tls_start", "proxy_tls_done"),
+    "proxy_connect": ("proxy_connect_start", "proxy_connect_done"),
 }
 
 

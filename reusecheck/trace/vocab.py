@@ -35,11 +35,18 @@ EventName = Literal[
     # A scenario switched to a fresh pool (a [pool] step): the old one's connections
     # serve no later request (analysis.pools).
     "pool_start",
+    # Through a proxy, the dial's steps after connect_done: TLS to an https:// proxy
+    # (verified against the proxy's name), then an https:// target's CONNECT tunnel with
+    # the proxy's status and reason phrase; the target's own TLS follows as tls_*.
+    "proxy_tls_start",
+    "proxy_tls_done",
+    "proxy_connect_start",
+    "proxy_connect_done",
 ]
 EVENT_NAMES: Final[tuple[EventName, ...]] = get_args(EventName)
 
 # The spans a dial is made of: ``<name>_start`` always has its ``<name>_done``.
-SpanName = Literal["dns", "connect", "tls"]
+SpanName = Literal["dns", "connect", "tls", "proxy_tls", "proxy_connect"]
 
 # Why a connection ended (conn_closed.reason, put_idle.reason, a report's close_reason).
 CloseReason = Literal[
@@ -102,6 +109,12 @@ CLOSED_BY: Final[tuple[ClosedBy, ...]] = get_args(ClosedBy)
 RetryReason = Literal["stale", "connection-lost", "goaway", "refused-stream"]
 RETRY_REASONS: Final[tuple[RetryReason, ...]] = get_args(RetryReason)
 
+# Why a failed attempt that Go's shouldRetryRequest would otherwise have sent again was
+# not (request_done.not_retried): the request is not replayable (Go's isReplayable: a
+# method other than GET, HEAD, OPTIONS, TRACE without an Idempotency-Key header).
+NotRetriedReason = Literal["non-idempotent"]
+NOT_RETRIED_REASONS: Final[tuple[NotRetriedReason, ...]] = get_args(NotRetriedReason)
+
 # How a request failed (request_done.error.kind, a run's error.kind).
 ErrorKind = Literal[
     "dns",
@@ -122,6 +135,13 @@ ErrorKind = Literal[
     "write-timeout",
     # reusecheck's own process hit a limit (too many open files): not the target's doing.
     "local-limit",
+    # Following redirects (-L) stopped: more than 10 (Go's http.Client), or a Location
+    # that is not an http(s) URL.
+    "redirect",
+    # The proxy did not open the tunnel: it answered CONNECT with something other than
+    # 2xx (403 from an ACL, 407 proxy authentication required, 503 the target refused
+    # it), or with no HTTP at all.  The target was not reached.
+    "proxy",
 ]
 ERROR_KINDS: Final[tuple[ErrorKind, ...]] = get_args(ErrorKind)
 

@@ -143,16 +143,24 @@ def start_nginx(
     raise RuntimeError(f"nginx did not start: {last_error[-2000:]}")
 
 
-def start_nginx_tls(workdir: Path, *, http2: bool, http_extra: str = "") -> tuple[Nginx, Path]:
+def start_nginx_tls(
+    workdir: Path, *, http2: bool, http_extra: str = "", server_extra: str = ""
+) -> tuple[Nginx, Path]:
     """nginx over TLS with a certificate made for the test; returns it and the CA file.
 
     ``listen ... ssl http2`` is the spelling nginx 1.22 (Debian 12) understands; newer
-    releases accept it with a deprecation warning.
+    releases accept it with a deprecation warning.  The CA also signed a client
+    certificate, ``client.pem`` and ``client-key.pem`` in ``workdir``, for a
+    ``server_extra`` with ``ssl_verify_client on; ssl_client_certificate {ca};`` (``{ca}``
+    is replaced by the CA file's path).
     """
     from reusecheck.server.certs import make_bundle
 
     workdir.mkdir(parents=True, exist_ok=True)
-    bundle = make_bundle()
+    bundle = make_bundle(client_name="client.reusecheck.test")
+    assert bundle.client_cert_pem is not None and bundle.client_key_pem is not None
+    (workdir / "client.pem").write_bytes(bundle.client_cert_pem)
+    (workdir / "client-key.pem").write_bytes(bundle.client_key_pem)
     (workdir / "cert.pem").write_bytes(bundle.cert_pem)
     (workdir / "key.pem").write_bytes(bundle.key_pem)
     ca = workdir / "ca.pem"
@@ -164,6 +172,7 @@ def start_nginx_tls(workdir: Path, *, http2: bool, http_extra: str = "") -> tupl
         listen_extra=" ssl http2" if http2 else " ssl",
         server_extra=(
             f"ssl_certificate {workdir}/cert.pem; ssl_certificate_key {workdir}/key.pem;"
+            + server_extra.replace("{ca}", str(ca))
         ),
         scheme="https",
     )

@@ -51,7 +51,7 @@ def test_too_many_open_files_is_a_local_limit_naming_rlimit_nofile() -> None:
         async with ScriptedServer(handler) as srv:
             with _no_file_descriptors_left() as limit:
                 try:
-                    await connect(srv.key, ["127.0.0.1"], 1, 0, tracer, 2.0)
+                    await connect(["127.0.0.1"], srv.key.port, 1, 0, tracer, 2.0)
                 except RequestError as exc:
                     return exc, limit, rec.events
             raise AssertionError("a socket was made")
@@ -75,8 +75,8 @@ def test_the_limit_lifted_the_same_target_connects() -> None:
         _, tracer = recorder_tracer()
         async with ScriptedServer(handler) as srv:
             with _no_file_descriptors_left(), contextlib.suppress(RequestError):
-                await connect(srv.key, ["127.0.0.1"], 1, 0, tracer, 2.0)
-            channel = await connect(srv.key, ["127.0.0.1"], 2, 1, tracer, 2.0)
+                await connect(["127.0.0.1"], srv.key.port, 1, 0, tracer, 2.0)
+            channel = await connect(["127.0.0.1"], srv.key.port, 2, 1, tracer, 2.0)
             channel.abort()
             return channel.addresses()[1]
 

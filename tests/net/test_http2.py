@@ -489,7 +489,10 @@ def test_a_request_body_larger_than_the_peers_window_is_sent_as_it_opens() -> No
     assert resp.status == 200 and resp.complete
 
 
-def test_a_window_that_never_opens_is_a_body_timeout() -> None:
+def test_a_window_that_never_opens_is_a_write_timeout() -> None:
+    """A server that grants no window does not read the request body: the write wait
+    (write-timeout, as on HTTP/1.1), with what was sent in wrote_request."""
+
     async def script(peer: H2Peer) -> None:
         # INITIAL_WINDOW_SIZE 0 and never a WINDOW_UPDATE (RFC 9113 6.9.2).
         await peer.start({MAX_CONCURRENT_STREAMS: 100, INITIAL_WINDOW_SIZE: 0})
@@ -507,6 +510,9 @@ def test_a_window_that_never_opens_is_a_body_timeout() -> None:
         return info.value, rec
 
     err, rec = run(main())
-    assert err.kind == "body-timeout"
-    assert "window update" in err.message
+    assert err.kind == "write-timeout"
+    assert "stopped reading the request: no window update for stream 3" in err.message
+    assert "0 of 1000 body bytes sent" in err.message
+    (wrote,) = [e for e in rec.named("wrote_request") if e.request == 1]
+    assert wrote.fields == {"bytes": 0, "error": err.message}
     assert rec.named("h2_settings")[0].fields["initial_window_size"] == 0

@@ -16,7 +16,7 @@ TOP = {"schema", "target", "protocol", "requests", "connections", "server", "fin
 REQUEST = {"index", "phase", "method", "url", "status", "protocol", "conn_id", "stream_id",
            "reused", "was_idle", "idle_time_s", "retried", "timings_s", "response_connection",
            "keep_alive", "error"}  # fmt: skip
-TIMINGS = {"dns", "connect", "tls", "wait", "total"}
+TIMINGS = {"dns", "connect", "tls", "wait", "total", "proxy"}
 CONNECTION = {"id", "protocol", "local", "remote", "tls", "requests", "opened_at_s",
               "closed_at_s", "closed_by", "close_reason"}  # fmt: skip
 SERVER = {"keepalive", "idle_timeout_s", "max_requests_per_conn", "keepalive_hint",

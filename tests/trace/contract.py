@@ -7,12 +7,15 @@ says in plain words where the stream breaks a rule; an empty list means it holds
 
 The rules, each reported with the 1-based line that shows the break:
 
-1. Spans. Every ``dns_start``, ``connect_start`` and ``tls_start`` has its matching
-   ``*_done`` later in the stream, with the same ``request`` and ``conn`` (``conn`` is
-   ``null`` for DNS), and no ``*_done`` comes without its start. A failed step's
-   ``*_done`` carries ``error``; one without ``error`` shows the step's success
-   (``dns_done.addrs`` not empty, ``connect_done.local``, ``tls_done.version``). A
-   connection whose connect or TLS step failed carries no request (no ``got_conn``).
+1. Spans. Every ``dns_start``, ``connect_start``, ``tls_start``, ``proxy_tls_start``
+   and ``proxy_connect_start`` has its matching ``*_done`` later in the stream, with
+   the same ``request`` and ``conn`` (``conn`` is ``null`` for DNS), and no ``*_done``
+   comes without its start. A failed step's ``*_done`` carries ``error``; one without
+   ``error`` shows the step's success (``dns_done.addrs`` not empty,
+   ``connect_done.local``, ``tls_done.version``, ``proxy_connect_done.status``). A
+   connection whose TLS or proxy step failed, or none of whose addresses connected
+   (one refused before another connected is a dial going on), carries no request (no
+   ``got_conn``).
 2. Requests. Every request index's events start with ``get_conn``, and the index has
    exactly one ``request_done``. After it, no request-path event (``get_conn``,
    ``got_conn``, ``wrote_headers``, ``wrote_request``, ``got_first_byte``,
@@ -40,9 +43,15 @@ from typing import Any, Final
 from reusecheck.trace import vocab
 
 EVENT_NAMES: Final = frozenset(vocab.EVENT_NAMES)
-SPANS: Final = ("dns", "connect", "tls")
+SPANS: Final = ("dns", "connect", "tls", "proxy_tls", "proxy_connect")
 # The field a successful *_done shows (rule 1): the step's result.
-SUCCESS_FIELD: Final = {"dns_done": "addrs", "connect_done": "local", "tls_done": "version"}
+SUCCESS_FIELD: Final = {
+    "dns_done": "addrs",
+    "connect_done": "local",
+    "tls_done": "version",
+    "proxy_tls_done": "version",
+    "proxy_connect_done": "status",
+}
 # What a request does on its own behalf; none of it may follow its request_done (rule 2).
 REQUEST_PATH: Final = frozenset(
     {
@@ -102,7 +111,9 @@ def _spans(events: list[Line]) -> list[str]:
     found = []
     # (span, request, conn) -> lines of starts still waiting for their done
     open_spans: dict[tuple[str, Any, Any], list[int]] = defaultdict(list)
-    failed_conns: dict[Any, int] = {}
+    failed_conns: dict[Any, int] = {}  # a TLS or proxy step failed
+    failed_connects: dict[Any, int] = {}  # an address failed
+    connected: set[Any] = set()  # an address connected
     for n, e in enumerate(events):
         name = str(e.get("event"))
         span, _, edge = name.rpartition("_")
@@ -116,11 +127,19 @@ def _spans(events: list[Line]) -> list[str]:
                 waiting.pop(0)
             if _failed(e):
                 if span != "dns" and e.get("conn") is not None:
-                    failed_conns.setdefault(e.get("conn"), n)
+                    failed = failed_connects if span == "connect" else failed_conns
+                    failed.setdefault(e.get("conn"), n)
+            elif span == "connect":
+                # A dial tries address after address (the other family raced): one that
+                # connected makes the others' failures no failure of the connection.
+                connected.add(e.get("conn"))
             elif not e.get(SUCCESS_FIELD[name]):
                 found.append(f"{_where(n, e)}: {name} has neither error nor {SUCCESS_FIELD[name]}")
-        elif name == "got_conn" and e.get("conn") in failed_conns:
-            at = failed_conns[e.get("conn")]
+        elif name == "got_conn" and e.get("conn") in failed_connects | failed_conns.keys():
+            conn = e.get("conn")
+            if conn in connected and conn not in failed_conns:
+                continue
+            at = failed_conns.get(conn, failed_connects.get(conn, 0))
             found.append(
                 f"{_where(n, e)}: got_conn on a connection whose dial failed (line {at + 1})"
             )

@@ -61,7 +61,7 @@ def test_fanout_feeds_every_sink_and_null_sink_drops() -> None:
 
 
 def test_vocabulary_is_the_designs() -> None:
-    assert len(EVENT_NAMES) == len(set(EVENT_NAMES)) == 21
+    assert len(EVENT_NAMES) == len(set(EVENT_NAMES)) == 25
     assert {"got_conn", "idle_closed", "put_idle", "retry", "request_done"} <= set(EVENT_NAMES)
 
 

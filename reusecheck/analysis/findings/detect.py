@@ -32,16 +32,29 @@ from reusecheck.analysis.findings.keepalive import (
     unsolicited_response,
 )
 from reusecheck.analysis.findings.record import record_capped
+from reusecheck.analysis.findings.request import not_retried_non_idempotent
+from reusecheck.analysis.findings.route import (
+    addresses_spread,
+    proxy_connect_refused,
+    proxy_idle_timeout,
+    proxy_no_keepalive,
+)
 from reusecheck.analysis.findings.status import error_responses
 
 DETECTORS: tuple[Callable[[Context], Finding | None], ...] = (
     error_responses,
+    # Through a proxy: what the proxy did, before what no-keepalive and
+    # server-idle-timeout would say of the origin (they leave the proxy's to these).
+    proxy_connect_refused,
+    proxy_no_keepalive,
+    proxy_idle_timeout,
     no_keepalive,
     http10_server,
     max_requests,
     unsolicited_response,
     server_idle_timeout,
     stale_conn_retry,
+    not_retried_non_idempotent,
     h2_not_negotiated,
     h2_no_streams,
     h2_goaway,
@@ -53,6 +66,7 @@ DETECTORS: tuple[Callable[[Context], Finding | None], ...] = (
     client_idle_timeout,
     keepalive_disabled,
     connection_error,
+    addresses_spread,
     new_conn_per_request,  # last: it defers to the findings above
 )
 

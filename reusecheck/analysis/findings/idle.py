@@ -9,6 +9,7 @@ from reusecheck.analysis.findings import catalogue as cat
 from reusecheck.analysis.findings import remedies
 from reusecheck.analysis.findings.catalogue import Finding
 from reusecheck.analysis.findings.context import Context, evidence
+from reusecheck.analysis.findings.route import proxied_idle_closes
 from reusecheck.analysis.server import (
     CLOSE_AFTER_RESPONSE_S,
     server_idle_closes,
@@ -58,7 +59,13 @@ def _outlasted(ctx: Context) -> Finding | None:
 
 
 def server_idle_timeout(ctx: Context) -> Finding | None:
-    closes = [x for x in server_idle_closes(ctx.index) if x[1] >= CLOSE_AFTER_RESPONSE_S]
+    # A proxy's idle closes of its client connections are proxy-idle-timeout's.
+    proxied = {cid for cid, _, _ in proxied_idle_closes(ctx)}
+    closes = [
+        x
+        for x in server_idle_closes(ctx.index)
+        if x[1] >= CLOSE_AFTER_RESPONSE_S and x[0] not in proxied
+    ]
     measured = ctx.server.idle_timeout_s
     if not closes or measured is None:
         return _outlasted(ctx)

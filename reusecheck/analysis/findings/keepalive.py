@@ -26,8 +26,8 @@ _SAID = {
 
 
 def no_keepalive(ctx: Context) -> Finding | None:
-    if ctx.server.keepalive is not False:
-        return None
+    if ctx.server.keepalive is not False or "proxy-no-keepalive" in ctx.found:
+        return None  # through a proxy that closes: the proxy's finding says it
     closes = [c for c in after_response_closes(ctx.index, ctx.conns) if c.close_reason != "http10"]
     if not closes:
         return None  # all HTTP/1.0: http10-server says it better

@@ -39,6 +39,10 @@ _KEPT = frozenset(
         "h2_settings",
         "h2_goaway",
         "pool_start",
+        "proxy_tls_start",
+        "proxy_tls_done",
+        "proxy_connect_start",
+        "proxy_connect_done",
     }
 )
 
@@ -55,6 +59,7 @@ _CONNS = frozenset(
         "retry",
         "conn_closed",
         "tls_start",
+        "tls_done",
         "got_conn",
         "h2_settings",
         "h2_goaway",

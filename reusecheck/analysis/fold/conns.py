@@ -10,7 +10,15 @@ from reusecheck.trace import Event
 
 
 class ConnTrack:
-    __slots__ = ("dialled", "hint_max", "maybe_h2", "opened_at", "said_close", "streams")
+    __slots__ = (
+        "cert_unanswered",
+        "dialled",
+        "hint_max",
+        "maybe_h2",
+        "opened_at",
+        "said_close",
+        "streams",
+    )
 
     def __init__(self, t: float) -> None:
         self.opened_at = t  # its first connect_start, else its first event
@@ -19,6 +27,9 @@ class ConnTrack:
         self.said_close = False
         self.maybe_h2 = False  # offered or spoke h2: its streams may be shared
         self.streams: set[int] = set()  # requests with a stream open on it (HTTP/2)
+        # The server asked for a client certificate in its handshake and none was
+        # configured (tls_start without client_cert, tls_done client_cert_requested).
+        self.cert_unanswered = False
 
 
 class Conns:
@@ -68,6 +79,10 @@ class Conns:
         elif name == "tls_start":
             if "h2" in (e.fields.get("alpn_offered") or ()):
                 track.maybe_h2 = True
+            track.cert_unanswered = not e.fields.get("client_cert")
+        elif name == "tls_done":
+            asked = e.fields.get("client_cert_requested") is True
+            track.cert_unanswered = track.cert_unanswered and asked
         elif name == "got_conn":
             if e.fields.get("protocol") == "h2":
                 track.maybe_h2 = True

@@ -68,6 +68,18 @@ def most_common(counts: Mapping[K, Counted]) -> list[tuple[K, int]]:
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class NotRetried:
+    """A request that failed on a stale reused connection and was not retried (Go's
+    rule for a request that is not replayable): the finding names each."""
+
+    index: int
+    method: str | None
+    conn: int | None
+    idle_s: float  # how long the connection had been idle when it was taken
+    error: str
+
+
 @dataclass(slots=True)
 class RunFacts:
     requests: int = 0
@@ -100,6 +112,7 @@ class RunFacts:
     conns: dict[int, ConnFacts] = field(default_factory=dict)
     # (retry event, streams open on its connection counting its own) per REFUSED_STREAM
     refused: list[tuple[Event, int]] = field(default_factory=list)
+    not_retried: list[NotRetried] = field(default_factory=list)  # stale, not replayable
 
 
 def last_status(conn: ConnectionRow, facts: RunFacts) -> int | None:

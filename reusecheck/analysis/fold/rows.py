@@ -15,7 +15,7 @@ from array import array
 from typing import Any
 
 from reusecheck.analysis.fold.conns import Conns
-from reusecheck.analysis.fold.facts import ConnFacts, Counted, RunFacts, Spread
+from reusecheck.analysis.fold.facts import ConnFacts, Counted, NotRetried, RunFacts, Spread
 from reusecheck.analysis.fold.requests import Open
 from reusecheck.analysis.fold.scopes import Scopes
 from reusecheck.analysis.fold.sweep import Peak, Sweep
@@ -103,6 +103,10 @@ class RowFacts:
             f.failed += 1
             if _NO_STREAMS in row.error.message:
                 f.no_streams.append(i)
+            if row.not_retried is not None:
+                f.not_retried.append(
+                    NotRetried(i, row.method, row.conn_id, row.idle_time_s, row.error.message)
+                )
         status = row.status
         if row.conn_id is not None:
             f.served += 1
@@ -121,7 +125,9 @@ class RowFacts:
             f.status_classes[cls] = f.status_classes.get(cls, 0) + 1
             if status >= ERROR_STATUS:
                 self._error(row, req)
-        if req.conn is not None:
+        if req.conn is not None and row.not_retried is None:
+            # A request that met a stale connection is not among those it carried (as a
+            # retried one is not): the server had closed it, and answered nothing.
             self._carried(req.conn, row)
         if row.conn_id is not None:
             self._served(row.conn_id, row)
@@ -132,7 +138,8 @@ class RowFacts:
         f.errors.setdefault(row.status or 0, Counted()).add(i)
         f.error_indexes.append(i)
         server = _server(req.events)
-        found = cause(row, server)
+        track = self._conns.by_id.get(row.conn_id) if row.conn_id is not None else None
+        found = cause(row, server, track is not None and track.cert_unanswered)
         if found is not None:
             known = f.causes.get(found.key)
             if known is None or i < known[1]:

@@ -48,6 +48,11 @@ DESIGN_CODES = (
     "connection-error",
     "error-responses",
     "expectation-unmet",
+    "proxy-connect-refused",
+    "proxy-no-keepalive",
+    "proxy-idle-timeout",
+    "addresses-spread",
+    "not-retried-non-idempotent",
 )
 
 
