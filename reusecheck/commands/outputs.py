@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from reusecheck.analysis import Analysis
 from reusecheck.commands.writing import Failure, whole_file
@@ -97,11 +97,26 @@ def report_chunks(
 def compact(analysis: Analysis, first: dict[str, Any] | None = None) -> str:
     """The report as one line (JSON Lines: several targets, watch's last line);
     ``first``: keys written before the report's own (watch's ``"type": "report"``)."""
+    return "".join(compact_chunks(analysis, first))
+
+
+# Stands for the requests array while the rest of the line is encoded.
+_ROWS: Final = "\x00requests\x00"
+
+
+def compact_chunks(analysis: Analysis, first: dict[str, Any] | None = None) -> Iterator[str]:
+    """``compact``'s line a row at a time: a watch of hours has millions of rows on
+    disk, and its last line must not hold them all at once (as objects or as text)."""
     from reusecheck.report import json as json_report
 
     doc = {**(first or {}), **json_report.to_document(replace(analysis, requests=()))}
-    doc["requests"] = [json.loads(r) for r in _fragments(analysis)]  # keeps its place
-    return json.dumps(doc, ensure_ascii=False, allow_nan=False)
+    doc["requests"] = _ROWS  # keeps its place
+    head, tail = json.dumps(doc, ensure_ascii=False, allow_nan=False).split(json.dumps(_ROWS), 1)
+    yield head + "["
+    for i, fragment in enumerate(_fragments(analysis)):
+        row = json.dumps(json.loads(fragment), ensure_ascii=False, allow_nan=False)
+        yield row if i == 0 else ", " + row
+    yield "]" + tail
 
 
 def _fragments(analysis: Analysis) -> Iterator[str]:

@@ -22,13 +22,14 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections import deque
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Final
 
 from reusecheck.analysis import Analysis, Finding
 from reusecheck.commands import progress
-from reusecheck.commands.outputs import Outcome, compact, write_outputs
+from reusecheck.commands.outputs import Outcome, compact_chunks, write_outputs
 from reusecheck.commands.report import error_line, terminal_report, verdict_to_stderr
 from reusecheck.commands.watch_settings import WatchSettings
 from reusecheck.commands.writing import (
@@ -118,7 +119,8 @@ class WatchOutputs:
             self._metrics(counters)
         self.tick(self._running, elapsed_s, counters)
 
-    def _stdout_line(self, line: str) -> None:
+    def _stdout_line(self, line: str | Iterable[str]) -> None:
+        """One line (a window's record), or the pieces of one (the whole run's report)."""
         if self.reader_gone or STDOUT in self.failures:
             return
         closed = stdout_closed()
@@ -126,7 +128,9 @@ class WatchOutputs:
             self.failures[STDOUT] = closed
             return
         try:
-            sys.stdout.write(line + "\n")
+            for piece in [line] if isinstance(line, str) else line:
+                sys.stdout.write(piece)
+            sys.stdout.write("\n")
             sys.stdout.flush()
         except (OSError, ValueError) as exc:
             give_up_stdout()
@@ -158,7 +162,7 @@ class WatchOutputs:
         """The whole run's report and files; every output that could not be written."""
         self.end()
         if self.as_json:
-            self._stdout_line(compact(analysis, first={"type": "report"}))
+            self._stdout_line(compact_chunks(analysis, first={"type": "report"}))
             verdict_to_stderr(analysis)
         elif not self.reader_gone and STDOUT not in self.failures:
             s = self.settings

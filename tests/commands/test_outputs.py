@@ -86,3 +86,26 @@ def test_discover_junit_shows_a_run_that_could_not_complete_as_errors(tmp_path: 
     assert case is not None
     error = case.find("error")
     assert error is not None and error.get("type") == "connect"
+
+
+# -- one line per report (JSON Lines), written a row at a time ------------------------------
+
+
+def test_the_compact_line_is_the_document_on_one_line_written_row_by_row() -> None:
+    """watch's last line and several targets' lines: the same object as the JSON
+    report, on one line, produced in pieces so millions of rows never sit in memory."""
+    import json as _json
+
+    from reusecheck.analysis import analyze
+    from reusecheck.commands.outputs import compact, compact_chunks
+    from reusecheck.report.json import to_document
+    from tests.records import load
+
+    analysis = analyze(load("probe-default"))
+    pieces = list(compact_chunks(analysis, first={"type": "report"}))
+    line = "".join(pieces)
+    assert "\n" not in line and line == compact(analysis, first={"type": "report"})
+    assert len(pieces) == len(analysis.requests) + 2  # head, a row each, tail
+    want = {"type": "report", **to_document(analysis)}
+    assert _json.loads(line) == want
+    assert list(_json.loads(line)) == list(want)  # every key keeps its place
