@@ -35,13 +35,16 @@ LOWER: Final[dict[str, frozenset[str]]] = {
     "report": frozenset({"analysis", "trace"}),
     "schema": frozenset({"trace", "analysis"}),
     "server": frozenset(),
+    # observe (the recording reverse proxy) serves the client with the server's routes
+    # and forwards through the pool; it writes records of the analysis' own types.
+    "observe": frozenset({"server", "pool", "net", "trace", "analysis"}),
     "commands": frozenset(
         {"trace", "net", "pool", "analysis", "scenarios", "discover", "report", "schema"}
-        | {"server"}
+        | {"server", "observe"}
     ),
     "cli": frozenset(
         {"trace", "net", "pool", "analysis", "scenarios", "discover", "report", "schema"}
-        | {"server", "commands"}
+        | {"server", "commands", "observe"}
     ),
 }
 # The package's own __init__ and __main__ (``python -m``) sit outside the layers. Any

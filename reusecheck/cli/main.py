@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import click
 
 from reusecheck import __version__
+from reusecheck.cli.observe_options import observe_options
 from reusecheck.cli.options import (
     MAX_TOTAL_REQUESTS,
     demo_options,
@@ -345,6 +346,21 @@ _WATCH_HELP = {
 for _param in watch.params:
     if isinstance(_param, click.Option) and _param.name in _WATCH_HELP:
         _param.help = _WATCH_HELP[_param.name]
+
+
+@main.command()
+@observe_options
+def observe(**opts: Any) -> None:
+    """Diagnose the CLIENT: point your service at this address and learn whether it
+    reuses connections, and why not.
+
+    Ends on --duration, after --requests N, or on Ctrl-C/SIGTERM, which write the report
+    and exit with the verdict's code (0 reuse held, 1 it did not), not 130.
+    """
+    from reusecheck.commands.observe import observe_settings, run_observe
+
+    settings = _settle(lambda: observe_settings(opts))
+    sys.exit(run_observe(settings))
 
 
 @main.command()

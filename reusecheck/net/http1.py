@@ -354,6 +354,8 @@ class HTTP1Connection(PooledConnection):
                     deadline = 0.0
                 n += size
                 resp.bytes_read += size
+                if resp.sink is not None:
+                    resp.sink.append(ev.data)
                 if resp.head is not None:
                     keep_head(resp.head, ev.data)
                 if limit is not None and n >= limit:

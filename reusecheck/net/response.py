@@ -89,6 +89,7 @@ class Response:
         "reading",
         "retried",
         "reused",
+        "sink",
         "status",
         "stream_id",
     )
@@ -122,6 +123,10 @@ class Response:
         self.reused = False  # set by the pool: the connection had carried a request
         # Set by the pool: called once with (response, error or None) when the body ends.
         self.on_done: Callable[[Response, RequestError | None], None] | None = None
+        # Set by a caller that wants the body's bytes (``reusecheck observe`` forwards
+        # them): HTTP/1.1 appends each chunk as it is read; otherwise bytes are only
+        # counted.  The caller empties it between bounded reads, so memory stays flat.
+        self.sink: list[bytes] | None = None
 
     async def read(self, limit: int | None = None) -> int:
         """Read the body, or its first ``limit`` bytes; returns the bytes read."""

@@ -30,6 +30,7 @@ from reusecheck.schema.blocks import (
     Schema,
 )
 from reusecheck.schema.events import event_schema
+from reusecheck.schema.observed import observe_event_schema, observe_schema
 from reusecheck.schema.report import report_schema
 from reusecheck.schema.window import WINDOW_ID, window_schema
 from reusecheck.trace.vocab import (
@@ -54,6 +55,8 @@ __all__ = [
     "WINDOW_ID",
     "Schema",
     "event_schema",
+    "observe_event_schema",
+    "observe_schema",
     "report_schema",
     "schema_document",
     "window_schema",
@@ -73,5 +76,7 @@ def schema_document(*, strict: bool = False) -> Schema:
             "report": report_schema(strict=strict),
             "event": event_schema(strict=strict),
             "window": window_schema(strict=strict),
+            "observe": observe_schema(strict=strict),
+            "observe_event": observe_event_schema(),
         },
     }

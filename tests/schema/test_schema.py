@@ -153,7 +153,7 @@ def test_schemas_are_valid_draft_2020_12_and_plain_json(strict: bool) -> None:
         assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     doc = schema_document(strict=strict)
     Draft202012Validator.check_schema(doc)
-    assert set(doc["$defs"]) == {"report", "event", "window"}
+    assert set(doc["$defs"]) == {"report", "event", "window", "observe", "observe_event"}
     assert json.loads(json.dumps(doc)) == doc
 
 

@@ -21,6 +21,7 @@ from typing import Any, Final
 
 from reusecheck.analysis.findings.client_entries import CLIENT_ENTRIES
 from reusecheck.analysis.findings.entry import SEVERITIES, CatalogueEntry, Severity
+from reusecheck.analysis.findings.observed_entries import OBSERVED_ENTRIES
 from reusecheck.analysis.findings.request_entries import REQUEST_ENTRIES
 from reusecheck.analysis.findings.route_entries import ROUTE_ENTRIES
 
@@ -325,6 +326,7 @@ _ENTRIES: tuple[CatalogueEntry, ...] = (
 _ENTRIES += CLIENT_ENTRIES
 _ENTRIES += ROUTE_ENTRIES
 _ENTRIES += REQUEST_ENTRIES
+_ENTRIES += OBSERVED_ENTRIES
 
 
 CATALOGUE: Final[Mapping[str, CatalogueEntry]] = MappingProxyType({e.code: e for e in _ENTRIES})

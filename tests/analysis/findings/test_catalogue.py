@@ -53,6 +53,12 @@ DESIGN_CODES = (
     "proxy-idle-timeout",
     "addresses-spread",
     "not-retried-non-idempotent",
+    "client-new-conn-per-request",
+    "client-body-not-drained",
+    "client-conn-leak",
+    "client-idle-pool-churn",
+    "client-idle-timeout-too-long",
+    "client-h2-not-multiplexing",
 )
 
 
