@@ -130,3 +130,25 @@ def with_routing(scenario: Scenario, fix: Callable[[Routing], Routing]) -> Scena
         replace(s, options=pool(s.options)) if isinstance(s, PoolStep) else s for s in plan.steps
     )
     return replace(scenario, plan=replace(plan, steps=steps, pool=pool(plan.pool)))
+
+
+def scenario_for(
+    spec: str, url: str | None, sets: Mapping[str, str], o: Mapping[str, Any], base: PoolOptions
+) -> Scenario:
+    """The scenario ``run`` and ``watch --scenario`` send: the file (or built-in) with
+    ``sets`` (``--set``) over ``base``, the command line's TLS trust and client
+    certificate, then its --resolve, --connect-to, -4/-6 and proxies over the file's.
+    ``ScenarioError`` when the file is wrong."""
+    from reusecheck.scenarios import resolve
+
+    scenario = resolve(
+        spec,
+        url,
+        sets,
+        base,
+        cacert=o["cacert"],
+        insecure=o["insecure"],
+        cert=o.get("cert") or None,
+        key=o.get("key") or None,
+    )
+    return with_routing(scenario, lambda r: routing_of(o, base=r))

@@ -9,7 +9,7 @@ from typing import Any
 
 from reusecheck.commands import exits
 from reusecheck.commands.probe import run_one
-from reusecheck.commands.routing import routing_of, with_routing
+from reusecheck.commands.routing import scenario_for
 from reusecheck.commands.settings import (
     DEFAULT_CEILING,
     DEFAULT_TIMEOUT,
@@ -41,7 +41,7 @@ def builtin_listing() -> str:
 def run_scenario(spec: str, url: str | None, o: Mapping[str, Any]) -> int:
     """Resolve the scenario (exit 2 with one line naming the file, step and key when it
     is wrong), run it, report it."""
-    from reusecheck.scenarios import ScenarioError, resolve
+    from reusecheck.scenarios import ScenarioError
 
     if url is not None:
         check_url(url)
@@ -52,21 +52,10 @@ def run_scenario(spec: str, url: str | None, o: Mapping[str, Any]) -> int:
         tls=tls_of(o),
     )
     try:
-        scenario = resolve(
-            spec,
-            url,
-            parse_sets(o["sets"]),
-            base,
-            cacert=o["cacert"],
-            insecure=o["insecure"],
-            cert=o.get("cert") or None,
-            key=o.get("key") or None,
-        )
+        scenario = scenario_for(spec, url, parse_sets(o["sets"]), o, base)
     except ScenarioError as exc:
         sys.stderr.write(f"reusecheck: {exc}\n")
         return exits.EXIT_USAGE
-    # The command line's --resolve, --connect-to, -4/-6 and proxies over the file's.
-    scenario = with_routing(scenario, lambda r: routing_of(o, base=r))
     settings = ProbeSettings(
         url=scenario.plan.target,
         plan_args={},

@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from reusecheck.analysis import Expectation
 from reusecheck.commands.exits import BadInput
-from reusecheck.commands.routing import routing_of, with_routing
+from reusecheck.commands.routing import scenario_for
 from reusecheck.commands.settings import (
     DEFAULT_CEILING,
     ProbeSettings,
@@ -99,7 +99,7 @@ def _expectations(o: Mapping[str, Any]) -> tuple[Expectation, ...]:
 def _scenario(spec: str, url: str | None, o: Mapping[str, Any]) -> tuple[ProbeSettings, Scenario]:
     """The cycle from a scenario: its plan, with the command line's pool as the
     built-ins' base (a file brings its own; --cacert and --insecure win over it)."""
-    from reusecheck.scenarios import ScenarioError, resolve
+    from reusecheck.scenarios import ScenarioError
 
     if url is not None:
         base = probe_settings(url, o).pool
@@ -111,20 +111,9 @@ def _scenario(spec: str, url: str | None, o: Mapping[str, Any]) -> tuple[ProbeSe
             tls=tls_of(o),
         )
     try:
-        scenario = resolve(
-            spec,
-            url,
-            parse_sets(o["sets"]),
-            base,
-            cacert=o["cacert"],
-            insecure=o["insecure"],
-            cert=o.get("cert") or None,
-            key=o.get("key") or None,
-        )
+        scenario = scenario_for(spec, url, parse_sets(o["sets"]), o, base)
     except ScenarioError as exc:
         raise BadInput(str(exc), "'--scenario'") from None
-    # The command line's --resolve, --connect-to, -4/-6 and proxies over the file's.
-    scenario = with_routing(scenario, lambda r: routing_of(o, base=r))
     expectations = _expectations(o) or scenario.expectations
     scenario = replace(scenario, expectations=expectations)
     settings = ProbeSettings(
