@@ -64,6 +64,20 @@ def test_requests_n_ends_it_and_a_session_exits_0() -> None:
     assert "verdict: OK" in err
 
 
+def test_duration_ends_it_by_itself_and_closes_what_the_client_kept() -> None:
+    proc, url = _start("--duration", "1", "--json")
+    session = requests.Session()
+    for _ in range(2):
+        session.get(url, timeout=TIMEOUT)
+    code, doc, err = _end(proc)  # no signal: it must end on its own
+    session.close()
+    assert code == 0, err
+    assert doc["stopped_by"] == "duration"
+    (conn,) = doc["connections"]
+    assert conn["requests"] == 2
+    assert conn["closed_by"] == "server" and conn["close_reason"] == "end-of-run"
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_ends_it_with_the_verdicts_code(sig: int) -> None:
     proc, url = _start("--json")
