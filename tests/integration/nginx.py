@@ -6,15 +6,13 @@ by the test, with every file (pid, logs, temp dirs) under the test's own directo
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
+from tests.tools import find_tool, free_port, require_tool
 
 NGINX_CANDIDATES = (
     "nginx",
@@ -50,27 +48,11 @@ http {{
 
 
 def find_nginx() -> str | None:
-    for c in NGINX_CANDIDATES:
-        path = shutil.which(c)
-        if path:
-            return path
-    return None
+    return find_tool(NGINX_CANDIDATES)
 
 
 def require_nginx() -> str:
-    """nginx's path; a visible skip outside CI, a failure in CI (where .ci/run installs it)."""
-    path = find_nginx()
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("nginx is required in CI (.ci/run installs it) but was not found")
-        pytest.skip("nginx not installed (apt-get install -y nginx); these tests need a real nginx")
-    return path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return require_tool(NGINX_CANDIDATES, "nginx", "nginx", "these tests need a real nginx")
 
 
 @dataclass

@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
+from tests.tools import find_tool, free_port, require_tool
 
 SQUID_CANDIDATES = ("squid", "/usr/sbin/squid", "/usr/local/sbin/squid")
 
@@ -65,27 +65,11 @@ for line in sys.stdin:
 
 
 def find_squid() -> str | None:
-    for c in SQUID_CANDIDATES:
-        path = shutil.which(c)
-        if path:
-            return path
-    return None
+    return find_tool(SQUID_CANDIDATES)
 
 
 def require_squid() -> str:
-    """squid's path; a visible skip outside CI, a failure in CI (where .ci/run installs it)."""
-    path = find_squid()
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("squid is required in CI (.ci/run installs it) but was not found")
-        pytest.skip("squid not installed (apt-get install -y squid); these tests need a real proxy")
-    return path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return require_tool(SQUID_CANDIDATES, "squid", "squid", "these tests need a real proxy")
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ import json
 import os
 import queue
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -35,6 +34,7 @@ import pytest
 
 from reusecheck.cli import main
 from reusecheck.server.certs import make_bundle
+from tests.tools import find_tool, require_tool
 
 CLIENTS_DIR: Final = Path(__file__).resolve().parent / "clients"
 GO_CANDIDATES: Final = ("go", "/usr/bin/go", "/usr/lib/go/bin/go")
@@ -49,21 +49,11 @@ LISTENING: Final = re.compile(r"reusecheck observe: listening on (https?://\S+)"
 
 
 def find_go() -> str | None:
-    for candidate in GO_CANDIDATES:
-        path = shutil.which(candidate)
-        if path:
-            return path
-    return None
+    return find_tool(GO_CANDIDATES)
 
 
 def require_go() -> str:
-    """Go's path; a visible skip outside CI, a failure in CI (where .ci/run installs it)."""
-    go = find_go()
-    if go is None:
-        if os.environ.get("CI"):
-            pytest.fail("Go is required in CI (.ci/run installs golang-go) but was not found")
-        pytest.skip("Go not installed (apt-get install -y golang-go); these tests build Go clients")
-    return go
+    return require_tool(GO_CANDIDATES, "Go", "golang-go", "these tests build Go clients")
 
 
 def go_env(work: Path) -> dict[str, str]:
