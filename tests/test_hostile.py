@@ -12,7 +12,6 @@ import asyncio
 import json
 import os
 import re
-import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -23,7 +22,8 @@ import pytest
 from click.testing import CliRunner
 
 from reusecheck.cli import main
-from reusecheck.server.misbehave import KINDS, MisbehavingServer
+from reusecheck.server.misbehave import KINDS
+from tests.misbehaving import MisbehavingThread
 from tests.schema_check import check_events, check_report
 from tests.trace import contract
 
@@ -73,30 +73,6 @@ TIMEOUTS = {"drip": 2.0}
 # the pool sees it (back-to-back requests would read it as their own).
 IDLE = {"late-response": 0.3}
 RESULTS: dict[str, tuple[int, str, str]] = {}
-
-
-class _Thread:
-    """The hostile server on its own loop, so the CLI runs as users run it."""
-
-    def __init__(self, kind: str) -> None:
-        self.kind = kind
-        self.loop = asyncio.new_event_loop()
-        self.ready = threading.Event()
-        self.server: MisbehavingServer | None = None
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-
-    def __enter__(self) -> MisbehavingServer:
-        self.thread.start()
-        fut = asyncio.run_coroutine_threadsafe(MisbehavingServer(self.kind).start(), self.loop)
-        self.server = fut.result(10)
-        return self.server
-
-    def __exit__(self, *exc: object) -> None:
-        assert self.server is not None
-        asyncio.run_coroutine_threadsafe(self.server.close(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
 
 
 def _open_sockets() -> set[str]:
@@ -163,7 +139,7 @@ def _sentence(message: str) -> str:
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_hostile_server(kind: str, tmp_path: Path) -> None:
     want_code, want_named = EXPECTED[kind]
-    with _Thread(kind) as server:
+    with MisbehavingThread(kind) as server:
         # Secrets in the URL and a header: no output may show them, whatever the server does.
         scheme, rest = server.url.split("://", 1)
         url = f"{scheme}://alice:{SECRET}@{rest.rstrip('/')}/?token={SECRET}"
@@ -260,6 +236,6 @@ def test_a_window_that_never_opens_ends_a_request_body_in_its_timeout() -> None:
             await pool.close()
         return info.value
 
-    with _Thread("h2-zero-window") as server:
+    with MisbehavingThread("h2-zero-window") as server:
         err = asyncio.run(asyncio.wait_for(main(server.url), 10))
     assert err.kind == "write-timeout" and "no window update" in err.message

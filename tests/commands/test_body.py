@@ -22,6 +22,7 @@ from reusecheck.commands.body import FORM, JSON, MAX_REQUEST_BODY, RequestBody, 
 from reusecheck.commands.exits import BadInput
 from reusecheck.commands.settings import request_of
 from reusecheck.server import ServerConfig, ServerThread
+from tests.misbehaving import MisbehavingThread
 
 
 def stdin_of(data: bytes) -> Any:
@@ -218,3 +219,24 @@ def test_a_bad_body_option_is_exit_2_before_any_connection(
     assert "Traceback" not in result.output
     assert "contradict" in result.stderr
     assert len(server.connections) == before
+
+
+def test_a_server_that_never_reads_a_large_body_ends_in_the_write_timeout(tmp_path: Path) -> None:
+    """The hostile case: 16 MiB of --data-binary to a server that accepts and never
+    reads.  The write waits only while the server takes bytes; then one line, exit 3."""
+    big = tmp_path / "big.bin"
+    big.write_bytes(b"x" * MAX_REQUEST_BODY)
+    with MisbehavingThread("never-read") as server:
+        result = CliRunner().invoke(
+            main,
+            [
+                "probe", f"http://127.0.0.1:{server.port}/", "--data-binary", f"@{big}",
+                "--requests", "1", "--idle", "0", "--concurrency", "0",
+                "--body-timeout", "0.5", "--deadline", "20", "--json",
+            ],
+        )  # fmt: skip
+    assert result.exit_code == 3, result.output
+    report = json.loads(result.stdout)
+    assert report["error"]["kind"] == "write-timeout"
+    assert "stopped reading the request" in report["error"]["message"]
+    assert "Traceback" not in result.output
