@@ -65,6 +65,8 @@ def forwarded(req: Request, close: bool, proxy: Proxy) -> h11.Request:
     headers = list(req.wire_headers)
     credentials = proxy.authorization()
     if credentials is not None:
+        # Go's Header.Set: the proxy URL's credentials replace a -H Proxy-Authorization.
+        headers = [h for h in headers if h[0].lower() != b"proxy-authorization"]
         headers.append((b"Proxy-Authorization", credentials.encode("latin-1")))
     if close:
         headers += _CLOSE
@@ -84,6 +86,7 @@ def forwarded_pairs(req: Request, close: bool, proxy: Proxy) -> list[list[str]]:
     found = [*req.header_pairs]
     credentials = proxy.authorization()
     if credentials is not None:
+        found = [p for p in found if p[0].lower() != "proxy-authorization"]
         found.append(["Proxy-Authorization", credentials])
     if close:
         found.append(["Connection", "close"])

@@ -45,6 +45,7 @@ class Seen:
     port: int
     line: str
     headers: dict[str, str]
+    names: list[str] = field(default_factory=list)  # every header name, repeats kept
 
 
 @dataclass
@@ -104,7 +105,8 @@ class TinyProxy:
                     n.strip().lower(): v.strip()
                     for n, _, v in (h.partition(":") for h in rest if h)
                 }
-                self.seen.append(Seen(port, line, headers))
+                names = [h.partition(":")[0].strip().lower() for h in rest if h]
+                self.seen.append(Seen(port, line, headers, names))
                 if not line.startswith("CONNECT "):
                     writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nproxy")
                     continue
@@ -357,7 +359,9 @@ def test_http_origins_share_one_proxy_connection_in_absolute_form() -> None:
             pool = Pool(tracer, options)
             try:
                 for i, origin in enumerate(("http://a.test:8080/x?y=1", "http://b.test/")):
-                    resp = await pool.round_trip(Request("GET", origin), i)
+                    # Go's Header.Set: the proxy URL's credentials replace the caller's.
+                    given = [("Proxy-Authorization", "Basic given-by-h")]
+                    resp = await pool.round_trip(Request("GET", origin, headers=given), i)
                     assert await resp.read() == 5
             finally:
                 await pool.close()
@@ -372,6 +376,7 @@ def test_http_origins_share_one_proxy_connection_in_absolute_form() -> None:
     assert [s.headers["host"] for s in proxy.seen] == ["a.test:8080", "b.test"]
     expected = "Basic " + base64.b64encode(f"bob:{SECRET}".encode()).decode()
     assert all(s.headers["proxy-authorization"] == expected for s in proxy.seen)
+    assert all(s.names.count("proxy-authorization") == 1 for s in proxy.seen)
     got = [fields([e])[0] for e in rec.events if e.event == "got_conn"]
     assert [g["reused"] for g in got] == [False, True]
 
