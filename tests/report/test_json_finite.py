@@ -19,8 +19,8 @@ from reusecheck.cli import main
 from reusecheck.report import discover_json
 from reusecheck.report import json as json_report
 from reusecheck.server.misbehave import MisbehavingServer
+from tests.misbehaving import MisbehavingThread
 from tests.records import is_discover_record, load, load_discover, names
-from tests.test_hostile import _Thread
 
 
 def _strict(text: str) -> Any:
@@ -75,7 +75,7 @@ def test_a_discover_document_with_numbers_that_are_not_finite() -> None:
 
 def test_a_server_sending_infinite_keep_alive_hints_gets_valid_json() -> None:
     args = ["--json", "--requests", "2", "--idle", "0", "--concurrency", "0", "--timeout", "2"]
-    with _Thread("keepalive-inf") as server:
+    with MisbehavingThread("keepalive-inf") as server:
         assert isinstance(server, MisbehavingServer)
         result = CliRunner().invoke(main, ["probe", server.url, *args])
     assert result.exit_code == 0, result.output
