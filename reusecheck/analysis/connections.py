@@ -74,7 +74,12 @@ def connection_row(index: EventIndex, conn: int, facts: ConnFacts) -> Connection
         proxy=as_str(get(start, "proxy")),
         tunnel=as_str(get(index.conn_event(conn, "proxy_connect_start"), "target")),
         failed_attempts=_failed_attempts(index, conn),
+        tunnel_status=_int(get(index.conn_event(conn, "proxy_connect_done"), "status")),
     )
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _failed_attempts(index: EventIndex, conn: int) -> tuple[FailedAttempt, ...]:

@@ -225,6 +225,8 @@ class ConnectionRow:
     # Addresses tried before (or raced beside) the one reached, each with its error:
     # a dial goes through a name's addresses in order, as Go's net.Dialer does.
     failed_attempts: tuple[FailedAttempt, ...] = ()
+    # The proxy's answer to the tunnel's CONNECT (2xx opened it), None without one.
+    tunnel_status: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

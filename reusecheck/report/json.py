@@ -164,6 +164,7 @@ def _connection(c: ConnectionRow, raw: bool = False) -> Document:
         "proxy": c.proxy,
         "tunnel": c.tunnel,
         "failed_attempts": [{"addr": f.addr, "error": f.error} for f in c.failed_attempts],
+        "tunnel_status": c.tunnel_status,
     }
 
 

@@ -93,7 +93,10 @@ def _address(a: Analysis, first: ConnectionRow) -> list[str]:
     where = [first.remote or "?", protocol]
     if first.proxy is not None:
         # The address reached is the proxy's; a tunnel goes on to its target.
-        where[0] += f" (proxy) → tunnel to {first.tunnel}" if first.tunnel else " (proxy)"
+        tunnel = f" (proxy) → tunnel to {first.tunnel}"
+        if first.tunnel_status is not None:
+            tunnel += f" (CONNECT {first.tunnel_status})"
+        where[0] += tunnel if first.tunnel else " (proxy)"
     if first.tls is None:
         where.append("no TLS")
         return where

@@ -138,6 +138,8 @@ def _report_defs(strict: bool) -> dict[str, Schema]:
             "tunnel": null(STRING),
             # the addresses a dial tried without connecting, in order (Go's net.Dialer)
             "failed_attempts": array(obj(o, {"addr": STRING, "error": STRING})),
+            # the proxy's status for the tunnel's CONNECT (2xx: opened), null without one
+            "tunnel_status": null({"type": "integer"}),
         },
     )
     server = obj(

@@ -140,6 +140,7 @@ def test_http_target_goes_to_the_proxy_in_absolute_form(squid: Squid, plain_ngin
     conns = report["connections"]
     assert conns and all(c["remote"] == f"127.0.0.1:{squid.port}" for c in conns)
     assert all(c["proxy"] == squid.url and c["tunnel"] is None for c in conns)
+    assert all(c["tunnel_status"] is None for c in conns)
     logged = lines_for(squid, f":{plain_nginx.port}/", len(report["requests"]))
     assert {(x.method, x.url, x.result) for x in logged} == {
         ("GET", plain_nginx.url, "TCP_MISS/200")
@@ -191,7 +192,7 @@ def test_https_target_goes_through_one_reused_tunnel_with_h2_inside(
     assert report["protocol"] == "h2" and report["proxy"] == squid.url
     [conn] = report["connections"]
     assert conn["remote"] == f"127.0.0.1:{squid.port}"
-    assert conn["tunnel"] == f"127.0.0.1:{server.port}"
+    assert conn["tunnel"] == f"127.0.0.1:{server.port}" and conn["tunnel_status"] == 200
     assert conn["tls"]["alpn"] == "h2"
     assert conn["requests"] == len(report["requests"]) > 1
     first = report["requests"][0]

@@ -437,6 +437,7 @@ def test_the_cli_reports_a_refused_connect_as_the_finding_with_its_status(
     assert finding["evidence"]["targets"][0] == f"127.0.0.1:{tls_server.port}"
     assert report["proxy"] == f"http://carol:[redacted]@127.0.0.1:{proxy.port}"
     assert all(c["remote"] == f"127.0.0.1:{proxy.port}" for c in report["connections"])
+    assert all(c["tunnel_status"] == status for c in report["connections"])
     assert len(tls_server.connections) == before  # the target was never reached
     for text in (r.stdout, r.stderr, events.read_text()):
         assert SECRET not in text
@@ -469,7 +470,7 @@ def test_the_cli_through_a_tunnel_reuses_it_and_keeps_the_password_out(
     assert [s.line.split()[0] for s in proxy.seen] == ["CONNECT"]
     [conn] = report["connections"]
     assert conn["remote"] == f"127.0.0.1:{proxy.port}"
-    assert conn["tunnel"] == f"127.0.0.1:{tls_server.port}"
+    assert conn["tunnel"] == f"127.0.0.1:{tls_server.port}" and conn["tunnel_status"] == 200
     assert conn["requests"] == len(report["requests"]) == 2
     text = events.read_text()
     assert '"Proxy-Authorization"' in text  # the header is traced, its value is not
