@@ -45,7 +45,8 @@ _OPTIONS: list[Callable[[Any], Any]] = [
     click.option(
         "--requests",
         type=click.IntRange(min=1),
-        help="Stop once N responses were sent (then wait up to 1 s for the client's closes).",
+        help="Stop once N responses ended, whole or cut short by the client (then wait up "
+        "to 1 s for its closes).",
     ),
     click.option("--json", "as_json", is_flag=True, help="Write the JSON report to stdout."),
     click.option(

@@ -36,7 +36,7 @@ class Book:
     ) -> None:
         self.clock = clock
         self._events = events
-        self.on_answered = on_answered  # called with the count of whole responses
+        self.on_answered = on_answered  # called with the count of responses ended
         self.connections: list[ObservedConnection] = []
         self.requests: list[ObservedRequest] = []
         self._in_flight: dict[int, int] = {}
@@ -155,10 +155,12 @@ class Book:
             complete=complete,
             error=error,
         )
-        if complete:
-            self.answered += 1
-            if self.on_answered is not None:
-                self.on_answered(self.answered)
+        # Every request whose response ended counts toward --requests N, whole or cut
+        # short by the client: a client that leaves mid-body sends nothing more there,
+        # and counting only whole ones would wait for requests that never come.
+        self.answered += 1
+        if self.on_answered is not None:
+            self.on_answered(self.answered)
 
     def stream_reset(self, conn: ObservedConnection, req: ObservedRequest) -> None:
         req.client_reset = True

@@ -13,6 +13,7 @@ and whether a response was still being written then (bytes the client never read
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Final
 
 import h11
@@ -32,6 +33,15 @@ from reusecheck.observe.wire import ClientGone, Stalled, Wire
 from reusecheck.server.policy import client_wants_close, decide
 
 MAX_HEAD: Final = 64 * 1024
+
+
+def _reason(status: int) -> bytes:
+    """The status's standard phrase: an empty one is legal, but clients such as h2load
+    count ``HTTP/1.1 200 `` as a failure."""
+    try:
+        return HTTPStatus(status).phrase.encode("ascii")
+    except ValueError:
+        return b""
 
 
 class _Response:
@@ -59,7 +69,7 @@ class _Response:
             self.expected = 0
         out += list(decision.headers)
         self.status = status
-        response = h11.Response(status_code=status, headers=out)
+        response = h11.Response(status_code=status, headers=out, reason=_reason(status))
         data = s.h11.send(response) or b""
         self.started = True
         await s.wire.write(data, s.config.server.request_timeout)

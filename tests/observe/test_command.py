@@ -159,3 +159,28 @@ def test_explain_knows_the_observed_codes() -> None:
     ):
         result = CliRunner().invoke(main, ["explain", code])
         assert result.exit_code == 0 and code in result.output
+
+
+def test_an_answer_carries_its_status_phrase() -> None:
+    """``HTTP/1.1 200 OK``: an empty reason phrase is legal, but some clients (h2load
+    among them) count a response without one as failed."""
+    proc, url = _start("--requests", "1", "--json", "--body-size", "2")
+    port = int(url.rsplit(":", 1)[1].strip("/"))
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as s:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        head = s.recv(64)
+    _end(proc)
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n"), head
+
+
+def test_requests_n_counts_a_response_the_client_cut_short() -> None:
+    """A client that reads a response's first bytes and leaves sends nothing more on
+    that connection: --requests 1 must end there, not wait for a whole response."""
+    proc, url = _start("--requests", "1", "--json", "--body-size", str(4 << 20))
+    port = int(url.rsplit(":", 1)[1].strip("/"))
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as s:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        s.recv(64)
+    code, doc, _ = _end(proc)
+    assert doc["stopped_by"] == "requests"
+    assert code == 1 and "client-body-not-drained" in [f["code"] for f in doc["findings"]]
