@@ -17,15 +17,16 @@ import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import IO, Any, Final
 
 from reusecheck.analysis import Analysis, conclude
 from reusecheck.analysis.fold import Fold
 from reusecheck.analysis.observed import ObservedAnalysis, analyze_observed
 from reusecheck.commands import exits
 from reusecheck.commands.exits import BadInput
+from reusecheck.commands.report import failure_lines
 from reusecheck.commands.sinks import events_file
-from reusecheck.commands.writing import to_stderr
+from reusecheck.commands.writing import Failure, text_to_stdout, to_stderr, to_stdout
 from reusecheck.net.dial import Timeouts
 from reusecheck.net.request import URLError, parse_url
 from reusecheck.net.tls import TLSOptions
@@ -226,10 +227,9 @@ def run_observe(settings: ObserveSettings) -> int:
             why = exc.strerror or str(exc)
             to_stderr(f"reusecheck: cannot listen on {config.host}:{config.port}: {why}\n")
             return exits.EXIT_UNREACHABLE
-        _write(settings, result)
-        failed = events is not None and events.failure is not None
+        failures = [_write(settings, result), events.failure if events is not None else None]
     code = exits.EXIT_OK if result.analysis.verdict.ok else exits.EXIT_EXPECTATION_FAILED
-    return exits.for_outputs(code, failed)
+    return exits.for_outputs(code, failure_lines(failures))
 
 
 def _options(config: ObserveConfig) -> dict[str, Any]:
@@ -248,7 +248,8 @@ def _options(config: ObserveConfig) -> dict[str, Any]:
     }
 
 
-def _write(settings: ObserveSettings, result: Observation) -> None:
+def _write(settings: ObserveSettings, result: Observation) -> Failure | None:
+    """The report on stdout (the terminal view or JSON); the failure to name, if any."""
     from reusecheck.report import observed as view
 
     if settings.as_json:
@@ -259,15 +260,19 @@ def _write(settings: ObserveSettings, result: Observation) -> None:
             upstream=result.upstream,
             stopped_by=result.stopped_by,
         )
-        with contextlib.suppress(OSError, ValueError):  # a reader that went away
-            sys.stdout.write(json.dumps(doc, indent=2) + "\n")
-            sys.stdout.flush()
+        # A reader that went away is no failure; a full disk or a closed stdout is one.
+        failure = text_to_stdout(json.dumps(doc, indent=2) + "\n")
         to_stderr(view.verdict_text(result.analysis) + "\n")
-        return
+        return failure
     from rich.console import Console
 
-    out = sys.stderr if settings.events_path == "-" else sys.stdout
-    with contextlib.suppress(OSError, ValueError):
+    def render(out: IO[str]) -> None:
         view.render(
             result.analysis, Console(file=out), listen=result.listen, upstream=result.upstream
         )
+
+    if settings.events_path == "-":  # stdout is the event stream: the report goes aside
+        with contextlib.suppress(OSError, ValueError):
+            render(sys.stderr)
+        return None
+    return to_stdout(render)

@@ -5,6 +5,7 @@ cannot listen), and SIGINT/SIGTERM as the ordinary end (the verdict's code, not 
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import socket
@@ -184,3 +185,31 @@ def test_requests_n_counts_a_response_the_client_cut_short() -> None:
     code, doc, _ = _end(proc)
     assert doc["stopped_by"] == "requests"
     assert code == 1 and "client-body-not-drained" in [f["code"] for f in doc["findings"]]
+
+
+@pytest.mark.parametrize("where", ["events", "stdout"])
+def test_an_output_that_cannot_be_written_is_one_line_and_exit_3(where: str) -> None:
+    """A full disk (/dev/full) under --events or stdout: the run still ends, one line
+    names what could not be written, exit 3 (the run could not complete)."""
+    args = ["--requests", "1", "--json"]
+    if where == "events":
+        args += ["--events", "/dev/full"]
+    with open("/dev/full" if where == "stdout" else os.devnull, "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "reusecheck", "observe", "--listen", "127.0.0.1:0", *args],
+            stdout=out,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stderr is not None
+        m = LINE.match(proc.stderr.readline().rstrip("\n"))
+        assert m, "no listening line"
+        requests.get(f"{m[1]}://127.0.0.1:{m[2]}/", timeout=TIMEOUT)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 3, err
+    named = "'/dev/full'" if where == "events" else "stdout"
+    assert [line for line in err.splitlines() if line.startswith("reusecheck: ")] == [
+        f"reusecheck: cannot write {'to ' if where == 'stdout' else ''}{named}: "
+        "No space left on device"
+    ]
+    assert "Traceback" not in err
