@@ -44,8 +44,7 @@ def h2load(url: str, requests: int, h1: bool) -> float:
 def through_observe(args: list[str], requests: int) -> tuple[float, float, float]:
     """(HTTP/1.1 req/s, h2c req/s, observe's peak RSS in MB)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "reusecheck", "observe", "--listen", "127.0.0.1:0", "--json"]
-        + args,
+        [sys.executable, "-m", "reusecheck", "observe", "--listen", "127.0.0.1:0", "--json", *args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,

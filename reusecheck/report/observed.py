@@ -75,6 +75,7 @@ def client_json(g: ClientGroup) -> dict[str, Any]:
         "peak_concurrency": g.peak_concurrency,
         "minimum_connections": g.minimum_connections,
         "requests_per_connection": g.requests_per_connection,
+        "unused_connections": g.unused_connections,
         "max_requests_per_connection": g.max_requests_per_connection,
         "protocols": list(g.protocols),
         "findings": [finding_json(f) for f in g.findings],
@@ -180,7 +181,8 @@ def _clients_table(clients: Sequence[ClientGroup]) -> Table:
         table.add_row(
             f"{g.ip} {g.user_agent or '(no User-Agent)'}",
             str(g.requests),
-            str(len(g.connections)),
+            str(len(g.connections))
+            + (f" ({g.unused_connections} unused)" if g.unused_connections else ""),
             str(g.minimum_connections),
             f"{g.requests_per_connection:g}",
             f"{g.reuse_ratio:.0%}",

@@ -91,7 +91,9 @@ def _client(strict: bool) -> Schema:
             "reuse_ratio": NUMBER,
             "peak_concurrency": COUNT,
             "minimum_connections": COUNT,
+            # over the connections that carried a request; unused ones are counted apart
             "requests_per_connection": NUMBER,
+            "unused_connections": COUNT,
             "max_requests_per_connection": COUNT,
             "protocols": array(STRING),
             "findings": array(_finding(strict)),

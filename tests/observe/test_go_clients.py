@@ -259,6 +259,11 @@ class TestObserveGoClients:
         argv = go.argv("good", f"{{url}}/delay/{DELAY_MS}", 4 * N, 5, tls.ca)
         result, _ = observe_client(argv, tls.observe_args())
         assert result.codes() == set(), result.stdout
-        assert _client(result)["max_requests_per_connection"] == 4 * N
+        client = _client(result)
+        assert client["max_requests_per_connection"] == 4 * N
         assert _counts(result)[0] == 4 * N
+        # The dial race's extras are counted apart: per connection means per carrying one.
+        carried = [c for c in result.connections if c["requests"]]
+        assert client["unused_connections"] == len(result.connections) - len(carried)
+        assert client["requests_per_connection"] == 4 * N / len(carried)
         assert result.returncode == 0, result.stderr

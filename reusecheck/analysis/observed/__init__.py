@@ -59,6 +59,7 @@ def analyze_observed(record: ObservedRecord, expect: str = "reuse") -> ObservedA
                 max_requests_per_connection=max((c.requests for c in carrying), default=0),
                 protocols=tuple(sorted({c.protocol for c in carrying})),
                 findings=found,
+                unused_connections=len(group.connections) - len(carrying),
             )
         )
     conns = record.connections

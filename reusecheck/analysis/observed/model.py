@@ -139,6 +139,9 @@ class ClientGroup:
     max_requests_per_connection: int
     protocols: tuple[str, ...]
     findings: tuple[Finding, ...] = ()
+    # Opened and closed without a request (Go's HTTP/2 dial race opens some): counted in
+    # connections, not in requests_per_connection, which is over those that carried one.
+    unused_connections: int = 0
 
 
 @dataclass(frozen=True, slots=True)
