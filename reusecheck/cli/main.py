@@ -350,6 +350,7 @@ for _param in watch.params:
 
 @main.command()
 @observe_options
+@route_options
 def observe(**opts: Any) -> None:
     """Diagnose the CLIENT: point your service at this address and learn whether it
     reuses connections, and why not.

@@ -13,7 +13,8 @@ from reusecheck.cli.options import readable_file
 
 
 def route_options(f: Any) -> Any:
-    """``probe``, ``run``, ``discover`` and ``watch``: how their targets are reached."""
+    """``probe``, ``run``, ``discover``, ``watch`` and ``observe`` (its upstream): how
+    their targets are reached."""
     opts = [
         click.option(
             "--proxy",

@@ -25,6 +25,7 @@ from reusecheck.analysis.observed import ObservedAnalysis, analyze_observed
 from reusecheck.commands import exits
 from reusecheck.commands.exits import BadInput
 from reusecheck.commands.report import failure_lines
+from reusecheck.commands.routing import routing_of
 from reusecheck.commands.sinks import events_file
 from reusecheck.commands.writing import Failure, text_to_stdout, to_stderr, to_stdout
 from reusecheck.net.dial import Timeouts
@@ -104,6 +105,7 @@ def observe_settings(opts: dict[str, Any]) -> ObserveSettings:
         body_size=opts["body_size"],
         upstream_cacert=opts["cacert"],
         upstream_insecure=opts["insecure"],
+        upstream_routing=routing_of(opts),
     )
     return ObserveSettings(config, opts["as_json"], opts["events_path"], opts["expect"])
 
@@ -122,6 +124,7 @@ class _Upstream:
             http="1.1",
             timeouts=Timeouts(connect=min(t, 10.0), tls=min(t, 10.0), first_byte=t, body=t),
             tls=TLSOptions(cacert=config.upstream_cacert, insecure=config.upstream_insecure),
+            routing=config.upstream_routing,
         )
         self.pool = Pool(self.tracer, self.options)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
+from reusecheck.net.route import Routing
 from reusecheck.server.config import ServerConfig
 
 # The built-in answer's default body: larger than what the common clients pull into
@@ -39,6 +40,9 @@ class ObserveConfig:
     upstream_cacert: str | None = None
     upstream_insecure: bool = False
     upstream_timeout: float = 30.0
+    # How the upstream is reached: the proxy environment or --proxy, --resolve,
+    # --connect-to, -4/-6, as every command that sends requests reads them.
+    upstream_routing: Routing = field(default_factory=Routing)
 
     @property
     def scheme(self) -> str:

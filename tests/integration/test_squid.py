@@ -31,7 +31,7 @@ from tests.integration.squid import Logged, Squid, start_squid
 
 SECRET = "Sq1d-pa55word"
 USER = "alice"
-NAMES = ("origin-a.test", "origin-b.test", "secure.test", "blocked.test")
+NAMES = ("origin-a.test", "origin-b.test", "secure.test", "blocked.test", "upstream.test")
 
 # The environment of every run: no proxy variable from the machine running the tests
 # (a CI runner's NO_PROXY=127.0.0.1 would silently bypass --proxy), then the test's.
@@ -439,3 +439,43 @@ def test_a_proxy_idle_timeout_shorter_than_the_clients_is_the_finding(
     first = report["connections"][0]
     assert first["closed_by"] == "server"
     assert report["summary"]["connections_opened"] == 2
+
+
+# -- observe's upstream leg goes through the proxy too --------------------------------------
+
+
+def test_observe_forwards_to_its_upstream_through_the_proxy(squid: Squid) -> None:
+    """observe's upstream is reached as every command reaches a target: --proxy (or the
+    environment) applies, and squid's log shows the forwarded requests on one client
+    connection (reusecheck's pool reusing it), whatever the observed client did."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    import requests
+
+    env = {k: v for k, v in os.environ.items() if k.lower() not in {n.lower() for n in CLEAN}}
+    with ServerThread(ServerConfig()) as target:
+        upstream = target.url.replace("127.0.0.1", "upstream.test")
+        args = ["--listen", "127.0.0.1:0", "--upstream", upstream, "--proxy", squid.url]
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "reusecheck", "observe", *args, "--requests", "3", "--json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        assert proc.stderr is not None
+        m = re.search(r"listening on (\S+)", proc.stderr.readline())
+        assert m, "observe did not start"
+        for _ in range(3):  # a client per request: the client's mistake, not the upstream's
+            assert requests.get(m[1], timeout=10).status_code == 200
+        out, err = proc.communicate(timeout=30)
+    report = json.loads(out)
+    assert report["upstream"]["summary"]["requests"] == 3, err
+    assert report["upstream"]["summary"]["connections_opened"] == 1
+    logged = lines_for(squid, "upstream.test", 3)
+    assert [x.status for x in logged] == [200, 200, 200]
+    assert len({x.client_port for x in logged}) == 1
+    assert [f["code"] for f in report["findings"]] == ["client-new-conn-per-request"]
