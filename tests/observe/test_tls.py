@@ -57,3 +57,18 @@ def test_http11_over_tls_on_several_connections_is_h2_not_negotiated(tmp_path: P
     assert all(c.alpn == "http/1.1" for c in a.record.connections)
     (finding,) = [f for f in a.findings if f.code == "client-h2-not-multiplexing"]
     assert finding.evidence["h1_connections"] == 3
+
+
+def test_a_client_refusing_the_certificate_is_pointed_at_the_ca(tmp_path: Path) -> None:
+    """The handshake a client refuses never becomes a connection of the record; with no
+    request at all over --tls, the verdict names the likely cause and the fix."""
+    with Observing(tls=True, ca_out=str(tmp_path / "ca.pem")) as obs:
+        try:
+            requests.get(obs.url, timeout=TIMEOUT)  # the system's trust store: not our CA
+            raise AssertionError("the made certificate was trusted")
+        except requests.exceptions.SSLError:
+            pass
+        result = obs.finish()
+    (reuse,) = result.analysis.verdict.expectations
+    assert not reuse.ok and "no request arrived" in reuse.detail
+    assert "--ca-out" in reuse.detail

@@ -85,5 +85,5 @@ def analyze_observed(record: ObservedRecord, expect: str = "reuse") -> ObservedA
         clients=tuple(clients),
         findings=ranked,
         summary=summary,
-        verdict=observed_verdict(summary, ranked, expect),
+        verdict=observed_verdict(summary, ranked, expect, record.tls),
     )

@@ -31,7 +31,7 @@ def reuse_level(
 
 
 def observed_verdict(
-    summary: ObservedSummary, findings: Sequence[Finding], expect: str
+    summary: ObservedSummary, findings: Sequence[Finding], expect: str, tls: bool = False
 ) -> ObservedVerdict:
     level = reuse_level(summary, findings)
     detail = (
@@ -43,6 +43,12 @@ def observed_verdict(
     if expect == "reuse":
         if summary.requests == 0:
             why = "no request arrived: point the client at the listening address"
+            if tls:
+                # A handshake the client refused never becomes a connection of the record.
+                why += (
+                    " (over --tls, a client that does not trust the certificate fails its "
+                    "handshake: give it the CA, --ca-out FILE, or a --tls-cert it trusts)"
+                )
         elif level == "yes":
             why = "the client reused its connections"
         else:
