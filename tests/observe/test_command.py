@@ -43,7 +43,12 @@ def _end(proc: subprocess.Popen[str], sig: int | None = None) -> tuple[int, dict
     """Stop (or wait for) the observer; its JSON report, checked against the schema."""
     if sig is not None:
         proc.send_signal(sig)
-    out, err = proc.communicate(timeout=30)
+    try:
+        out, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()  # a failing test leaves no observer behind
+        proc.communicate()
+        raise
     doc = json.loads(out)
     jsonschema.validate(doc, observe_schema(strict=True))
     return proc.returncode, doc, err
