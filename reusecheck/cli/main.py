@@ -29,6 +29,7 @@ from reusecheck.cli.options import (
 )
 from reusecheck.cli.request_options import client_cert_options, request_options
 from reusecheck.cli.route_options import route_options
+from reusecheck.cli.server_options import server_behaviour_options
 from reusecheck.commands.exits import EXIT_OK, EXIT_USAGE, BadInput
 
 T = TypeVar("T")
@@ -208,34 +209,13 @@ def run(scenario: str | None, url: str | None, list_builtins: bool, **opts: Any)
     show_default=True,
     help="Port (0 = pick a free one and print it).",
 )
-@click.option(
-    "--idle-timeout",
-    type=click.FloatRange(min=0),
-    callback=finite,
-    help="Close keep-alive connections idle for this many seconds.",
-)
-@click.option(
-    "--max-requests",
-    type=click.IntRange(min=1),
-    help="Answer the Nth request on a connection with Connection: close.",
-)
-@click.option("--close-always", is_flag=True, help="Connection: close on every response.")
+@server_behaviour_options
 @click.option("--http10", is_flag=True, help="Answer as HTTP/1.0 without keep-alive.")
-@click.option(
-    "--keepalive-hint",
-    is_flag=True,
-    help="Send Keep-Alive: timeout=…, max=… with the configured limits.",
-)
 @click.option("--tls", is_flag=True, help="Serve https with a certificate made at start.")
 @click.option(
     "--h2",
     is_flag=True,
     help="Serve HTTP/2 too: by ALPN with --tls, else h2c with prior knowledge.",
-)
-@click.option(
-    "--max-streams",
-    type=click.IntRange(min=1),
-    help="SETTINGS_MAX_CONCURRENT_STREAMS for h2 [default: 100].",
 )
 @click.option(
     "--misbehave",

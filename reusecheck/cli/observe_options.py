@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from reusecheck.cli.options import finite, readable_file
+from reusecheck.cli.server_options import server_behaviour_options
 
 _OPTIONS: list[Callable[[Any], Any]] = [
     click.option(
@@ -62,26 +63,9 @@ _OPTIONS: list[Callable[[Any], Any]] = [
         show_default=True,
         help="What must hold for exit 0; 'none' only reports.",
     ),
-    click.option(
-        "--idle-timeout",
-        type=click.FloatRange(min=0),
-        callback=finite,
-        help="Close the client's connections idle for this many seconds (keep-alive timeout).",
-    ),
-    click.option(
-        "--max-requests",
-        type=click.IntRange(min=1),
-        help="Answer the Nth request on a connection with Connection: close.",
-    ),
-    click.option("--close-always", is_flag=True, help="Connection: close on every response."),
-    click.option(
-        "--keepalive-hint", is_flag=True, help="Send Keep-Alive: timeout=…, max=… on responses."
-    ),
-    click.option(
-        "--max-streams",
-        type=click.IntRange(min=1),
-        help="SETTINGS_MAX_CONCURRENT_STREAMS for the client's h2 connections [default: 100].",
-    ),
+]
+# After serve's behaviour options: the built-in answer's size, the upstream's trust.
+_TAIL: list[Callable[[Any], Any]] = [
     click.option(
         "--body-size",
         type=click.IntRange(min=0, max=1 << 30),
@@ -99,7 +83,11 @@ _OPTIONS: list[Callable[[Any], Any]] = [
 
 
 def observe_options(f: Any) -> Any:
-    """Every option of ``observe``, in the order ``--help`` lists them."""
+    """Every option of ``observe``, in the order ``--help`` lists them: its own, then
+    the built-in server's behaviour (``serve``'s options, one declaration for both)."""
+    for option in reversed(_TAIL):
+        f = option(f)
+    f = server_behaviour_options(f)
     for option in reversed(_OPTIONS):
         f = option(f)
     return f
