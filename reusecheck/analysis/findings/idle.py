@@ -125,17 +125,8 @@ def stale_conn_retry(ctx: Context) -> Finding | None:
         f"({tally(how) if how else 'closed'}{after}) and {'was' if n == 1 else 'were'} "
         "retried on a new connection"
     )
-    if ctx.server.idle_timeout_s is not None:
-        remedy = remedies.client_idle_timeout_remedy(
-            ctx.server.idle_timeout_s, "the server's idle timeout"
-        )
-    elif idles:
-        remedy = remedies.client_idle_timeout_remedy(
-            min(idles),
-            "a connection idle that long was already closed; `reusecheck discover` measures "
-            "the server's timeout",
-        )
-    else:
+    remedy = remedies.stale_race_remedy(ctx.server.idle_timeout_s, idles)
+    if remedy is None:
         remedy = cat.entry("stale-conn-retry").remedy
     return cat.finding(
         "stale-conn-retry",

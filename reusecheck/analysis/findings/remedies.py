@@ -98,3 +98,18 @@ def h2_goaway_remedy(codes: set[str], streams: int | None) -> str:
         "Clients retry streams above last_stream_id on a new connection (Go and httpx do)."
     )
     return " ".join(parts)
+
+
+def stale_race_remedy(server_idle_s: float | None, idles: list[float]) -> str | None:
+    """The idle timeout to set after a stale-connection race: under the server's
+    measured one, else under the shortest idle time a connection was found closed
+    after; None when neither is known."""
+    if server_idle_s is not None:
+        return client_idle_timeout_remedy(server_idle_s, "the server's idle timeout")
+    if idles:
+        return client_idle_timeout_remedy(
+            min(idles),
+            "a connection idle that long was already closed; `reusecheck discover` measures "
+            "the server's timeout",
+        )
+    return None

@@ -32,17 +32,8 @@ def not_retried_non_idempotent(ctx: Context) -> Finding | None:
         f"{'was' if n == 1 else 'were'} not retried: without an Idempotency-Key the "
         "request is not replayable, so Go's Transport returns the error to the caller"
     )
-    if ctx.server.idle_timeout_s is not None:
-        remedy = remedies.client_idle_timeout_remedy(
-            ctx.server.idle_timeout_s, "the server's idle timeout"
-        )
-    elif idles:
-        remedy = remedies.client_idle_timeout_remedy(
-            min(idles),
-            "a connection idle that long was already closed; `reusecheck discover` measures "
-            "the server's timeout",
-        )
-    else:
+    remedy = remedies.stale_race_remedy(ctx.server.idle_timeout_s, idles)
+    if remedy is None:
         return cat.finding(
             "not-retried-non-idempotent",
             message,
