@@ -17,11 +17,12 @@ from reusecheck.net.route import Routing
 class Routes:
     def __init__(self, routing: Routing) -> None:
         self.routing = routing
+        self._direct = not routing.proxies.any  # decided once: asked on every request
         self._keys: dict[ConnectionKey, tuple[ConnectionKey, str]] = {}
 
     def key(self, req: Request) -> tuple[ConnectionKey, str]:
         """The pool key of ``req`` and its text (``get_conn.key``)."""
-        if not self.routing.proxies.any:
+        if self._direct:
             return req.key, req.key_text
         found = self._keys.get(req.key)
         if found is None:
